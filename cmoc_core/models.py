@@ -1,0 +1,254 @@
+"""Database tables for the synced history and the app's own records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where a UTC timestamp is required")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class System(StrEnum):
+    PAGERDUTY = "pagerduty"
+    GITLAB = "gitlab"
+
+
+class IssueKind(StrEnum):
+    PRODUCTION = "production"
+    HANDOVER = "handover"
+    CONTACT_REQUEST = "contact_request"
+    PRACTICE_EVENT = "practice_event"
+
+
+class ScheduleKind(StrEnum):
+    CMOC = "cmoc"
+    SHADOW = "shadow"
+
+
+class MaintenancePhase(StrEnum):
+    UPCOMING = "upcoming"
+    ACTIVE = "active"
+    RESOLVED = "resolved"
+
+
+def _utc(**kwargs: Any) -> Any:
+    return Field(sa_type=UtcDateTime, **kwargs)
+
+
+def _enum(**kwargs: Any) -> Any:
+    return Field(sa_type=String(32), **kwargs)
+
+
+def _json_list() -> Any:
+    return Field(default_factory=list, sa_type=JSON)
+
+
+class Person(SQLModel, table=True):
+    """One CMOC, however many systems know them."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    name: str
+    email: str | None = None
+
+
+class Identity(SQLModel, table=True):
+    """A user account in one system, tied to a person by matching."""
+
+    __table_args__ = (UniqueConstraint("system", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    system: System = _enum()
+    external_id: str
+    username: str | None = None
+    name: str
+    email: str | None = None
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+
+
+class PersonMapping(SQLModel, table=True):
+    """An explicit statement that an identity belongs to the person named `person_key`."""
+
+    __table_args__ = (UniqueConstraint("system", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    system: System = _enum()
+    external_id: str
+    person_key: str
+
+
+class StatusPageIncident(SQLModel, table=True):
+    """A Status.io incident."""
+
+    id: str = Field(primary_key=True)
+    statuspage_id: str = Field(index=True)
+    name: str
+    datetime_open: datetime = _utc(index=True)
+    resolved: bool = False
+    post_mortem_url: str | None = None
+    components: list[str] = _json_list()
+    production_issue_iid: int | None = Field(default=None, index=True)
+
+
+class StatusPageMessage(SQLModel, table=True):
+    """One published update of a Status.io incident."""
+
+    id: str = Field(primary_key=True)
+    incident_id: str = Field(foreign_key="statuspageincident.id", index=True)
+    details: str = Field(sa_type=Text)
+    state: int
+    status: int
+    posted_at: datetime = _utc(index=True)
+
+
+class Component(SQLModel, table=True):
+    """A status-page component in one container; `id` is Status.io's `component-container`."""
+
+    id: str = Field(primary_key=True)
+    statuspage_id: str = Field(index=True)
+    component_id: str
+    container_id: str
+    name: str
+    container_name: str
+    position: int = 0
+
+
+class Maintenance(SQLModel, table=True):
+    """A Status.io maintenance window."""
+
+    id: str = Field(primary_key=True)
+    statuspage_id: str = Field(index=True)
+    name: str
+    phase: MaintenancePhase = _enum()
+    planned_start: datetime | None = _utc(default=None)
+    planned_end: datetime | None = _utc(default=None)
+    components: list[str] = _json_list()
+
+
+class MaintenanceMessage(SQLModel, table=True):
+    """One published update of a maintenance window."""
+
+    id: str = Field(primary_key=True)
+    maintenance_id: str = Field(foreign_key="maintenance.id", index=True)
+    details: str = Field(sa_type=Text)
+    state: int | None = None
+    posted_at: datetime = _utc()
+
+
+class PagerDutyIncident(SQLModel, table=True):
+    """A PagerDuty incident on a CMOC service: a page to the CMOC."""
+
+    id: str = Field(primary_key=True)
+    incident_number: int
+    title: str
+    service_id: str = Field(index=True)
+    status: str
+    urgency: str | None = None
+    created_at: datetime = _utc(index=True)
+    resolved_at: datetime | None = _utc(default=None)
+    html_url: str | None = None
+    acknowledged_at: datetime | None = _utc(default=None)
+    acknowledged_by: str | None = None
+    production_issue_iid: int | None = None
+    statuspage_incident_id: str | None = Field(default=None, index=True)
+
+
+class PagerDutyLogEntry(SQLModel, table=True):
+    """A PagerDuty log entry of a CMOC page (trigger, acknowledge, resolve, ...)."""
+
+    id: str = Field(primary_key=True)
+    incident_id: str = Field(index=True)
+    type: str
+    created_at: datetime = _utc()
+    agent_id: str | None = None
+    agent_type: str | None = None
+
+
+class OnCallEntry(SQLModel, table=True):
+    """A span in which a user was on call on a CMOC or shadow schedule."""
+
+    __table_args__ = (UniqueConstraint("schedule_id", "user_id", "start"),)
+    id: int | None = Field(default=None, primary_key=True)
+    schedule_id: str = Field(index=True)
+    schedule_kind: ScheduleKind = _enum()
+    user_id: str = Field(index=True)
+    start: datetime = _utc(index=True)
+    end: datetime | None = _utc(default=None)
+
+
+class GitLabIssue(SQLModel, table=True):
+    """A GitLab issue: production incident, handover, contact request or practice event."""
+
+    __table_args__ = (UniqueConstraint("project_path", "iid"),)
+    id: int = Field(primary_key=True)
+    project_path: str
+    iid: int
+    kind: IssueKind = _enum(index=True)
+    title: str
+    description: str | None = Field(default=None, sa_type=Text)
+    state: str
+    confidential: bool = False
+    created_at: datetime = _utc(index=True)
+    updated_at: datetime = _utc()
+    closed_at: datetime | None = _utc(default=None)
+    labels: list[str] = _json_list()
+    severity: int | None = None
+    author_id: str | None = None
+    assignee_ids: list[str] = _json_list()
+    web_url: str | None = None
+    label_events_synced_for: datetime | None = _utc(default=None)
+
+
+class GitLabLabelEvent(SQLModel, table=True):
+    """A label added to or removed from a GitLab issue."""
+
+    id: int = Field(primary_key=True)
+    issue_id: int = Field(foreign_key="gitlabissue.id", index=True)
+    label_name: str | None = None
+    action: str
+    created_at: datetime = _utc()
+    user_id: str | None = None
+
+
+class StakeholderThread(SQLModel, table=True):
+    """An Incident Notifier post for a status-page incident."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    statuspage_incident_id: str = Field(index=True)
+    posted_at: datetime = _utc()
+    destination: str
+    via: str
+    text: str = Field(sa_type=Text)
+
+
+class SyncState(SQLModel, table=True):
+    """Progress and health of one synced stream, such as `pagerduty.incidents`."""
+
+    stream: str = Field(primary_key=True)
+    cursor: datetime | None = _utc(default=None)
+    last_attempt_at: datetime | None = _utc(default=None)
+    last_success_at: datetime | None = _utc(default=None)
+    last_error: str | None = None
+    items: int = 0

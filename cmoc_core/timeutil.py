@@ -1,0 +1,25 @@
+"""UTC timestamps: parsing what the APIs send and writing what they expect."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """A timezone-aware UTC datetime from an ISO-8601 string (`Z` or offset), or None."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def iso_z(moment: datetime) -> str:
+    """`2026-01-01T10:00:00Z` for an aware datetime."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware."""
+    return datetime.now(UTC)

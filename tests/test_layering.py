@@ -1,0 +1,45 @@
+"""The layers point one way: only cmoc_core/ui imports streamlit; pages reach no HTTP or SQL."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_cmoc_core_outside_ui_never_imports_streamlit():
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "cmoc_core").rglob("*.py")
+        if "ui" not in path.relative_to(ROOT / "cmoc_core").parts[:1]
+        and "streamlit" in imported_modules(path)
+    ]
+    assert offenders == []
+
+
+def test_the_check_sees_a_streamlit_import(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("from streamlit import session_state\n")
+    assert "streamlit" in imported_modules(probe)
+
+
+def test_pages_reach_no_http_or_sql_directly():
+    forbidden = {"httpx", "sqlalchemy", "sqlite3", "psycopg", "requests"}
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(imported_modules(path) & forbidden)
+        for path in [ROOT / "app.py", *(ROOT / "pages").glob("*.py")]
+        if imported_modules(path) & forbidden
+    }
+    assert offenders == {}
