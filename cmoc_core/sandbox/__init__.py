@@ -1,0 +1,299 @@
+"""Fake PagerDuty, Status.io and GitLab APIs serving one synthetic organisation."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+from cmoc_core.sandbox import gitlab, pagerduty, statusio
+from cmoc_core.sandbox.gitlab import GitLabServer
+from cmoc_core.sandbox.organisation import Organisation, Person, generate
+from cmoc_core.sandbox.pagerduty import PagerDutyServer
+from cmoc_core.sandbox.statusio import StatusioServer
+
+__all__ = [
+    "BASE_URL",
+    "Fault",
+    "Organisation",
+    "Person",
+    "RecordedRequest",
+    "Sandbox",
+    "generate",
+    "run_server",
+]
+
+BASE_URL = "http://sandbox.invalid"
+PREFIXES = {"pagerduty": "/pagerduty", "statusio": "/statusio/v2", "gitlab": "/gitlab/api/v4"}
+FAULT_KINDS = ("status", "timeout", "malformed", "statusio_error")
+MALFORMED_BODY = b'{"incidents": ['
+STATUSIO_MIN_INTERVAL = 1.0
+HOP_HEADERS = ("content-length", "transfer-encoding", "connection")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the sandbox received; `path` follows the service prefix, still URL-encoded."""
+
+    method: str
+    service: str
+    path: str
+    params: list[tuple[str, str]]
+    body: Any
+    headers: dict[str, str]
+
+
+@dataclass
+class Fault:
+    """A failure answered instead of the normal response, for requests that match it.
+
+    A request matches when its service agrees and its full path (prefix included, still
+    URL-encoded) contains `path_contains`. The first `after` matching requests pass; the next
+    `times` (None: all) get the fault.
+    """
+
+    service: str | None = None
+    kind: str = "status"
+    path_contains: str = ""
+    after: int = 0
+    times: int | None = 1
+    status: int = 500
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+    message: str = "Internal error"
+    delay: float = 1.0
+    seen: int = field(default=0, init=False, compare=False)
+    fired: int = field(default=0, init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; use one of {FAULT_KINDS}")
+        if self.service is not None and self.service not in PREFIXES:
+            raise ValueError(f"unknown service {self.service!r}; use one of {tuple(PREFIXES)}")
+
+    def claims(self, service: str, path: str) -> bool:
+        """Count a request and say whether this fault answers it."""
+        if self.service not in (None, service) or self.path_contains not in path:
+            return False
+        self.seen += 1
+        if self.seen <= self.after or (self.times is not None and self.fired >= self.times):
+            return False
+        self.fired += 1
+        return True
+
+
+def _split_path(raw_path: str) -> tuple[str, str]:
+    for service, prefix in PREFIXES.items():
+        if raw_path == prefix or raw_path.startswith(prefix + "/"):
+            return service, raw_path[len(prefix) :] or "/"
+    return "unknown", raw_path
+
+
+def _json_or_none(content: bytes) -> Any:
+    if not content:
+        return None
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None
+
+
+def _start_of_today() -> datetime:
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+class Sandbox:
+    """The three fake APIs over one organisation, reachable in-process or over HTTP.
+
+    With `min_interval_ok=False`, Status.io answers 429 to a request arriving less than a
+    second after the previous one, as the real service asks clients to wait between calls.
+    """
+
+    BASE_URL = BASE_URL
+
+    def __init__(
+        self,
+        org: Organisation | None = None,
+        *,
+        seed: int = 7,
+        end: datetime | None = None,
+        min_interval_ok: bool = True,
+    ) -> None:
+        self.org = org if org is not None else generate(seed=seed, end=end or _start_of_today())
+        self.min_interval_ok = min_interval_ok
+        self.pagerduty = PagerDutyServer(self.org)
+        self.statusio = StatusioServer(self.org)
+        self.gitlab = GitLabServer(self.org)
+        self.requests: list[RecordedRequest] = []
+        self.faults: list[Fault] = []
+        self.transport = httpx.MockTransport(self.handle)
+        self._lock = threading.Lock()
+        self._last_statusio: float | None = None
+
+    def settings(self, base_url: str = BASE_URL) -> dict[str, str]:
+        """The app's configuration names and values for talking to this sandbox."""
+        org = self.org
+        return {
+            "PAGERDUTY_API_URL": f"{base_url}/pagerduty",
+            "PAGERDUTY_API_TOKEN": pagerduty.TOKEN,
+            "PAGERDUTY_FROM_EMAIL": org.people_with_role("cmoc")[0].email,
+            "PAGERDUTY_CMOC_SERVICE_IDS": ",".join(org.cmoc_service_ids),
+            "PAGERDUTY_CMOC_SCHEDULE_IDS": ",".join(org.cmoc_schedule_ids),
+            "PAGERDUTY_SHADOW_SCHEDULE_IDS": ",".join(org.shadow_schedule_ids),
+            "STATUSIO_API_URL": f"{base_url}/statusio/v2",
+            "STATUSIO_API_ID": statusio.API_ID,
+            "STATUSIO_API_KEY": statusio.API_KEY,
+            "STATUSIO_STATUSPAGE_ID": org.statuspage_id,
+            "STATUSIO_PRACTICE_STATUSPAGE_ID": org.practice_statuspage_id,
+            "GITLAB_URL": f"{base_url}/gitlab",
+            "GITLAB_TOKEN": gitlab.TOKEN,
+            "GITLAB_PRODUCTION_PROJECT": org.production_project,
+            "GITLAB_HANDOVER_PROJECT": org.handover_project,
+            "GITLAB_CONTACT_REQUEST_PROJECT": org.contact_request_project,
+            "GITLAB_CONTACT_REQUEST_LABEL": org.contact_request_label,
+            "GITLAB_TRAINING_PROJECT": org.training_project,
+            "GITLAB_PRACTICE_EVENT_LABEL": org.practice_event_label,
+        }
+
+    def count(self, service: str | None = None) -> int:
+        """How many requests arrived, for one service or all."""
+        with self._lock:
+            return sum(1 for r in self.requests if service is None or r.service == service)
+
+    def reset_requests(self) -> None:
+        """Forget the recorded requests."""
+        with self._lock:
+            self.requests.clear()
+
+    def add_fault(self, fault: Fault) -> Fault:
+        """Inject `fault`; faults are tried in the order they were added."""
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault."""
+        with self._lock:
+            self.faults.clear()
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """The in-process answer to `request`; a timeout fault raises `httpx.ReadTimeout`."""
+        return self._dispatch(request, over_http=False)
+
+    def _dispatch(self, request: httpx.Request, *, over_http: bool) -> httpx.Response:
+        raw_path = request.url.raw_path.decode("ascii").split("?", 1)[0]
+        service, path = _split_path(raw_path)
+        content = request.read()
+        with self._lock:
+            self.requests.append(
+                RecordedRequest(
+                    method=request.method,
+                    service=service,
+                    path=path,
+                    params=list(request.url.params.multi_items()),
+                    body=_json_or_none(content),
+                    headers=dict(request.headers),
+                )
+            )
+            fault = next((f for f in self.faults if f.claims(service, raw_path)), None)
+            too_soon = service == "statusio" and self._statusio_too_soon()
+        if fault is not None:
+            if fault.kind != "timeout":
+                return self._fault_response(fault)
+            if not over_http:
+                raise httpx.ReadTimeout("Sandbox fault: read timed out", request=request)
+            time.sleep(fault.delay)
+        if too_soon:
+            return statusio.error_envelope("Too many requests, wait between calls", 429)
+        if service == "pagerduty":
+            return self.pagerduty.handle(request, path)
+        if service == "statusio":
+            return self.statusio.handle(request, path)
+        if service == "gitlab":
+            return self.gitlab.handle(request, path)
+        return httpx.Response(404, json={"error": "Not Found"})
+
+    def _statusio_too_soon(self) -> bool:
+        now = time.monotonic()
+        previous, self._last_statusio = self._last_statusio, now
+        if self.min_interval_ok or previous is None:
+            return False
+        return now - previous < STATUSIO_MIN_INTERVAL
+
+    def _fault_response(self, fault: Fault) -> httpx.Response:
+        if fault.kind == "malformed":
+            return httpx.Response(
+                200, headers={"content-type": "application/json"}, content=MALFORMED_BODY
+            )
+        if fault.kind == "statusio_error":
+            return statusio.error_envelope(fault.message)
+        return httpx.Response(fault.status, headers=fault.headers, content=fault.body.encode())
+
+    def make_server(self, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+        """An HTTP server (not yet serving) answering like the in-process transport."""
+        if host != "127.0.0.1":
+            raise ValueError("the sandbox only listens on 127.0.0.1")
+        return ThreadingHTTPServer((host, port), _handler_class(self))
+
+    def serve(
+        self, host: str = "127.0.0.1", port: int = 0
+    ) -> tuple[ThreadingHTTPServer, threading.Thread]:
+        """Serve over HTTP from a background thread; stop with `server.shutdown()`."""
+        server = self.make_server(host, port)
+        thread = threading.Thread(target=server.serve_forever, name="cmoc-sandbox", daemon=True)
+        thread.start()
+        return server, thread
+
+
+def _handler_class(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
+    class SandboxHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            host = self.headers.get("Host") or "127.0.0.1"
+            headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_HEADERS]
+            request = httpx.Request(
+                self.command, f"http://{host}{self.path}", headers=headers, content=body
+            )
+            response = sandbox._dispatch(request, over_http=True)
+            content = response.content
+            try:
+                self.send_response(response.status_code)
+                for name, value in response.headers.multi_items():
+                    if name.lower() not in HOP_HEADERS:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _answer
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Stay quiet: tests and the demo do not want access logs."""
+
+    return SandboxHandler
+
+
+def run_server(port: int) -> None:
+    """Serve a sandbox on 127.0.0.1:`port` until interrupted, first printing its settings."""
+    sandbox = Sandbox()
+    server = sandbox.make_server(port=port)
+    base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    for name, value in sandbox.settings(base_url).items():
+        print(f"{name}={value}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,252 @@
+"""Fake PagerDuty REST API v2: incidents, log entries, on-calls, users, services, schedules."""
+
+from __future__ import annotations
+
+import bisect
+import calendar
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+
+from cmoc_core.sandbox.organisation import Json, Organisation, parse_time
+
+TOKEN = "sandbox-pagerduty-token"
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 100
+MAX_OFFSET = 10_000
+MAX_RANGE_MONTHS = 6
+DEFAULT_RANGE_MONTHS = 1
+INCIDENT_SORT_KEYS = ("created_at", "incident_number", "resolved_at")
+
+
+class BadRequest(Exception):
+    """A request PagerDuty refuses with HTTP 400."""
+
+    def __init__(self, message: str, code: int = 2001) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def error_response(status: int, message: str, code: int) -> httpx.Response:
+    """PagerDuty's error envelope."""
+    return httpx.Response(
+        status, json={"error": {"message": message, "code": code, "errors": [message]}}
+    )
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """`moment` moved by whole calendar months, the day clamped to the month's length."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def _int_param(params: httpx.QueryParams, name: str, default: int) -> int:
+    value = params.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer") from None
+
+
+def _time_param(params: httpx.QueryParams, name: str) -> datetime | None:
+    value = params.get(name)
+    if not value:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise BadRequest(f"{name} is not a valid date", 2004) from None
+
+
+def _list_param(params: httpx.QueryParams, name: str) -> list[str]:
+    values = params.get_list(f"{name}[]") + params.get_list(name)
+    return [part for value in values for part in value.split(",") if part]
+
+
+def paginate(items: list[Json], params: httpx.QueryParams, key: str) -> Json:
+    """One page of `items` in PagerDuty's classic pagination envelope."""
+    limit = min(max(_int_param(params, "limit", DEFAULT_LIMIT), 1), MAX_LIMIT)
+    offset = _int_param(params, "offset", 0)
+    if offset < 0:
+        raise BadRequest("Offset must not be negative")
+    if offset + limit > MAX_OFFSET:
+        raise BadRequest(f"Offset must be less than {MAX_OFFSET}")
+    return {
+        key: items[offset : offset + limit],
+        "limit": limit,
+        "offset": offset,
+        "more": offset + limit < len(items),
+        "total": len(items) if params.get("total") == "true" else None,
+    }
+
+
+class PagerDutyServer:
+    """PagerDuty as it would answer for the organisation; the end of its history is "now"."""
+
+    def __init__(self, org: Organisation, *, token: str = TOKEN) -> None:
+        self.org = org
+        self.token = token
+        self.now = org.end
+        self.incidents = sorted(org.pd_incidents, key=lambda i: i["created_at"])
+        self.incident_times = [parse_time(i["created_at"]) for i in self.incidents]
+        self.incidents_by_id = {i["id"]: i for i in self.incidents}
+        self.log_entries = sorted(org.pd_log_entries, key=lambda e: e["created_at"])
+        self.log_entry_times = [parse_time(e["created_at"]) for e in self.log_entries]
+        self.oncalls = sorted(org.pd_oncalls, key=lambda o: (o["start"], o["schedule"]["id"]))
+        self.oncall_spans = [(parse_time(o["start"]), parse_time(o["end"])) for o in self.oncalls]
+
+    def handle(self, request: httpx.Request, path: str) -> httpx.Response:
+        """PagerDuty's answer to `request`; `path` is the part after the API prefix."""
+        if request.headers.get("authorization") != f"Token token={self.token}":
+            return error_response(401, "Authentication failed", 2006)
+        if request.method != "GET":
+            return error_response(404, "Not Found", 2100)
+        parts = [unquote(part) for part in path.strip("/").split("/") if part]
+        params = request.url.params
+        try:
+            return self._route(parts, params)
+        except BadRequest as exc:
+            return error_response(400, exc.message, exc.code)
+
+    def _route(self, parts: list[str], params: httpx.QueryParams) -> httpx.Response:
+        match parts:
+            case ["incidents"]:
+                return httpx.Response(200, json=self._incidents(params))
+            case ["incidents", incident_id]:
+                incident = self.incidents_by_id.get(incident_id)
+                if incident is None:
+                    return error_response(404, "Incident Not Found", 5001)
+                return httpx.Response(200, json={"incident": incident})
+            case ["incidents", incident_id, "log_entries"]:
+                if incident_id not in self.incidents_by_id:
+                    return error_response(404, "Incident Not Found", 5001)
+                return httpx.Response(200, json=self._log_entries(params, incident_id))
+            case ["log_entries"]:
+                return httpx.Response(200, json=self._log_entries(params, None))
+            case ["oncalls"]:
+                return httpx.Response(200, json=self._oncalls(params))
+            case ["users"]:
+                return httpx.Response(200, json=self._listing(self.org.pd_users, params, "users"))
+            case ["users", user_id]:
+                return self._one(self.org.pd_users, user_id, "user")
+            case ["services"]:
+                services = self.org.pd_services
+                return httpx.Response(200, json=self._listing(services, params, "services"))
+            case ["services", service_id]:
+                return self._one(self.org.pd_services, service_id, "service")
+            case ["schedules"]:
+                schedules = self.org.pd_schedules
+                return httpx.Response(200, json=self._listing(schedules, params, "schedules"))
+            case ["schedules", schedule_id]:
+                return self._one(self.org.pd_schedules, schedule_id, "schedule")
+        return error_response(404, "Not Found", 2100)
+
+    def _one(self, items: list[Json], object_id: str, key: str) -> httpx.Response:
+        found = next((item for item in items if item["id"] == object_id), None)
+        if found is None:
+            return error_response(404, "Not Found", 2100)
+        return httpx.Response(200, json={key: found})
+
+    def _listing(self, items: list[Json], params: httpx.QueryParams, key: str) -> Json:
+        query = (params.get("query") or "").lower()
+        matching = [item for item in items if query in item["name"].lower()]
+        return paginate(matching, params, key)
+
+    def _window(self, params: httpx.QueryParams) -> tuple[datetime, datetime] | None:
+        """The since/until range of an incident query, checked the way PagerDuty checks it."""
+        if params.get("date_range") == "all":
+            return None
+        since, until = _time_param(params, "since"), _time_param(params, "until")
+        if since is None:
+            since = add_months(until or self.now, -DEFAULT_RANGE_MONTHS)
+        if until is None:
+            until = max(self.now, since)
+        if until < since:
+            raise BadRequest("until must not be before since", 2004)
+        if until > add_months(since, MAX_RANGE_MONTHS):
+            raise BadRequest("The since/until range must not exceed 6 months", 2004)
+        return since, until
+
+    def _incidents(self, params: httpx.QueryParams) -> Json:
+        window = self._window(params)
+        items: Iterable[Json] = self.incidents
+        if window:
+            low = bisect.bisect_left(self.incident_times, window[0])
+            high = bisect.bisect_left(self.incident_times, window[1])
+            items = self.incidents[low:high]
+        filters: list[Callable[[Json], bool]] = []
+        if service_ids := set(_list_param(params, "service_ids")):
+            filters.append(lambda i: i["service"]["id"] in service_ids)
+        if statuses := set(_list_param(params, "statuses")):
+            filters.append(lambda i: i["status"] in statuses)
+        if urgencies := set(_list_param(params, "urgencies")):
+            filters.append(lambda i: i["urgency"] in urgencies)
+        if user_ids := set(_list_param(params, "user_ids")):
+            filters.append(lambda i: any(a["assignee"]["id"] in user_ids for a in i["assignments"]))
+        if incident_key := params.get("incident_key"):
+            filters.append(lambda i: i["incident_key"] == incident_key)
+        selected = [i for i in items if all(check(i) for check in filters)]
+        return paginate(self._sorted(selected, params.get("sort_by")), params, "incidents")
+
+    def _sorted(self, incidents: list[Json], sort_by: str | None) -> list[Json]:
+        if not sort_by:
+            return incidents
+        for rule in reversed(sort_by.split(",")[:2]):
+            field, _, direction = rule.partition(":")
+            if field not in INCIDENT_SORT_KEYS or direction not in ("", "asc", "desc"):
+                raise BadRequest(f"Invalid sort_by: {rule}")
+            incidents = sorted(
+                incidents,
+                key=lambda i: (i[field] is not None, i[field] or 0),
+                reverse=direction == "desc",
+            )
+        return incidents
+
+    def _log_entries(self, params: httpx.QueryParams, incident_id: str | None) -> Json:
+        """Log entries newest first, optionally within since/until and for one incident."""
+        since, until = _time_param(params, "since"), _time_param(params, "until")
+        low = bisect.bisect_left(self.log_entry_times, since) if since else 0
+        high = bisect.bisect_left(self.log_entry_times, until) if until else len(self.log_entries)
+        entries = self.log_entries[low:high]
+        if incident_id:
+            entries = [e for e in entries if e["incident"]["id"] == incident_id]
+        if params.get("is_overview") == "true":
+            entries = [e for e in entries if e["type"] != "notify_log_entry"]
+        if team_ids := set(_list_param(params, "team_ids")):
+            entries = [e for e in entries if any(t["id"] in team_ids for t in e["teams"])]
+        page = paginate(entries[::-1], params, "log_entries")
+        if "incidents" in _list_param(params, "include"):
+            page["log_entries"] = [self._with_incident(entry) for entry in page["log_entries"]]
+        return page
+
+    def _with_incident(self, entry: Json) -> Json:
+        full = self.incidents_by_id.get(entry["incident"]["id"], entry["incident"])
+        return {**entry, "incident": full}
+
+    def _oncalls(self, params: httpx.QueryParams) -> Json:
+        """On-call entries overlapping since/until (default: now) on the asked schedules."""
+        since = _time_param(params, "since") or self.now
+        until = _time_param(params, "until") or since
+        if until < since:
+            raise BadRequest("until must not be before since", 2004)
+        schedule_ids = set(_list_param(params, "schedule_ids"))
+        user_ids = set(_list_param(params, "user_ids"))
+        selected: list[dict[str, Any]] = []
+        for oncall, (start, end) in zip(self.oncalls, self.oncall_spans, strict=True):
+            overlaps = start <= since < end if since == until else start < until and end > since
+            if not overlaps:
+                continue
+            if schedule_ids and oncall["schedule"]["id"] not in schedule_ids:
+                continue
+            if user_ids and oncall["user"]["id"] not in user_ids:
+                continue
+            selected.append(oncall)
+        return paginate(selected, params, "oncalls")
