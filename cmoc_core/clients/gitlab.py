@@ -1,0 +1,97 @@
+"""GitLab REST API v4: project issues and their label events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from cmoc_core.clients.http import ApiBadResponse, JsonApi
+from cmoc_core.timeutil import iso_z
+
+API = "GitLab"
+PER_PAGE = 100
+MAX_PAGES = 10_000
+
+
+class GitLabClient:
+    """Read side of GitLab; follows `x-next-page`, then `Link: rel="next"`."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: str,
+        transport: httpx.BaseTransport | None = None,
+        **options: Any,
+    ) -> None:
+        self.http = JsonApi(
+            api=API,
+            base_url=base_url.rstrip("/") + "/api/v4",
+            headers={"PRIVATE-TOKEN": token},
+            secrets=[token],
+            transport=transport,
+            **options,
+        )
+
+    def issues(
+        self,
+        project: str,
+        *,
+        labels: str | None = None,
+        updated_after: datetime | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of a project's issues (open and closed), least recently updated first."""
+        params: dict[str, Any] = {"state": "all", "order_by": "updated_at", "sort": "asc"}
+        if labels:
+            params["labels"] = labels
+        if updated_after:
+            params["updated_after"] = iso_z(updated_after)
+        yield from self._pages(
+            f"projects/{_project(project)}/issues", params, f"list issues of {project}"
+        )
+
+    def label_events(self, project: str, iid: int) -> list[dict[str, Any]]:
+        """Every label added to or removed from one issue, oldest first."""
+        path = f"projects/{_project(project)}/issues/{iid}/resource_label_events"
+        pages = self._pages(path, {}, f"list label events of {project}#{iid}")
+        return [event for page in pages for event in page]
+
+    def _pages(
+        self, path: str, params: dict[str, Any], call: str
+    ) -> Iterator[list[dict[str, Any]]]:
+        url: str | None = path
+        query: dict[str, Any] | None = {**params, "per_page": PER_PAGE, "page": 1}
+        for _ in range(MAX_PAGES):
+            if url is None:
+                return
+            response = self.http.request("GET", url, call=call, params=query)
+            items = self.http.decode(response, call=call)
+            if not isinstance(items, list):
+                raise ApiBadResponse(API, call, "the answer is not a list")
+            yield items
+            url, query = _next(response, path, query)
+            if not items:
+                return
+
+
+def _next(
+    response: httpx.Response, path: str, query: dict[str, Any] | None
+) -> tuple[str | None, dict[str, Any] | None]:
+    """Where the next page is: `x-next-page` with the same query, else the `Link` next URL."""
+    next_page = response.headers.get("x-next-page")
+    if next_page is not None:
+        if not next_page.strip():
+            return None, None
+        return path, {**(query or {}), "page": int(next_page)}
+    link = response.links.get("next", {}).get("url")
+    if link:
+        return link, None
+    return None, None
+
+
+def _project(project: str) -> str:
+    return project if project.isdigit() else quote(project, safe="")
