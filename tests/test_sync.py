@@ -1,0 +1,180 @@
+"""Sync: complete, idempotent, incremental, and resumable without duplicates, on both databases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, func, select
+
+from cmoc_core.clients import build_clients
+from cmoc_core.config import settings_from_mapping
+from cmoc_core.linking import fold_name
+from cmoc_core.models import (
+    GitLabIssue,
+    GitLabLabelEvent,
+    Identity,
+    IssueKind,
+    OnCallEntry,
+    PagerDutyIncident,
+    Person,
+    StatusPageIncident,
+    StatusPageMessage,
+)
+from cmoc_core.people import add_mapping
+from cmoc_core.sandbox import Fault, Sandbox
+from cmoc_core.storage import make_engine, migrate, session_scope
+from cmoc_core.sync import run_sync
+
+VOLATILE = {"syncstate"}
+SURROGATE_TABLES = {"person", "identity", "oncallentry", "personmapping", "stakeholderthread"}
+SURROGATE_KEYS = {"id", "person_id"}
+
+
+def sync(engine: Engine, sandbox: Sandbox, now, **kwargs):
+    settings = settings_from_mapping(sandbox.settings())
+    clients = build_clients(
+        settings, transport=sandbox.transport, sleep=lambda _s: None, statusio_min_interval=0
+    )
+    try:
+        return run_sync(engine=engine, settings=settings, clients=clients, now=now, **kwargs)
+    finally:
+        clients.close()
+
+
+def dump(engine: Engine) -> dict[str, list[tuple]]:
+    """Every row of every data table in a stable order; people compared by key, not by id."""
+    tables = {}
+    with engine.connect() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name in VOLATILE:
+                continue
+            surrogate = table.name in SURROGATE_TABLES
+            columns = [c for c in table.columns if not (surrogate and c.name in SURROGATE_KEYS)]
+            rows = connection.execute(table.select().with_only_columns(*columns)).all()
+            tables[table.name] = sorted(tuple(map(repr, row)) for row in rows)
+        tables["identity->person"] = sorted(
+            connection.execute(
+                text(
+                    "SELECT i.system, i.external_id, p.key "
+                    "FROM identity i JOIN person p ON p.id = i.person_id"
+                )
+            ).all()
+        )
+    return tables
+
+
+def count(engine: Engine, model) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(model)).one()
+
+
+def test_first_sync_stores_the_whole_organisation(engine, sandbox, org_end):
+    report = sync(engine, sandbox, org_end)
+    assert report.ok, report.summary()
+    org = sandbox.org
+    assert count(engine, StatusPageIncident) == len(org.statusio_incidents)
+    assert count(engine, StatusPageMessage) == sum(
+        len(i["messages"]) for i in org.statusio_incidents
+    )
+    assert count(engine, PagerDutyIncident) >= 100
+    assert count(engine, OnCallEntry) > 0
+    assert count(engine, GitLabLabelEvent) > 0
+    with Session(engine) as session:
+        kinds = set(session.exec(select(GitLabIssue.kind)).all())
+        assert kinds == set(IssueKind)
+        linked = session.exec(
+            select(func.count())
+            .select_from(StatusPageIncident)
+            .where(StatusPageIncident.production_issue_iid.is_not(None))
+        ).one()
+        assert linked >= 55
+        acked = session.exec(
+            select(func.count())
+            .select_from(PagerDutyIncident)
+            .where(PagerDutyIncident.acknowledged_at.is_not(None))
+        ).one()
+        assert 0 < acked < count(engine, PagerDutyIncident)
+        paged = session.exec(
+            select(func.count())
+            .select_from(PagerDutyIncident)
+            .where(PagerDutyIncident.statuspage_incident_id.is_not(None))
+        ).one()
+        assert paged >= 50
+
+
+def test_second_sync_adds_nothing_and_asks_little(engine, sandbox, org_end):
+    assert sync(engine, sandbox, org_end).ok
+    before = dump(engine)
+    sandbox.reset_requests()
+    report = sync(engine, sandbox, org_end + timedelta(hours=1))
+    assert report.ok, report.summary()
+    assert dump(engine) == before
+    assert sum(report.requests.values()) <= 10, report.summary()
+
+
+def test_interrupted_sync_rerun_ends_with_the_same_rows_as_an_uninterrupted_one(
+    engine, sandbox, org_end, tmp_path
+):
+    reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
+    migrate(reference)
+    assert sync(reference, Sandbox(org=sandbox.org, end=org_end), org_end).ok
+    expected = dump(reference)
+
+    sandbox.add_fault(
+        Fault(
+            service="pagerduty",
+            path_contains="/log_entries",
+            after=2,
+            kind="status",
+            status=500,
+            times=None,
+        )
+    )
+    broken = sync(engine, sandbox, org_end)
+    assert not broken.ok
+    assert "PagerDuty" in broken.first_error and "500" in broken.first_error
+    assert count(engine, PagerDutyIncident) > 0  # what was stored before the fault is kept
+    sandbox.clear_faults()
+    assert sync(engine, sandbox, org_end).ok
+    assert dump(engine) == expected
+
+
+def test_people_are_matched_across_systems_and_by_explicit_mapping(engine, sandbox, org_end):
+    assert sync(engine, sandbox, org_end).ok
+    with Session(engine) as session:
+        people = session.exec(select(Person)).all()
+        spans = {
+            p.key: {
+                i.system for i in session.exec(select(Identity).where(Identity.person_id == p.id))
+            }
+            for p in people
+        }
+    both = [k for k, systems in spans.items() if len(systems) == 2]
+    lonely_gitlab = [k for k, systems in spans.items() if systems == {"gitlab"}]
+    assert len(both) >= 6
+    assert lonely_gitlab, "one GitLab user needs an explicit mapping"
+    with session_scope(engine) as session:
+        identity = session.exec(
+            select(Identity).join(Person).where(Person.key == lonely_gitlab[0])
+        ).first()
+        pd_name = next(
+            p.name
+            for p in sandbox.org.people
+            if fold_name(p.gitlab_name) != fold_name(p.name) and not p.gitlab_public_email
+        )
+        add_mapping(
+            session=session, system="gitlab", external_id=identity.external_id, person_key=pd_name
+        )
+    with Session(engine) as session:
+        person = session.exec(select(Person).where(Person.key == pd_name)).one()
+        systems = {
+            i.system for i in session.exec(select(Identity).where(Identity.person_id == person.id))
+        }
+    assert systems == {"pagerduty", "gitlab"}
+
+
+def test_sqlite_database_runs_in_wal_mode(sqlite_engine):
+    with sqlite_engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
