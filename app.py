@@ -1,0 +1,12 @@
+import streamlit as st
+
+st.set_page_config(page_title="CMOC Cockpit", page_icon=":material/campaign:", layout="wide")
+page = st.navigation(
+    [
+        st.Page(
+            "pages/history.py", title="Incident history", icon=":material/history:", default=True
+        ),
+        st.Page("pages/sync.py", title="Sync & settings", icon=":material/sync:"),
+    ]
+)
+page.run()

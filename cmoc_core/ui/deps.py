@@ -1,0 +1,114 @@
+"""What every page needs: settings, the migrated engine, the sources, the demo data."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import streamlit as st
+from pydantic import ValidationError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from cmoc_core.config import Settings, load_settings
+from cmoc_core.sources import Sources, has_synced, open_sources
+from cmoc_core.storage import make_engine, migrate, session_scope
+from cmoc_core.sync import Progress, SyncReport, run_sync
+from cmoc_core.ui.widgets import escape_markdown
+
+_sync_lock = threading.Lock()
+
+
+@dataclass
+class AppContext:
+    """The effective settings, the database and the sources of this app."""
+
+    settings: Settings
+    engine: Engine
+    sources: Sources
+
+    @property
+    def demo(self) -> bool:
+        """The sandbox stands in for every service."""
+        return self.sources.demo
+
+
+@st.cache_resource(show_spinner=False)
+def engine_for(database_url: str) -> Engine:
+    """The engine for a database URL, migrated to the newest schema once per process."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    return engine
+
+
+@st.cache_resource(show_spinner=False)
+def sources_for(database_url: str) -> Sources:
+    """The configured services, or the in-process sandbox in demo mode."""
+    return open_sources(load_settings())
+
+
+def app_context() -> AppContext:
+    """Settings, engine and sources; on failure an explanation and the page stops."""
+    try:
+        settings = load_settings()
+        engine = engine_for(settings.cmoc_database_url)
+        sources = sources_for(settings.cmoc_database_url)
+    except (ValueError, ValidationError) as exc:
+        st.error(f"The configuration is not valid: {escape_markdown(str(exc))}")
+        st.stop()
+    except SQLAlchemyError as exc:
+        st.error(f"The database cannot be opened: {escape_markdown(type(exc).__name__)}")
+        st.stop()
+    context = AppContext(sources.settings, engine, sources)
+    if context.demo:
+        st.info(
+            "Demo mode: no service is configured, so a built-in sandbox serves a synthetic "
+            "organisation. Nothing leaves this machine.",
+            icon=":material/science:",
+        )
+        _ensure_demo_data(context)
+    return context
+
+
+def _ensure_demo_data(context: AppContext) -> None:
+    with session_scope(context.engine) as db:
+        if has_synced(session=db):
+            return
+    with st.spinner("Loading the demo organisation from the sandbox…"):
+        sync_now(context, unless_synced=True)
+
+
+def sync_now(
+    context: AppContext,
+    *,
+    sources: tuple[str, ...] | None = None,
+    since: datetime | None = None,
+    progress: Progress | None = None,
+    unless_synced: bool = False,
+) -> SyncReport | None:
+    """Run a sync from the app, one at a time per process; None if skipped as already synced."""
+    kwargs = {"sources": sources} if sources else {}
+    with _sync_lock:
+        if unless_synced:
+            with session_scope(context.engine) as db:
+                if has_synced(session=db):
+                    return None
+        return run_sync(
+            engine=context.engine,
+            settings=context.settings,
+            clients=context.sources.clients,
+            since=since,
+            progress=progress,
+            **kwargs,
+        )
+
+
+@contextmanager
+def session(context: AppContext) -> Iterator[Session]:
+    """A database session for one page render."""
+    with session_scope(context.engine) as db:
+        yield db

@@ -1,0 +1,53 @@
+"""Small reusable widgets and text helpers for the pages."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+
+import streamlit as st
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|:~$=])")
+
+
+def escape_markdown(text: str) -> str:
+    """Text from outside made inert for Streamlit markdown (no links, HTML, emphasis, emoji)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def period_picker(*, key: str, default_days: int = 365) -> tuple[datetime, datetime]:
+    """A date range as [since, until) in UTC; the end day is included."""
+    today = datetime.now(UTC).date()
+    chosen = st.date_input(
+        "Period (UTC)",
+        value=(today - timedelta(days=default_days), today),
+        max_value=today + timedelta(days=1),
+        format="DD-MM-YYYY",
+        key=key,
+    )
+    days = [chosen] if isinstance(chosen, date) else [d for d in chosen or () if d]
+    if not days:
+        days = [today - timedelta(days=default_days), today]
+    return as_utc_midnight(days[0]), as_utc_midnight(days[-1]) + timedelta(days=1)
+
+
+def as_utc_midnight(day: date) -> datetime:
+    """The start of a day in UTC."""
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def ago(moment: datetime | None, *, now: datetime | None = None) -> str:
+    """`3 h 5 min ago`-style text, or `never`."""
+    if moment is None:
+        return "never"
+    minutes = int(((now or datetime.now(UTC)) - moment).total_seconds() // 60)
+    if minutes < 1:
+        return "just now"
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [
+        f"{days} d" if days else "",
+        f"{hours} h" if hours else "",
+        f"{mins} min" if mins else "",
+    ]
+    return " ".join(p for p in parts if p) + " ago"

@@ -1,0 +1,96 @@
+import streamlit as st
+
+from cmoc_core import people
+from cmoc_core.sources import source_overview
+from cmoc_core.sync import SOURCES
+from cmoc_core.ui import deps, widgets
+
+context = deps.app_context()
+st.title("Sync & settings")
+
+SOURCE_TITLES = {"pagerduty": "PagerDuty", "statusio": "Status.io", "gitlab": "GitLab"}
+
+with deps.session(context) as db:
+    overview = source_overview(session=db, settings=context.settings, demo=context.demo)
+for column, status in zip(st.columns(len(overview)), overview, strict=True):
+    with column.container(border=True):
+        st.subheader(SOURCE_TITLES[status.name])
+        if not status.configured:
+            st.caption("Not configured")
+        st.caption(f"Last complete sync: {widgets.ago(status.last_sync)}")
+        for name, shown in status.credentials.items():
+            st.caption(f"{name}: {shown}")
+        st.dataframe(
+            {"table": list(status.counts), "rows": list(status.counts.values())},
+            hide_index=True,
+            key=f"sync_counts_{status.name}",
+        )
+        if status.last_error:
+            st.error(widgets.escape_markdown(status.last_error))
+
+st.subheader("Sync now")
+source_col, since_col = st.columns(2)
+choice = source_col.selectbox(
+    "Source",
+    ["all", *SOURCES],
+    format_func=lambda s: SOURCE_TITLES.get(s, "All sources"),
+    key="sync_source",
+)
+since = since_col.date_input(
+    "Re-pull from (optional)", value=None, format="DD-MM-YYYY", key="sync_since"
+)
+if st.button("Sync now", type="primary", key="sync_now"):
+    with st.status("Syncing…", expanded=True) as progress:
+        report = deps.sync_now(
+            context,
+            sources=None if choice == "all" else (choice,),
+            since=widgets.as_utc_midnight(since) if since else None,
+            progress=lambda message: progress.write(widgets.escape_markdown(message)),
+        )
+        if report.ok:
+            total = sum(s.items for s in report.streams)
+            progress.update(label=f"Sync complete: {total} items", state="complete")
+        else:
+            progress.update(label="Sync failed", state="error")
+    if not report.ok:
+        st.error(widgets.escape_markdown(report.first_error or "unknown error"))
+    st.text(report.summary())
+
+st.subheader("People")
+st.caption(
+    "Identities are matched to people by explicit mapping, then equal email, then equal name. "
+    "People known to one system only may need a mapping."
+)
+with deps.session(context) as db:
+    identities = people.identity_choices(session=db)
+    person_keys = people.person_keys(session=db)
+
+with st.form("sync_mapping_form"):
+    st.markdown("**Map an identity to a person**")
+    identity = st.selectbox("Identity", list(identities), key="sync_mapping_identity")
+    person = st.selectbox("Person", person_keys, key="sync_mapping_person", accept_new_options=True)
+    if st.form_submit_button("Save mapping") and identity and person:
+        system, external_id = identities[identity]
+        with deps.session(context) as db:
+            people.add_mapping(
+                session=db, system=system, external_id=external_id, person_key=person
+            )
+        st.success("Mapping saved; people rematched.")
+
+upload = st.file_uploader(
+    "Load mappings (CSV: system,external_id,person)", type="csv", key="sync_upload"
+)
+if upload is not None:
+    try:
+        with deps.session(context) as db:
+            loaded = people.load_mappings_csv(session=db, text=upload.getvalue().decode("utf-8"))
+        st.success(f"Loaded {loaded} mappings.")
+    except (ValueError, UnicodeDecodeError) as exc:
+        st.error(widgets.escape_markdown(str(exc)))
+
+with deps.session(context) as db:
+    table = people.people_table(session=db)
+single = table[table["systems"] < 2]
+if not single.empty:
+    st.warning(f"{single['person'].nunique()} people are known to one system only.")
+st.dataframe(table, hide_index=True, key="sync_people")

@@ -1,0 +1,49 @@
+"""Incident history page on the demo organisation."""
+
+from __future__ import annotations
+
+import re
+
+from tests.app.conftest import table_with, texts
+
+
+def incident_count(at) -> int:
+    caption = next(c for c in texts(at, "caption") if c.endswith("incidents, newest first"))
+    return int(caption.split()[0])
+
+
+def test_first_start_loads_the_demo_organisation_and_lists_its_incidents(app):
+    app.run()
+    assert not app.exception
+    assert any("Demo mode" in info for info in texts(app, "alert") + [i.value for i in app.info])
+    assert incident_count(app) >= 60
+    table = table_with(app, "title", "state", "severity", "updates", "issue_url")
+    assert len(table) == incident_count(app)
+
+
+def test_choosing_an_incident_shows_its_messages_in_order_with_state_and_issue(app):
+    app.run()
+    app.selectbox(key="history_incident").select_index(5).run()
+    assert not app.exception
+    headers = [c for c in texts(app, "caption") if re.match(r"\d\d-\d\d-\d{4} \d\d:\d\d UTC · ", c)]
+    assert len(headers) >= 2
+    stamps = [h.split(" UTC")[0] for h in headers]
+    assert stamps == sorted(stamps, key=lambda s: (s[6:10], s[3:5], s[0:2], s[11:]))
+    assert any(" · Investigating · " in h or " · Identified · " in h for h in headers)
+    assert app.get("text")  # the message bodies, shown as plain text
+    assert any("Production issue" in m for m in texts(app, "markdown") + texts(app, "caption"))
+
+
+def test_state_filter_shows_only_the_active_incidents(app):
+    app.run()
+    app.selectbox(key="history_state").select("active").run()
+    table = table_with(app, "title", "state")
+    assert len(table) == 2
+    assert set(table["state"]) <= {"Investigating", "Identified", "Monitoring"}
+
+
+def test_a_search_with_no_match_says_so(app):
+    app.run()
+    app.text_input(key="history_search").input("no incident is called this").run()
+    assert not app.exception
+    assert any("No status-page incidents match" in i.value for i in app.info)

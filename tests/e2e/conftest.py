@@ -1,0 +1,87 @@
+"""The real app, started with `make run`, driven in Debian's Chromium by Playwright."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import CONFIG_NAMES
+from tests.support.postgres import free_port
+from tests.support.system import unavailable
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's Chromium, never a downloaded browser."""
+    if not CHROMIUM.exists():
+        unavailable("Chromium (apt-get install -y chromium)")
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
+
+
+class RunningApp:
+    """An app process started by `make run`, with the time it was started."""
+
+    def __init__(self, url: str, started: float, log: Path) -> None:
+        self.url, self.started, self.log = url, started, log
+
+
+@pytest.fixture(scope="module")
+def running_app(tmp_path_factory) -> RunningApp:
+    """`make run` on a free port with an empty database and no credentials (demo mode)."""
+    folder = tmp_path_factory.mktemp("app")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_NAMES}
+    env["CMOC_DATABASE_URL"] = f"sqlite:///{folder / 'cmoc.db'}"
+    log = folder / "app.log"
+    started = time.monotonic()
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", "run", f"PORT={port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process, log)
+        yield RunningApp(url, started, log)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=1).text == "ok":
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"the app did not become healthy: {log.read_text()[-2000:]}")
