@@ -1,0 +1,36 @@
+PYTHON ?= python3
+VENV ?= .venv
+PORT ?= 8501
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
+
+test: $(STAMP)
+	$(BIN)/python tests/preflight.py
+	$(BIN)/ruff check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/sync_scale.py
+
+demo: $(STAMP)
+	$(BIN)/python -m cmoc_core demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
