@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+
+import httpx
 
 from cmoc_core.clients import build_clients
 from cmoc_core.clients.pagerduty import OFFSET_CEILING
@@ -74,3 +77,47 @@ def test_pagerduty_offset_ceiling_is_passed_by_splitting_the_window(org_end):
     assert len({e["id"] for e in entries}) == expected
     offsets = [int(dict(r.params)["offset"]) for r in box.requests]
     assert max(offsets) + 100 <= OFFSET_CEILING
+
+
+def test_gitlab_follows_link_headers_when_a_server_sends_no_page_headers(sandbox):
+    """Some proxies drop the x-* headers; the Link header alone must be enough."""
+
+    def link_only(request: httpx.Request) -> httpx.Response:
+        response = sandbox.transport.handle_request(request)
+        response.read()
+        headers = {k: v for k, v in response.headers.items() if not k.lower().startswith("x-")}
+        return httpx.Response(response.status_code, headers=headers, content=response.content)
+
+    settings = settings_from_mapping(sandbox.settings())
+    client = build_clients(settings, transport=httpx.MockTransport(link_only)).gitlab
+    iids = [i["iid"] for page in client.issues(settings.gitlab_handover_project) for i in page]
+    assert (
+        len(iids)
+        == len(set(iids))
+        == len(sandbox.org.gitlab_issues[settings.gitlab_handover_project])
+    )
+    assert sandbox.count("gitlab") >= 2
+
+
+def test_pagerduty_ceiling_without_a_reported_total_halves_the_window(org_end):
+    """A server that ignores total=true still never gets an offset past 10,000."""
+    org = generate(seed=11, end=org_end, days=30, pages=3500)
+    box = Sandbox(org=org, end=org_end)
+
+    def no_total(request: httpx.Request) -> httpx.Response:
+        response = box.transport.handle_request(request)
+        body = json.loads(response.read())
+        body["total"] = None
+        return httpx.Response(response.status_code, json=body)
+
+    settings = settings_from_mapping(box.settings())
+    client = build_clients(settings, transport=httpx.MockTransport(no_total)).pagerduty
+    since = org_end - timedelta(days=30)
+    ids = {e["id"] for page in client.log_entries(since=since, until=org_end) for e in page}
+    expected = {
+        e["id"]
+        for e in org.pd_log_entries
+        if e["type"] != "notify_log_entry" and since <= parse_time(e["created_at"]) < org_end
+    }
+    assert ids == expected
+    assert max(int(dict(r.params)["offset"]) for r in box.requests) + 100 <= OFFSET_CEILING
