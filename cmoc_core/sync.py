@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import or_
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from cmoc_core import linking, people
@@ -41,6 +42,7 @@ from cmoc_core.storage import session_scope, upsert
 from cmoc_core.timeutil import parse_time, utc_now
 
 SOURCES = ("statusio", "gitlab", "pagerduty")
+SOURCE_NAMES = {"statusio": "Status.io", "gitlab": "GitLab", "pagerduty": "PagerDuty"}
 FIRST_SYNC_DAYS = 365
 OVERLAP = timedelta(minutes=10)
 COMPONENTS_REFRESH = timedelta(hours=24)
@@ -186,9 +188,16 @@ def run_sync(
             result.items = step(run)
         except ApiError as exc:
             result.error = str(exc)
+        except (KeyError, TypeError, ValueError) as exc:
+            result.error = (
+                f"{SOURCE_NAMES[source]}: {stream} got an answer of an unexpected shape ({exc!r})"
+            )
+        except SQLAlchemyError as exc:
+            result.error = f"database: {stream} could not be stored ({type(exc).__name__})"
+        if result.error:
             failed_sources.add(source)
-            _mark(engine, stream, last_error=str(exc))
-            run.progress(f"{stream} failed: {exc}")
+            _mark(engine, stream, last_error=result.error)
+            run.progress(f"{stream} failed: {result.error}")
             continue
         _mark(
             engine,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
+import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, func, select
@@ -178,3 +180,27 @@ def test_people_are_matched_across_systems_and_by_explicit_mapping(engine, sandb
 def test_sqlite_database_runs_in_wal_mode(sqlite_engine):
     with sqlite_engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_an_answer_of_an_unexpected_shape_is_a_clear_error_not_a_crash(
+    sqlite_engine, sandbox, org_end
+):
+    def without_ids(request: httpx.Request) -> httpx.Response:
+        response = sandbox.transport.handle_request(request)
+        body = json.loads(response.read())
+        if "incident/list/resolved" in request.url.path:
+            for incident in body["result"]:
+                incident.pop("_id", None)
+        return httpx.Response(response.status_code, json=body)
+
+    settings = settings_from_mapping(sandbox.settings())
+    clients = build_clients(
+        settings, transport=httpx.MockTransport(without_ids), statusio_min_interval=0
+    )
+    report = run_sync(
+        engine=sqlite_engine, settings=settings, clients=clients, now=org_end, sources=["statusio"]
+    )
+    assert not report.ok
+    assert report.first_error.startswith(
+        "Status.io: statusio.incidents got an answer of an unexpected shape"
+    )
