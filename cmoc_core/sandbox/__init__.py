@@ -1,45 +1,66 @@
-"""Fake PagerDuty, Status.io and GitLab APIs serving one synthetic organisation."""
+"""Fake PagerDuty, Status.io, GitLab, Slack and Zendesk APIs serving one synthetic organisation."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
-from cmoc_core.sandbox import gitlab, pagerduty, statusio
+from cmoc_core.sandbox import gitlab, pagerduty, statusio, zendesk
+from cmoc_core.sandbox.body import parse_body
 from cmoc_core.sandbox.gitlab import GitLabServer
 from cmoc_core.sandbox.organisation import Organisation, Person, generate
 from cmoc_core.sandbox.pagerduty import PagerDutyServer
+from cmoc_core.sandbox.slack import SlackPost, SlackServer
 from cmoc_core.sandbox.statusio import StatusioServer
+from cmoc_core.sandbox.zendesk import ZendeskServer
 
 __all__ = [
     "BASE_URL",
+    "Clock",
     "Fault",
     "Organisation",
     "Person",
     "RecordedRequest",
     "Sandbox",
+    "SlackPost",
     "generate",
     "run_server",
 ]
 
+Clock = Callable[[], datetime]
+
 BASE_URL = "http://sandbox.invalid"
-PREFIXES = {"pagerduty": "/pagerduty", "statusio": "/statusio/v2", "gitlab": "/gitlab/api/v4"}
+PREFIXES = {
+    "pagerduty": "/pagerduty",
+    "statusio": "/statusio/v2",
+    "gitlab": "/gitlab/api/v4",
+    "slack": "/slack",
+    "zendesk": "/zendesk/api/v2",
+}
+READ_METHODS = ("GET", "HEAD")
 FAULT_KINDS = ("status", "timeout", "malformed", "statusio_error")
 MALFORMED_BODY = b'{"incidents": ['
 STATUSIO_MIN_INTERVAL = 1.0
 HOP_HEADERS = ("content-length", "transfer-encoding", "connection")
 
 
+class _Server(Protocol):
+    def handle(self, request: httpx.Request, path: str) -> httpx.Response: ...
+
+
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request the sandbox received; `path` follows the service prefix, still URL-encoded."""
+    """One request the sandbox received; `path` follows the service prefix, still URL-encoded.
+
+    `body` is the parsed JSON, a dict for a form, None when empty, else the raw text.
+    """
 
     method: str
     service: str
@@ -95,21 +116,22 @@ def _split_path(raw_path: str) -> tuple[str, str]:
     return "unknown", raw_path
 
 
-def _json_or_none(content: bytes) -> Any:
-    if not content:
-        return None
-    try:
-        return json.loads(content)
-    except ValueError:
-        return None
-
-
 def _start_of_today() -> datetime:
     return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def running_clock(start: datetime) -> Clock:
+    """A clock reading `start` now and moving on with real (monotonic) time."""
+    began = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - began)
+
+
 class Sandbox:
-    """The three fake APIs over one organisation, reachable in-process or over HTTP.
+    """The fake APIs over one organisation, reachable in-process or over HTTP.
+
+    Writes change a private copy of the organisation's data, so later reads see them and other
+    sandboxes over the same organisation do not. They are stamped with `clock()`; by default
+    the organisation's end plus the real time elapsed since the sandbox was made.
 
     With `min_interval_ok=False`, Status.io answers 429 to a request arriving less than a
     second after the previous one, as the real service asks clients to wait between calls.
@@ -124,17 +146,34 @@ class Sandbox:
         seed: int = 7,
         end: datetime | None = None,
         min_interval_ok: bool = True,
+        clock: Clock | None = None,
     ) -> None:
         self.org = org if org is not None else generate(seed=seed, end=end or _start_of_today())
         self.min_interval_ok = min_interval_ok
-        self.pagerduty = PagerDutyServer(self.org)
-        self.statusio = StatusioServer(self.org)
-        self.gitlab = GitLabServer(self.org)
+        self._clock = clock or running_clock(self.org.end)
+        self.pagerduty = PagerDutyServer(self.org, clock=self.now)
+        self.statusio = StatusioServer(self.org, clock=self.now)
+        self.gitlab = GitLabServer(self.org, clock=self.now)
+        self.slack = SlackServer(self.org, clock=self.now)
+        self.zendesk = ZendeskServer(self.org, email=self.zendesk_email, clock=self.now)
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
         self.transport = httpx.MockTransport(self.handle)
         self._lock = threading.Lock()
+        self._state_lock = threading.RLock()
         self._last_statusio: float | None = None
+
+    @property
+    def zendesk_email(self) -> str:
+        """The Zendesk agent the app signs in as: the first CMOC."""
+        return self.org.people_with_role("cmoc")[0].email
+
+    def now(self) -> datetime:
+        """The sandbox's present (aware, UTC), which stamps every write."""
+        moment = self._clock()
+        if moment.tzinfo is None:
+            raise ValueError("the sandbox clock must return timezone-aware datetimes")
+        return moment.astimezone(UTC)
 
     def settings(self, base_url: str = BASE_URL) -> dict[str, str]:
         """The app's configuration names and values for talking to this sandbox."""
@@ -159,12 +198,27 @@ class Sandbox:
             "GITLAB_CONTACT_REQUEST_LABEL": org.contact_request_label,
             "GITLAB_TRAINING_PROJECT": org.training_project,
             "GITLAB_PRACTICE_EVENT_LABEL": org.practice_event_label,
+            "SLACK_NOTIFIER_WEBHOOK_URLS": ",".join(
+                f"{base_url}/slack{path}" for path in self.slack.hooks
+            ),
+            "ZENDESK_URL": f"{base_url}/zendesk",
+            "ZENDESK_EMAIL": self.zendesk_email,
+            "ZENDESK_API_TOKEN": zendesk.TOKEN,
         }
 
     def count(self, service: str | None = None) -> int:
         """How many requests arrived, for one service or all."""
         with self._lock:
             return sum(1 for r in self.requests if service is None or r.service == service)
+
+    def writes(self, service: str | None = None) -> list[RecordedRequest]:
+        """The requests that were not reads (not GET or HEAD), in arrival order."""
+        with self._lock:
+            return [
+                r
+                for r in self.requests
+                if r.method not in READ_METHODS and (service is None or r.service == service)
+            ]
 
     def reset_requests(self) -> None:
         """Forget the recorded requests."""
@@ -197,7 +251,7 @@ class Sandbox:
                     service=service,
                     path=path,
                     params=list(request.url.params.multi_items()),
-                    body=_json_or_none(content),
+                    body=parse_body(content, request.headers.get("content-type", "")),
                     headers=dict(request.headers),
                 )
             )
@@ -211,13 +265,18 @@ class Sandbox:
             time.sleep(fault.delay)
         if too_soon:
             return statusio.error_envelope("Too many requests, wait between calls", 429)
-        if service == "pagerduty":
-            return self.pagerduty.handle(request, path)
-        if service == "statusio":
-            return self.statusio.handle(request, path)
-        if service == "gitlab":
-            return self.gitlab.handle(request, path)
-        return httpx.Response(404, json={"error": "Not Found"})
+        servers: dict[str, _Server] = {
+            "pagerduty": self.pagerduty,
+            "statusio": self.statusio,
+            "gitlab": self.gitlab,
+            "slack": self.slack,
+            "zendesk": self.zendesk,
+        }
+        server = servers.get(service)
+        if server is None:
+            return httpx.Response(404, json={"error": "Not Found"})
+        with self._state_lock:
+            return server.handle(request, path)
 
     def _statusio_too_soon(self) -> bool:
         now = time.monotonic()

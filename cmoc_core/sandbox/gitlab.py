@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from urllib.parse import unquote
 
 import httpx
 
-from cmoc_core.sandbox.organisation import Json, Organisation, parse_time
+from cmoc_core.sandbox import catalogue as cat
+from cmoc_core.sandbox.body import request_body
+from cmoc_core.sandbox.organisation import (
+    GITLAB_WEB,
+    LABEL_IDS,
+    Json,
+    Organisation,
+    format_time,
+    parse_time,
+)
 
 TOKEN = "sandbox-gitlab-token"
 DEFAULT_PER_PAGE = 20
@@ -29,14 +40,100 @@ TOKEN_USER = {
     "state": "active",
     "public_email": "",
 }
+TOKEN_USER_FULL = {
+    **TOKEN_USER,
+    "locked": False,
+    "avatar_url": f"{GITLAB_WEB}/uploads/user/avatar/{TOKEN_USER['id']}/avatar.png",
+    "web_url": f"{GITLAB_WEB}/{TOKEN_USER['username']}",
+}
+EVENT_USER_KEYS = ("id", "name", "username", "state", "avatar_url")
+NEW_LABEL_COLOR = "#6699cc"
+NEW_LABEL_FIRST_ID = 6_000_000
+ISSUE_TYPES = ("issue", "incident", "test_case", "task")
+EDIT_PARAMS = (
+    "add_labels",
+    "remove_labels",
+    "labels",
+    "state_event",
+    "title",
+    "description",
+    "confidential",
+    "issue_type",
+)
 
 
 class BadRequest(Exception):
     """A request GitLab refuses with HTTP 400."""
 
 
-def _message(status: int, message: str, key: str = "message") -> httpx.Response:
+class Blank(BadRequest):
+    """A required field sent empty; GitLab names the field in its validation envelope."""
+
+
+def _message(status: int, message: Any, key: str = "message") -> httpx.Response:
     return httpx.Response(status, json={key: message})
+
+
+def request_params(request: httpx.Request) -> dict[str, Any]:
+    """Query parameters overlaid by the JSON or form body, the way GitLab's API merges them."""
+    params: dict[str, Any] = {}
+    for name, value in request.url.params.multi_items():
+        if name.endswith("[]"):
+            params.setdefault(name[:-2], []).append(value)
+        else:
+            params[name] = value
+    body = request_body(request)
+    if isinstance(body, dict):
+        for name, value in body.items():
+            params[name.removesuffix("[]")] = value
+    return params
+
+
+def label_list(value: Any) -> list[str]:
+    """Label names from a comma-separated string or a list, blanks dropped, order kept."""
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    names: list[str] = []
+    for item in items:
+        name = str(item).strip()
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def label_scope(name: str) -> str | None:
+    """The scope of a scoped label (`X` of `X::A`, `a::b` of `a::b::c`), else None."""
+    scope, separator, _ = name.rpartition("::")
+    return scope if separator and scope else None
+
+
+def exclusive(labels: list[str], fresh: list[str]) -> list[str]:
+    """`labels` keeping one label per scope: the last of `fresh`, else the last already there."""
+    winners: dict[str, str] = {}
+    for name in labels:
+        if (scope := label_scope(name)) is not None:
+            winners[scope] = name
+    for name in fresh:
+        if (scope := label_scope(name)) is not None and name in labels:
+            winners[scope] = name
+    return [n for n in labels if (scope := label_scope(n)) is None or winners[scope] == n]
+
+
+def _bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "1"):
+        return True
+    if str(value).lower() in ("false", "0"):
+        return False
+    raise BadRequest(f"{name} is invalid")
+
+
+def _int_list(value: Any, name: str) -> list[int]:
+    items = value if isinstance(value, list) else str(value).split(",")
+    try:
+        return [int(item) for item in items if str(item).strip()]
+    except ValueError:
+        raise BadRequest(f"{name} is invalid") from None
 
 
 def _positive_int(params: httpx.QueryParams, name: str, default: int) -> int:
@@ -97,9 +194,35 @@ def _label_filter(spec: str | None, *, negate: bool = False) -> Callable[[Json],
 class GitLabServer:
     """GitLab as it would answer for the organisation's projects."""
 
-    def __init__(self, org: Organisation, *, token: str = TOKEN) -> None:
+    def __init__(
+        self,
+        org: Organisation,
+        *,
+        token: str = TOKEN,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.org = org
         self.token = token
+        self.clock = clock or (lambda: org.end)
+        self.issues: dict[str, list[Json]] = dict(org.gitlab_issues)
+        self.label_events: dict[str, dict[int, list[Json]]] = dict(org.gitlab_label_events)
+        self.labels: dict[str, Json] = {
+            name: {"id": LABEL_IDS[name], "name": name, "color": color, "description": text}
+            for name, (color, text) in cat.LABELS.items()
+        }
+        self._owned: set[str] = set()
+        self._next_event_id = 1 + max(
+            (
+                e["id"]
+                for events in org.gitlab_label_events.values()
+                for items in events.values()
+                for e in items
+            ),
+            default=310_000_000,
+        )
+        self._next_issue_id = 1 + max(
+            (i["id"] for issues in org.gitlab_issues.values() for i in issues), default=150_000_000
+        )
         self.projects: dict[str, Json] = {}
         for project in org.gitlab_projects:
             self.projects[project["path_with_namespace"]] = project
@@ -117,11 +240,21 @@ class GitLabServer:
         bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
         if self.token not in (request.headers.get("private-token"), bearer):
             return _message(401, "401 Unauthorized")
-        if request.method != "GET":
-            return _message(405, "405 Method Not Allowed", "error")
         parts = [unquote(part) for part in path.strip("/").split("/") if part]
+        writes = {("POST", 3): self._create_issue, ("PUT", 4): self._edit_issue}
+        write = writes.get((request.method, len(parts)))
+        is_issue_path = len(parts) >= 3 and parts[0] == "projects" and parts[2] == "issues"
+        if request.method != "GET" and (write is None or not is_issue_path):
+            return _message(405, "405 Method Not Allowed", "error")
         try:
+            if write is not None:
+                project = self.projects.get(parts[1])
+                if project is None:
+                    return _message(404, "404 Project Not Found")
+                return write(project["path_with_namespace"], parts[3:], request)
             return self._route(parts, request)
+        except Blank as exc:
+            return _message(400, {str(exc): ["can't be blank"]})
         except BadRequest as exc:
             return _message(400, str(exc), "error")
 
@@ -145,13 +278,13 @@ class GitLabServer:
             case ["issues", iid, "resource_label_events"]:
                 if self._issue(path, iid) is None:
                     return _message(404, "404 Not found")
-                return paginate(self.org.gitlab_label_events[path].get(int(iid), []), request)
+                return paginate(self.label_events[path].get(int(iid), []), request)
         return _message(404, "404 Not Found", "error")
 
     def _issue(self, path: str, iid: str) -> Json | None:
         if not iid.isdigit():
             return None
-        return next((i for i in self.org.gitlab_issues[path] if i["iid"] == int(iid)), None)
+        return next((i for i in self.issues[path] if i["iid"] == int(iid)), None)
 
     def _issues(self, path: str, params: httpx.QueryParams) -> list[Json]:
         """The project's issues matching GitLab's list filters, in the asked order."""
@@ -189,9 +322,7 @@ class GitLabServer:
             checks.append(
                 lambda issue: search in f"{issue['title']} {issue['description']}".lower()
             )
-        selected = [
-            issue for issue in self.org.gitlab_issues[path] if all(c(issue) for c in checks)
-        ]
+        selected = [issue for issue in self.issues[path] if all(c(issue) for c in checks)]
         position = 0 if order_by == "created_at" else 1
         selected.sort(
             key=lambda issue: (times[issue["iid"]][position], issue["id"]), reverse=sort == "desc"
@@ -212,3 +343,176 @@ class GitLabServer:
             raise BadRequest(f"{name} is invalid") from None
         position = 0 if field == "created_at" else 1
         return lambda issue: compare(times[issue["iid"]][position], bound)
+
+    def _writable(self, path: str) -> None:
+        """Copy the project's issues and label events before this sandbox first changes them."""
+        if path not in self._owned:
+            self.issues[path] = copy.deepcopy(self.issues[path])
+            self.label_events[path] = copy.deepcopy(self.label_events[path])
+            self._owned.add(path)
+
+    def _label(self, name: str) -> Json:
+        """The project label called `name`, created (as GitLab does) when it does not exist."""
+        if name not in self.labels:
+            new_id = NEW_LABEL_FIRST_ID + len(self.labels)
+            self.labels[name] = {
+                "id": new_id,
+                "name": name,
+                "color": NEW_LABEL_COLOR,
+                "description": None,
+            }
+        return self.labels[name]
+
+    def _label_events(
+        self, issue: Json, removed: list[str], added: list[str], stamp: str
+    ) -> list[Json]:
+        user = {key: TOKEN_USER_FULL[key] for key in EVENT_USER_KEYS}
+        events = []
+        for action, names in (("remove", removed), ("add", added)):
+            for name in names:
+                events.append(
+                    {
+                        "id": self._next_event_id,
+                        "user": user,
+                        "created_at": stamp,
+                        "resource_type": "Issue",
+                        "resource_id": issue["id"],
+                        "label": dict(self._label(name)),
+                        "action": action,
+                    }
+                )
+                self._next_event_id += 1
+        return events
+
+    def _edit_issue(self, path: str, rest: list[str], request: httpx.Request) -> httpx.Response:
+        """PUT /projects/:id/issues/:iid: labels, state, title, description, confidentiality."""
+        if self._issue(path, rest[0]) is None:
+            return _message(404, "404 Not found")
+        params = request_params(request)
+        if not any(name in params for name in EDIT_PARAMS):
+            missing = ", ".join(EDIT_PARAMS)
+            return _message(
+                400, f"{missing} are missing, at least one parameter must be provided", "error"
+            )
+        fields = _field_changes(params)
+        self._writable(path)
+        issue = self._issue(path, rest[0])
+        assert issue is not None
+        stamp = format_time(self.clock())
+        old = list(issue["labels"])
+        base = label_list(params["labels"]) if "labels" in params else old
+        removed = set(label_list(params.get("remove_labels")))
+        wanted = list(dict.fromkeys([*base, *label_list(params.get("add_labels"))]))
+        wanted = [n for n in wanted if n not in removed]
+        wanted = exclusive(wanted, [n for n in wanted if n not in old])
+        before = copy.deepcopy(issue)
+        if set(wanted) != set(old):
+            issue["labels"] = sorted(wanted, key=str.lower)
+            gone = [n for n in old if n not in wanted]
+            new = [n for n in wanted if n not in old]
+            self.label_events[path].setdefault(issue["iid"], []).extend(
+                self._label_events(issue, gone, new, stamp)
+            )
+        state_event = fields.pop("state_event", None)
+        issue.update(fields)
+        if state_event == "close" and issue["state"] == "opened":
+            issue.update(state="closed", closed_at=stamp, closed_by=dict(TOKEN_USER_FULL))
+        if state_event == "reopen" and issue["state"] == "closed":
+            issue.update(state="opened", closed_at=None, closed_by=None)
+        issue["severity"] = _severity(issue)
+        if issue != before:
+            issue["updated_at"] = stamp
+            created = self.issue_times[path][issue["iid"]][0]
+            self.issue_times[path][issue["iid"]] = (created, parse_time(stamp))
+        return httpx.Response(200, json=issue)
+
+    def _create_issue(self, path: str, rest: list[str], request: httpx.Request) -> httpx.Response:
+        """POST /projects/:id/issues: a new issue, 201 and its JSON."""
+        params = request_params(request)
+        title = str(params.get("title") or "").strip()
+        if not title:
+            raise Blank("title")
+        issue_type = params.get("issue_type") or "issue"
+        if issue_type not in ISSUE_TYPES:
+            raise BadRequest("issue_type does not have a valid value")
+        confidential = _bool(params.get("confidential", False), "confidential")
+        wanted = label_list(params.get("labels"))
+        labels = exclusive(wanted, wanted)
+        people = {user["id"]: user for user in self.org.gitlab_users}
+        assignees = [
+            people[i]
+            for i in _int_list(params.get("assignee_ids") or [], "assignee_ids")
+            if i in people
+        ]
+        self._writable(path)
+        issues = self.issues[path]
+        iid = 1 + max((i["iid"] for i in issues), default=0)
+        issue_id, self._next_issue_id = self._next_issue_id, self._next_issue_id + 1
+        now = self.clock()
+        stamp = format_time(now)
+        issue: Json = {
+            "id": issue_id,
+            "iid": iid,
+            "project_id": cat.PROJECT_IDS[path],
+            "title": title,
+            "description": params.get("description"),
+            "state": "opened",
+            "created_at": stamp,
+            "updated_at": stamp,
+            "closed_at": None,
+            "closed_by": None,
+            "labels": sorted(labels, key=str.lower),
+            "milestone": None,
+            "assignees": [dict(a) for a in assignees],
+            "assignee": dict(assignees[0]) if assignees else None,
+            "author": dict(TOKEN_USER_FULL),
+            "type": issue_type.upper(),
+            "issue_type": issue_type,
+            "severity": "UNKNOWN",
+            "user_notes_count": 0,
+            "upvotes": 0,
+            "downvotes": 0,
+            "due_date": None,
+            "confidential": confidential,
+            "discussion_locked": None,
+            "web_url": f"{GITLAB_WEB}/{path}/-/issues/{iid}",
+            "references": {"short": f"#{iid}", "relative": f"#{iid}", "full": f"{path}#{iid}"},
+        }
+        issue["severity"] = _severity(issue)
+        issues.append(issue)
+        self.label_events[path][iid] = self._label_events(issue, [], labels, stamp)
+        at = parse_time(stamp)
+        self.issue_times[path][iid] = (at, at)
+        return httpx.Response(201, json=issue)
+
+
+def _field_changes(params: dict[str, Any]) -> dict[str, Any]:
+    """The checked non-label fields an edit sets; `state_event` is kept for the caller."""
+    fields: dict[str, Any] = {}
+    if "title" in params:
+        title = str(params["title"] or "").strip()
+        if not title:
+            raise Blank("title")
+        fields["title"] = title
+    if "description" in params:
+        fields["description"] = params["description"]
+    if "confidential" in params:
+        fields["confidential"] = _bool(params["confidential"], "confidential")
+    if "issue_type" in params:
+        if params["issue_type"] not in ISSUE_TYPES:
+            raise BadRequest("issue_type does not have a valid value")
+        fields["issue_type"] = params["issue_type"]
+        fields["type"] = params["issue_type"].upper()
+    if "state_event" in params:
+        if params["state_event"] not in ("close", "reopen"):
+            raise BadRequest("state_event does not have a valid value")
+        fields["state_event"] = params["state_event"]
+    return fields
+
+
+def _severity(issue: Json) -> str:
+    """The issue's severity the way the organisation derives it: from its severity label."""
+    if issue["issue_type"] != "incident":
+        return "UNKNOWN"
+    level = next((label[-1] for label in issue["labels"] if label.startswith("severity::")), "")
+    return cat.GITLAB_SEVERITY.get(int(level), "UNKNOWN") if level.isdigit() else "UNKNOWN"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import bisect
 import calendar
+import copy
+import random
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -11,7 +13,8 @@ from urllib.parse import unquote
 
 import httpx
 
-from cmoc_core.sandbox.organisation import Json, Organisation, parse_time
+from cmoc_core.sandbox.body import request_body
+from cmoc_core.sandbox.organisation import PD_API, Json, Organisation, format_time, parse_time
 
 TOKEN = "sandbox-pagerduty-token"
 DEFAULT_LIMIT = 25
@@ -20,6 +23,11 @@ MAX_OFFSET = 10_000
 MAX_RANGE_MONTHS = 6
 DEFAULT_RANGE_MONTHS = 1
 INCIDENT_SORT_KEYS = ("created_at", "incident_number", "resolved_at")
+FROM_REQUIRED = (
+    'You must specify a user\'s email address in the "From" header to perform this action'
+)
+WRITE_STATUSES = ("acknowledged", "resolved")
+WRITE_CHANNEL = "api"
 
 
 class BadRequest(Exception):
@@ -31,10 +39,13 @@ class BadRequest(Exception):
         self.code = code
 
 
-def error_response(status: int, message: str, code: int) -> httpx.Response:
-    """PagerDuty's error envelope."""
+def error_response(
+    status: int, message: str, code: int, errors: list[str] | None = None
+) -> httpx.Response:
+    """PagerDuty's error envelope; `errors` defaults to the message itself."""
+    details = [message] if errors is None else errors
     return httpx.Response(
-        status, json={"error": {"message": message, "code": code, "errors": [message]}}
+        status, json={"error": {"message": message, "code": code, "errors": details}}
     )
 
 
@@ -91,10 +102,17 @@ def paginate(items: list[Json], params: httpx.QueryParams, key: str) -> Json:
 class PagerDutyServer:
     """PagerDuty as it would answer for the organisation; the end of its history is "now"."""
 
-    def __init__(self, org: Organisation, *, token: str = TOKEN) -> None:
+    def __init__(
+        self,
+        org: Organisation,
+        *,
+        token: str = TOKEN,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.org = org
         self.token = token
-        self.now = org.end
+        self.clock = clock or (lambda: org.end)
+        self._rng = random.Random(f"pagerduty-writes-{org.seed}")
         self.incidents = sorted(org.pd_incidents, key=lambda i: i["created_at"])
         self.incident_times = [parse_time(i["created_at"]) for i in self.incidents]
         self.incidents_by_id = {i["id"]: i for i in self.incidents}
@@ -103,13 +121,20 @@ class PagerDutyServer:
         self.oncalls = sorted(org.pd_oncalls, key=lambda o: (o["start"], o["schedule"]["id"]))
         self.oncall_spans = [(parse_time(o["start"]), parse_time(o["end"])) for o in self.oncalls]
 
+    @property
+    def now(self) -> datetime:
+        """The sandbox's present: reads default to it and writes are stamped with it."""
+        return self.clock()
+
     def handle(self, request: httpx.Request, path: str) -> httpx.Response:
         """PagerDuty's answer to `request`; `path` is the part after the API prefix."""
         if request.headers.get("authorization") != f"Token token={self.token}":
             return error_response(401, "Authentication failed", 2006)
+        parts = [unquote(part) for part in path.strip("/").split("/") if part]
+        if request.method == "PUT" and len(parts) == 2 and parts[0] == "incidents":
+            return self._update_incident(request, parts[1])
         if request.method != "GET":
             return error_response(404, "Not Found", 2100)
-        parts = [unquote(part) for part in path.strip("/").split("/") if part]
         params = request.url.params
         try:
             return self._route(parts, params)
@@ -250,3 +275,104 @@ class PagerDutyServer:
                 continue
             selected.append(oncall)
         return paginate(selected, params, "oncalls")
+
+    def _requester(self, request: httpx.Request) -> Json | None:
+        email = (request.headers.get("from") or "").strip().lower()
+        return next((u for u in self.org.pd_users if u["email"].lower() == email), None)
+
+    def _update_incident(self, request: httpx.Request, incident_id: str) -> httpx.Response:
+        """PUT /incidents/{id}: acknowledge or resolve as the user named in `From`."""
+        user = self._requester(request)
+        if user is None:
+            return httpx.Response(400, json={"error": {"message": FROM_REQUIRED, "code": 2001}})
+        current = self.incidents_by_id.get(incident_id)
+        if current is None:
+            return error_response(404, "Incident Not Found", 5001)
+        body = request_body(request)
+        changes = body.get("incident") if isinstance(body, dict) else None
+        if not isinstance(changes, dict):
+            return error_response(400, "Invalid Input Provided", 2001, ["incident is required"])
+        if changes.get("type") not in ("incident", "incident_reference"):
+            return error_response(
+                400, "Invalid Input Provided", 2001, ["Type must be incident_reference"]
+            )
+        status = changes.get("status")
+        if status not in WRITE_STATUSES:
+            return error_response(
+                400, "Invalid Input Provided", 2001, ["Status must be acknowledged or resolved"]
+            )
+        if current["status"] == "resolved":
+            return error_response(
+                400, "Invalid Input Provided", 2001, ["Incident Already Resolved"]
+            )
+        incident = self._writable_incident(current)
+        self._apply_status(incident, status, user)
+        return httpx.Response(200, json={"incident": incident})
+
+    def _writable_incident(self, current: Json) -> Json:
+        """A private copy of `current` replacing it, so the organisation is never changed."""
+        incident = copy.deepcopy(current)
+        index = next(i for i, item in enumerate(self.incidents) if item is current)
+        self.incidents[index] = incident
+        self.incidents_by_id[incident["id"]] = incident
+        return incident
+
+    def _apply_status(self, incident: Json, status: str, user: Json) -> None:
+        now = self.now
+        stamp = format_time(now)
+        agent = {
+            "id": user["id"],
+            "type": "user_reference",
+            "summary": user["summary"],
+            "self": user["self"],
+            "html_url": user["html_url"],
+        }
+        if status == "acknowledged":
+            incident["status"] = "acknowledged"
+            incident["acknowledgements"].append({"at": stamp, "acknowledger": agent})
+            kind, summary = "acknowledge_log_entry", f"Acknowledged by {user['name']}."
+        else:
+            incident["status"] = "resolved"
+            incident["resolved_at"] = stamp
+            incident["assignments"] = []
+            incident["acknowledgements"] = []
+            counts = incident["alert_counts"]
+            incident["alert_counts"] = {
+                "all": counts["all"],
+                "triggered": 0,
+                "resolved": counts["all"],
+            }
+            kind, summary = "resolve_log_entry", f"Resolved by {user['name']}."
+        incident["last_status_change_at"] = stamp
+        incident["last_status_change_by"] = agent
+        incident["updated_at"] = stamp
+        self._add_log_entry(incident, kind, summary, agent, stamp)
+
+    def _add_log_entry(
+        self, incident: Json, kind: str, summary: str, agent: Json, stamp: str
+    ) -> None:
+        entry_id = f"R{self._rng.getrandbits(100):025X}"
+        entry = {
+            "id": entry_id,
+            "type": kind,
+            "summary": summary,
+            "self": f"{PD_API}/log_entries/{entry_id}",
+            "html_url": None,
+            "created_at": stamp,
+            "agent": agent,
+            "channel": {"type": WRITE_CHANNEL},
+            "service": incident["service"],
+            "incident": {
+                "id": incident["id"],
+                "type": "incident_reference",
+                "summary": incident["summary"],
+                "self": incident["self"],
+                "html_url": incident["html_url"],
+            },
+            "teams": incident["teams"],
+            "contexts": [],
+        }
+        at = parse_time(stamp)
+        index = bisect.bisect_right(self.log_entry_times, at)
+        self.log_entries.insert(index, entry)
+        self.log_entry_times.insert(index, at)

@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
+import copy
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
 import httpx
 
+from cmoc_core.sandbox.body import request_body
 from cmoc_core.sandbox.organisation import Json, Organisation
 
 API_ID = "sandbox-statusio-api-id"
 API_KEY = "sandbox-statusio-api-key"
 PAGE_SIZE = 25
 OK = {"error": "no", "message": "OK"}
+STATUS_CODES = (100, 200, 300, 400, 500, 600)
+STATE_CODES = (100, 200, 300)
+OPERATIONAL = 100
+NOTIFY_FLAGS = (
+    "notify_email",
+    "notify_sms",
+    "notify_webhook",
+    "social",
+    "irc",
+    "hipchat",
+    "msteams",
+    "slack",
+)
+WRITE_SOURCE = "api"
+
+
+class Refused(Exception):
+    """A write Status.io answers with its failure envelope."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def envelope(result: Any) -> httpx.Response:
@@ -29,6 +55,41 @@ def error_envelope(message: str, status_code: int = 200) -> httpx.Response:
 
 def _newest_first(incidents: list[Json]) -> list[Json]:
     return sorted(incidents, key=lambda incident: incident["datetime_open"], reverse=True)
+
+
+def format_time_ms(moment: datetime) -> str:
+    """`2026-01-01T10:00:00.123Z`, the way Status.io writes times."""
+    moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def _text(body: Json, name: str, *, required: bool = True) -> str:
+    value = body.get(name)
+    if value is None or value == "":
+        if required:
+            raise Refused(f"Missing required parameter: {name}")
+        return ""
+    if not isinstance(value, str):
+        raise Refused(f"Invalid parameter: {name} must be a string")
+    if required and not value.strip():
+        raise Refused(f"Missing required parameter: {name}")
+    return value
+
+
+def _code(body: Json, name: str, allowed: tuple[int, ...]) -> int:
+    value = body.get(name)
+    if value is None:
+        raise Refused(f"Missing required parameter: {name}")
+    if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
+        raise Refused(f"Invalid parameter: {name} must be one of {', '.join(map(str, allowed))}")
+    return value
+
+
+def _flag(body: Json, name: str) -> bool:
+    value = body.get(name, "0")
+    if value not in ("0", "1"):
+        raise Refused(f'Invalid parameter: {name} must be "0" or "1"')
+    return value == "1"
 
 
 def _page_number(request: httpx.Request) -> int:
@@ -49,10 +110,20 @@ class _Page:
 class StatusioServer:
     """Status.io as it would answer for the organisation's status pages."""
 
-    def __init__(self, org: Organisation, *, api_id: str = API_ID, api_key: str = API_KEY) -> None:
+    def __init__(
+        self,
+        org: Organisation,
+        *,
+        api_id: str = API_ID,
+        api_key: str = API_KEY,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.org = org
         self.api_id = api_id
         self.api_key = api_key
+        self.clock = clock or (lambda: org.end)
+        self._rng = random.Random(f"statusio-writes-{org.seed}")
+        self._owned: set[str] = set()
         no_maintenances: dict[str, list[Json]] = {"active": [], "upcoming": [], "resolved": []}
         self.pages = {
             org.statuspage_id: _Page(
@@ -74,9 +145,11 @@ class StatusioServer:
         headers = request.headers
         if headers.get("x-api-id") != self.api_id or headers.get("x-api-key") != self.api_key:
             return error_envelope("Authentication failed", 401)
+        parts = [unquote(part) for part in path.strip("/").split("/") if part]
+        if request.method == "POST":
+            return self._write(parts, request)
         if request.method != "GET":
             return error_envelope("Not found", 404)
-        parts = [unquote(part) for part in path.strip("/").split("/") if part]
         match parts:
             case ["component", "list", page_id]:
                 return self._for_page(page_id, lambda: self.pages[page_id].components)
@@ -129,3 +202,125 @@ class StatusioServer:
             "upcoming_maintenances": lists["upcoming"],
             "resolved_maintenances": lists["resolved"],
         }
+
+    def _write(self, parts: list[str], request: httpx.Request) -> httpx.Response:
+        """POST incident/create, incident/update and incident/resolve."""
+        if parts not in (["incident", "create"], ["incident", "update"], ["incident", "resolve"]):
+            return error_envelope("Not found", 404)
+        body = request_body(request)
+        if not isinstance(body, dict):
+            return error_envelope("Invalid request: the body must be a JSON object")
+        try:
+            if parts[1] == "create":
+                return envelope(self._create(body))
+            return envelope(self._update(body, resolve=parts[1] == "resolve"))
+        except Refused as exc:
+            return error_envelope(exc.message)
+
+    def _writable_page(self, body: Json) -> _Page:
+        """The body's page, its incident lists copied before this sandbox first writes to it."""
+        page_id = _text(body, "statuspage_id")
+        page = self.pages.get(page_id)
+        if page is None:
+            raise Refused("Statuspage not found")
+        if page_id not in self._owned:
+            page.active = copy.deepcopy(page.active)
+            page.resolved = copy.deepcopy(page.resolved)
+            self._owned.add(page_id)
+        return page
+
+    def _new_id(self) -> str:
+        return f"{self._rng.getrandbits(96):024x}"
+
+    def _create(self, body: Json) -> str:
+        page = self._writable_page(body)
+        name = _text(body, "incident_name")
+        details = _text(body, "incident_details")
+        status = _code(body, "current_status", STATUS_CODES)
+        state = _code(body, "current_state", STATE_CODES)
+        for flag in NOTIFY_FLAGS:
+            _flag(body, flag)
+        _text(body, "message_subject", required=False)
+        components, containers = self._infrastructure(page, body)
+        now = self.clock()
+        incident: Json = {
+            "_id": self._new_id(),
+            "name": name,
+            "statuspage": body["statuspage_id"],
+            "datetime_open": format_time_ms(now),
+            "post_mortem_url": "",
+            "components_affected": [{"_id": c["_id"], "name": c["name"]} for c in components],
+            "containers_affected": [dict(c) for c in containers],
+            "messages": [],
+        }
+        self._add_message(incident, details, state, status, now)
+        page.active = _newest_first([incident, *page.active])
+        return str(incident["_id"])
+
+    def _infrastructure(self, page: _Page, body: Json) -> tuple[list[Json], list[Json]]:
+        """The components and containers a create names, each checked against the page."""
+        everything = _flag(body, "all_infrastructure_affected")
+        raw = body.get("infrastructure_affected", [])
+        if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+            raise Refused(
+                "Invalid parameter: infrastructure_affected must be a list of "
+                '"componentId-containerId" strings'
+            )
+        pairs: list[tuple[Json, Json]] = []
+        if everything:
+            pairs = [(c, box) for c in page.components for box in c["containers"]]
+        for item in raw:
+            component_id, _, container_id = item.partition("-")
+            component = next((c for c in page.components if c["_id"] == component_id), None)
+            boxes = component["containers"] if component else []
+            container = next((box for box in boxes if box["_id"] == container_id), None)
+            if component is None or container is None:
+                raise Refused(f"Invalid infrastructure_affected: {item}")
+            pairs.append((component, container))
+        if not pairs:
+            raise Refused("Missing required parameter: infrastructure_affected")
+        components = list({c["_id"]: c for c, _ in pairs}.values())
+        containers = list({box["_id"]: box for _, box in pairs}.values())
+        return components, containers
+
+    def _add_message(
+        self, incident: Json, details: str, state: int, status: int, now: datetime
+    ) -> None:
+        incident["messages"].append(
+            {
+                "_id": self._new_id(),
+                "details": details,
+                "state": state,
+                "status": status,
+                "datetime": format_time_ms(now),
+                "source": WRITE_SOURCE,
+                "incident": incident["_id"],
+                "components": [c["_id"] for c in incident["components_affected"]],
+                "containers": [c["_id"] for c in incident["containers_affected"]],
+            }
+        )
+
+    def _update(self, body: Json, *, resolve: bool) -> bool:
+        page = self._writable_page(body)
+        incident_id = _text(body, "incident_id")
+        details = _text(body, "incident_details")
+        state = _code(body, "current_state", STATE_CODES)
+        if resolve:
+            if body.get("current_status") is not None:
+                _code(body, "current_status", STATUS_CODES)
+            status = OPERATIONAL
+        else:
+            status = _code(body, "current_status", STATUS_CODES)
+        for flag in NOTIFY_FLAGS:
+            _flag(body, flag)
+        _text(body, "message_subject", required=False)
+        incident = next((i for i in page.active if i["_id"] == incident_id), None)
+        if incident is None:
+            if any(i["_id"] == incident_id for i in page.resolved):
+                raise Refused("Incident is already resolved")
+            raise Refused("Incident not found")
+        self._add_message(incident, details, state, status, self.clock())
+        if resolve:
+            page.active = [i for i in page.active if i is not incident]
+            page.resolved = _newest_first([incident, *page.resolved])
+        return True

@@ -604,5 +604,5 @@ def test_sandbox_only_listens_on_loopback(sandbox: Sandbox) -> None:
 
 def test_unknown_prefix_is_not_found(sandbox: Sandbox) -> None:
     client = httpx.Client(transport=sandbox.transport, base_url=BASE_URL)
-    assert client.get("/zendesk/api/v2/search.json").status_code == 404
+    assert client.get("/twitter/2/tweets").status_code == 404
     assert sandbox.requests[-1].service == "unknown"
