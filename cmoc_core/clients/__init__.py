@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
 from cmoc_core.clients.gitlab import GitLabClient
 from cmoc_core.clients.http import ApiError
 from cmoc_core.clients.pagerduty import PagerDutyClient
+from cmoc_core.clients.slack import SlackWebhook
 from cmoc_core.clients.statusio import StatusIoClient
+from cmoc_core.clients.zendesk import ZendeskClient
 from cmoc_core.config import Settings
 
 __all__ = [
@@ -30,19 +32,28 @@ class Clients:
     pagerduty: PagerDutyClient | None = None
     statusio: StatusIoClient | None = None
     gitlab: GitLabClient | None = None
+    slack: list[SlackWebhook] = field(default_factory=list)
+    zendesk: ZendeskClient | None = None
+
+    def _by_source(self) -> dict[str, list]:
+        sources = {"pagerduty": self.pagerduty, "statusio": self.statusio, "gitlab": self.gitlab}
+        found = {name: [c] for name, c in sources.items() if c is not None}
+        if self.slack:
+            found["slack"] = list(self.slack)
+        if self.zendesk is not None:
+            found["zendesk"] = [self.zendesk]
+        return found
 
     def requests_made(self) -> dict[str, int]:
-        """Requests each client has sent so far."""
+        """Requests each source's clients have sent so far."""
         return {
-            name: client.http.requests_made
-            for name, client in vars(self).items()
-            if client is not None
+            name: sum(c.http.requests_made for c in cs) for name, cs in self._by_source().items()
         }
 
     def close(self) -> None:
         """Release every client's connections."""
-        for client in vars(self).values():
-            if client is not None:
+        for clients in self._by_source().values():
+            for client in clients:
                 client.http.close()
 
 
@@ -78,5 +89,16 @@ def build_clients(
     if settings.gitlab_token is not None:
         clients.gitlab = GitLabClient(
             base_url=settings.gitlab_url, token=settings.gitlab_token.get_secret_value(), **options
+        )
+    clients.slack = [
+        SlackWebhook(url.get_secret_value(), name=f"webhook {n}", **options)
+        for n, url in enumerate(settings.slack_notifier_webhook_urls, start=1)
+    ]
+    if settings.zendesk_url and settings.zendesk_email and settings.zendesk_api_token:
+        clients.zendesk = ZendeskClient(
+            base_url=settings.zendesk_url,
+            email=settings.zendesk_email,
+            token=settings.zendesk_api_token.get_secret_value(),
+            **options,
         )
     return clients

@@ -80,6 +80,13 @@ def error_text(response: httpx.Response) -> str:
     return str(message)[:200]
 
 
+def _safe_to_repeat(response: httpx.Response | None, cause: str) -> bool:
+    """Whether a failed attempt certainly did nothing: rate limited, or never connected."""
+    if response is None:
+        return cause.startswith("could not connect")
+    return response.status_code < 500
+
+
 class JsonApi:
     """A bounded, retrying JSON client for one API; never shows credentials in errors."""
 
@@ -150,9 +157,24 @@ class JsonApi:
         params: Params | None = None,
         body: Any = None,
     ) -> httpx.Response:
-        """The successful response of a call after bounded retries, or a typed ApiError."""
+        """The successful response of a call after bounded retries, or a typed ApiError.
+
+        A POST may already have taken effect when it times out or gets a 5xx, so it is retried
+        only after a 429 or a failed connection, where nothing was done; the caller's outbox
+        decides about the rest.
+        """
         for attempt in range(self.retries + 1):
             response, cause = self._attempt(method, path, params, body)
+            if method.upper() == "POST" and not _safe_to_repeat(response, cause):
+                status = response.status_code if response is not None else None
+                if status is None or status >= 500:
+                    detail = cause or f"HTTP {status}: {error_text(response)}"  # type: ignore[arg-type]
+                    raise self._error(
+                        ApiUnavailable,
+                        call,
+                        f"{detail}; it may or may not have taken effect",
+                        status=status,
+                    )
             if response is not None and response.status_code < 400:
                 return response
             if response is not None and response.status_code in (401, 403):

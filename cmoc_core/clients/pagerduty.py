@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from cmoc_core.clients.http import ApiBadResponse, JsonApi
+from cmoc_core.clients.http import ApiBadResponse, ApiRejected, JsonApi
 from cmoc_core.timeutil import iso_z
 
 API = "PagerDuty"
@@ -37,6 +37,7 @@ class PagerDutyClient:
         }
         if from_email:
             headers["From"] = from_email
+        self.from_email = from_email
         self.http = JsonApi(
             api=API,
             base_url=base_url,
@@ -72,6 +73,24 @@ class PagerDutyClient:
     def users(self) -> Iterator[list[dict[str, Any]]]:
         """Pages of the account's users."""
         yield from self._offset_pages("users", "users", [], call="list users")
+
+    def acknowledge(self, incident_id: str) -> dict[str, Any]:
+        """Acknowledge a page; needs PAGERDUTY_FROM_EMAIL."""
+        return self._set_status(incident_id, "acknowledged")
+
+    def resolve(self, incident_id: str) -> dict[str, Any]:
+        """Resolve a page; needs PAGERDUTY_FROM_EMAIL."""
+        return self._set_status(incident_id, "resolved")
+
+    def _set_status(self, incident_id: str, status: str) -> dict[str, Any]:
+        call = f"set page {incident_id} {status}"
+        if not self.from_email:
+            raise ApiRejected(API, call, "PAGERDUTY_FROM_EMAIL is not set; PagerDuty needs it")
+        body = {"incident": {"type": "incident_reference", "status": status}}
+        answer = self.http.json("PUT", f"incidents/{incident_id}", call=call, body=body)
+        if not isinstance(answer, dict) or not isinstance(answer.get("incident"), dict):
+            raise ApiBadResponse(API, call, "the answer has no incident")
+        return answer["incident"]
 
     def _windowed(
         self,

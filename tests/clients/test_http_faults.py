@@ -183,3 +183,39 @@ def test_statusio_requests_are_spaced_one_second_apart():
     for _ in range(3):
         api.json("GET", "component/list/x", call="list components")
     assert waits == [1.0, 1.0]
+
+
+def test_a_post_that_times_out_is_not_repeated_and_says_it_may_have_landed():
+    calls = []
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        raise httpx.ReadTimeout("slow", request=request)
+
+    api = JsonApi(
+        api="Status.io",
+        base_url="http://x.invalid",
+        headers={},
+        transport=httpx.MockTransport(slow),
+        sleep=lambda _s: None,
+    )
+    with pytest.raises(ApiUnavailable) as caught:
+        api.json("POST", "incident/update", call="update incident", body={"x": 1})
+    assert calls == ["POST"]
+    assert "may or may not have taken effect" in str(caught.value)
+
+
+def test_a_post_rate_limited_is_retried_after_the_wait():
+    answers = iter(
+        [httpx.Response(429, headers={"Retry-After": "2"}), httpx.Response(200, json={"ok": True})]
+    )
+    waits: list[float] = []
+    api = JsonApi(
+        api="Slack",
+        base_url="http://x.invalid",
+        headers={},
+        transport=httpx.MockTransport(lambda r: next(answers)),
+        sleep=waits.append,
+    )
+    assert api.json("POST", "hook", call="post", body={"text": "hi"}) == {"ok": True}
+    assert waits == [2.0]

@@ -1,0 +1,40 @@
+"""Slack incoming webhooks: the Incident Notifier's destinations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from cmoc_core.clients.http import ApiBadResponse, JsonApi
+
+API = "Slack"
+
+
+class SlackWebhook:
+    """One incoming webhook; its URL is a secret and never shows in errors."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str = "",
+        transport: httpx.BaseTransport | None = None,
+        **options: Any,
+    ) -> None:
+        self.name = name or "webhook"
+        self.http = JsonApi(
+            api=API,
+            base_url=url,
+            headers={},
+            secrets=[url, url.split("/services/")[-1]],
+            transport=transport,
+            **options,
+        )
+
+    def post(self, text: str) -> None:
+        """Post a message; Slack answers the plain text `ok`."""
+        call = f"post to {self.name}"
+        response = self.http.request("POST", "", call=call, body={"text": text})
+        if response.text.strip() != "ok":
+            raise ApiBadResponse(API, call, f"unexpected answer {response.text.strip()[:60]!r}")

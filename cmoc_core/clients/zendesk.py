@@ -1,0 +1,45 @@
+"""Zendesk search: how many tickets carry an incident's tag."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+
+from cmoc_core.clients.http import ApiBadResponse, JsonApi
+
+API = "Zendesk"
+
+
+class ZendeskClient:
+    """Zendesk Support API v2 with an API token (HTTP Basic `email/token:token`)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        email: str,
+        token: str,
+        transport: httpx.BaseTransport | None = None,
+        **options: Any,
+    ) -> None:
+        basic = base64.b64encode(f"{email}/token:{token}".encode()).decode()
+        self.http = JsonApi(
+            api=API,
+            base_url=base_url.rstrip("/") + "/api/v2",
+            headers={"Authorization": f"Basic {basic}"},
+            secrets=[token, basic],
+            transport=transport,
+            **options,
+        )
+
+    def count(self, query: str) -> int:
+        """How many results a search finds (Zendesk reports the true total)."""
+        call = "search tickets"
+        body = self.http.json(
+            "GET", "search.json", call=call, params={"query": query, "per_page": 1}
+        )
+        if not isinstance(body, dict) or not isinstance(body.get("count"), int):
+            raise ApiBadResponse(API, call, "the answer has no count")
+        return body["count"]
