@@ -252,3 +252,73 @@ class SyncState(SQLModel, table=True):
     last_success_at: datetime | None = _utc(default=None)
     last_error: str | None = None
     items: int = 0
+
+
+class PublishStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class WorkingIncident(SQLModel, table=True):
+    """The CMOC's working record of one incident: where it is published, links, checklist."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str
+    statuspage_id: str
+    practice: bool = False
+    statuspage_incident_id: str | None = Field(default=None, index=True)
+    severity: int | None = None
+    issue_url: str | None = None
+    pagerduty_incident_id: str | None = None
+    slack_channel: str | None = None
+    zoom_url: str | None = None
+    status: int = 300
+    state: int = 100
+    components: list[str] = _json_list()
+    opened_at: datetime = _utc()
+    resolved_at: datetime | None = _utc(default=None)
+    post_mortem_url: str | None = None
+    steps: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    last_posted_at: datetime | None = _utc(default=None)
+    last_text: str | None = Field(default=None, sa_type=Text)
+    draft_revision: int = 0
+
+
+class Draft(SQLModel, table=True):
+    """Form values saved as they are typed, so a refresh or a restart loses nothing."""
+
+    key: str = Field(primary_key=True)
+    values: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    updated_at: datetime = _utc()
+
+
+class OutboxEntry(SQLModel, table=True):
+    """One outgoing action, written before the call so it is sent at most once."""
+
+    key: str = Field(primary_key=True)
+    incident_id: int | None = Field(default=None, foreign_key="workingincident.id", index=True)
+    action: str
+    target: str
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    status: PublishStatus = _enum(default=PublishStatus.PENDING)
+    attempts: int = 0
+    created_at: datetime = _utc()
+    claimed_at: datetime | None = _utc(default=None)
+    finished_at: datetime | None = _utc(default=None)
+    result: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    error: str | None = None
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what, when, to which target, and how it ended."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc(index=True)
+    actor: str
+    action: str
+    target: str
+    detail: str = Field(default="", sa_type=Text)
+    result: str
+    incident_id: int | None = Field(default=None, index=True)
