@@ -4,8 +4,9 @@ st.set_page_config(page_title="CMOC Cockpit", page_icon=":material/campaign:", l
 page = st.navigation(
     [
         st.Page(
-            "pages/history.py", title="Incident history", icon=":material/history:", default=True
+            "pages/composer.py", title="Live composer", icon=":material/campaign:", default=True
         ),
+        st.Page("pages/history.py", title="Incident history", icon=":material/history:"),
         st.Page("pages/sync.py", title="Sync & settings", icon=":material/sync:"),
     ]
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -31,6 +32,7 @@ class Sources:
     settings: Settings
     clients: Clients
     demo: bool
+    sandbox: Any = None
 
 
 def demo_end(now: datetime) -> datetime:
@@ -49,7 +51,7 @@ def open_sources(settings: Settings, *, sandbox: object | None = None) -> Source
         {**box.settings(), "CMOC_DATABASE_URL": settings.cmoc_database_url}
     )
     clients = build_clients(effective, transport=box.transport, statusio_min_interval=0.0)
-    return Sources(effective, clients, demo=True)
+    return Sources(effective, clients, demo=True, sandbox=box)
 
 
 @dataclass

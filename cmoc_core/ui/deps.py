@@ -14,10 +14,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from cmoc_core.composer import Publisher
 from cmoc_core.config import Settings, load_settings
 from cmoc_core.sources import Sources, has_synced, open_sources
 from cmoc_core.storage import make_engine, migrate, session_scope
 from cmoc_core.sync import Progress, SyncReport, run_sync
+from cmoc_core.timeutil import utc_now
 from cmoc_core.ui.widgets import escape_markdown
 
 _sync_lock = threading.Lock()
@@ -105,6 +107,20 @@ def sync_now(
             progress=progress,
             **kwargs,
         )
+
+
+def now() -> datetime:
+    """The current time; a test may fix it in `st.session_state["clock_now"]`."""
+    fixed = st.session_state.get("clock_now")
+    return fixed if isinstance(fixed, datetime) else utc_now()
+
+
+def publisher(context: AppContext) -> Publisher:
+    """The composer's publisher for this app's clients."""
+    actor = context.settings.pagerduty_from_email or "CMOC"
+    return Publisher(
+        context.engine, context.sources.clients, context.settings.gitlab_production_project, actor
+    )
 
 
 @contextmanager

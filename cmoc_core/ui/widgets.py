@@ -51,3 +51,27 @@ def ago(moment: datetime | None, *, now: datetime | None = None) -> str:
         f"{mins} min" if mins else "",
     ]
     return " ".join(p for p in parts if p) + " ago"
+
+
+def length_meter(text: str) -> None:
+    """The live length checks under a message: X weighted length, body before the link, SMS."""
+    from cmoc_core.textlimits import BODY_LIMIT, X_LIMIT, X_TRUNCATION, check_length
+
+    report = check_length(text)
+    colour = "red" if report.over_limit else "orange" if report.truncation_risk else "green"
+    body_colour = "red" if report.body_over else "green"
+    st.caption(
+        f":{colour}[X: {report.weighted}/{X_LIMIT}]"
+        f" · :{body_colour}[before the final link: {report.body_weighted}/{BODY_LIMIT}]"
+        f" · may be cut at ~{X_TRUNCATION} · SMS: {report.sms_segments} segment(s)"
+    )
+    for problem in report.problems():
+        st.caption(f":red[{escape_markdown(problem)}]")
+
+
+def duration(delta: timedelta) -> str:
+    """`1 h 05 min` / `4 min 09 s` for a positive span."""
+    seconds = int(abs(delta).total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"

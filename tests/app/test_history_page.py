@@ -7,13 +7,20 @@ import re
 from tests.app.conftest import table_with, texts
 
 
+def open_history(app):
+    app.run()
+    app.switch_page("pages/history.py").run()
+    assert not app.exception
+    return app
+
+
 def incident_count(at) -> int:
     caption = next(c for c in texts(at, "caption") if c.endswith("incidents, newest first"))
     return int(caption.split()[0])
 
 
 def test_first_start_loads_the_demo_organisation_and_lists_its_incidents(app):
-    app.run()
+    open_history(app)
     assert not app.exception
     assert any("Demo mode" in info for info in texts(app, "alert") + [i.value for i in app.info])
     assert incident_count(app) >= 60
@@ -22,7 +29,7 @@ def test_first_start_loads_the_demo_organisation_and_lists_its_incidents(app):
 
 
 def test_choosing_an_incident_shows_its_messages_in_order_with_state_and_issue(app):
-    app.run()
+    open_history(app)
     app.selectbox(key="history_incident").select_index(5).run()
     assert not app.exception
     headers = [c for c in texts(app, "caption") if re.match(r"\d\d-\d\d-\d{4} \d\d:\d\d UTC · ", c)]
@@ -35,7 +42,7 @@ def test_choosing_an_incident_shows_its_messages_in_order_with_state_and_issue(a
 
 
 def test_state_filter_shows_only_the_active_incidents(app):
-    app.run()
+    open_history(app)
     app.selectbox(key="history_state").select("active").run()
     table = table_with(app, "title", "state")
     assert len(table) == 2
@@ -43,7 +50,7 @@ def test_state_filter_shows_only_the_active_incidents(app):
 
 
 def test_a_search_with_no_match_says_so(app):
-    app.run()
+    open_history(app)
     app.text_input(key="history_search").input("no incident is called this").run()
     assert not app.exception
     assert any("No status-page incidents match" in i.value for i in app.info)

@@ -1,0 +1,593 @@
+"""The composer's parts: incident picker, header with countdown, checklist, forms, publishing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from sqlmodel import col, select
+
+from cmoc_core import composer, handbook, linking
+from cmoc_core.clients import ApiError
+from cmoc_core.composer import Message
+from cmoc_core.handbook import ComponentStatus, IncidentState
+from cmoc_core.models import AuditEntry, PagerDutyIncident, WorkingIncident
+from cmoc_core.outbox import Outcome
+from cmoc_core.storage import session_scope
+from cmoc_core.ui import deps, widgets
+from cmoc_core.ui.deps import AppContext
+
+NEW = "➕ Start a new incident"
+STATUS_CHOICES = [int(s) for s in handbook.INCIDENT_STATUSES]
+STATE_CHOICES = [int(s) for s in IncidentState]
+
+
+def clear_published_fields() -> None:
+    """Forget the fields of a message that was just published (before widgets are drawn)."""
+    for key in st.session_state.pop("composer_clear", []):
+        st.session_state.pop(key, None)
+
+
+def show_outcome() -> None:
+    """The result of the last publish, once."""
+    outcomes: list[Outcome] = st.session_state.pop("composer_outcomes", [])
+    for outcome in outcomes:
+        text = widgets.escape_markdown(outcome.message)
+        if outcome.ok:
+            st.success(text, icon=":material/check_circle:")
+        elif outcome.status == "in_progress":
+            st.info(text, icon=":material/hourglass_top:")
+        else:
+            st.error(text, icon=":material/error:")
+
+
+def pick_incident(context: AppContext, now: datetime) -> WorkingIncident | None:
+    """Choose an open incident, take over a synced one, or start a new one."""
+    settings = context.settings
+    pages = [
+        p for p in (settings.statusio_statuspage_id, settings.statusio_practice_statuspage_id) if p
+    ]
+    with deps.session(context) as db:
+        working = composer.open_incidents(session=db, now=now)
+        synced = composer.unadopted_active(session=db, statuspage_ids=pages)
+    options: dict[str, tuple[str, Any]] = {}
+    for incident in working:
+        mark = ("PRACTICE · " if incident.practice else "") + (
+            "resolved · " if incident.resolved_at else ""
+        )
+        options[f"{mark}{incident.title} (opened {incident.opened_at:%d-%m %H:%M} UTC)"] = (
+            "working",
+            incident.id,
+        )
+    for incident in synced:
+        options[f"On the status page: {incident.name} ({incident.datetime_open:%d-%m %H:%M})"] = (
+            "synced",
+            incident.id,
+        )
+    options[NEW] = ("new", None)
+    choice = st.selectbox("Incident", list(options), key="composer_incident")
+    kind, ident = options[choice]
+    if kind == "working":
+        with deps.session(context) as db:
+            return db.get(WorkingIncident, ident)
+    if kind == "synced":
+        if st.button("Take over this incident", key="composer_adopt", type="primary"):
+            with deps.session(context) as db:
+                synced_incident = next(i for i in synced if i.id == ident)
+                composer.adopt(
+                    session=db, synced=synced_incident, project=settings.gitlab_production_project
+                )
+            st.session_state.pop("composer_incident", None)
+            st.rerun()
+        return None
+    _start_form(context, now)
+    return None
+
+
+def _start_form(context: AppContext, now: datetime) -> None:
+    settings = context.settings
+    with deps.session(context) as db:
+        open_pages = db.exec(
+            select(PagerDutyIncident)
+            .where(col(PagerDutyIncident.status).in_(["triggered", "acknowledged"]))
+            .order_by(col(PagerDutyIncident.created_at).desc())
+        ).all()
+    pages = {"(no page)": None} | {
+        f"#{p.incident_number} {p.title} ({p.created_at:%d-%m %H:%M})": p.id for p in open_pages
+    }
+    with st.form("composer_start_form"):
+        title = st.text_input(
+            "Title: in simple terms, what is the issue?", key="composer_new_title"
+        )
+        targets = {"The public status page": False}
+        if settings.statusio_practice_statuspage_id:
+            targets["The practice status page (drill)"] = True
+        target = st.radio("Publish to", list(targets), key="composer_new_target")
+        issue_url = st.text_input("Production issue link", key="composer_new_issue")
+        severity = st.selectbox(
+            "Severity",
+            [1, 2, 3, 4],
+            index=None,
+            key="composer_new_severity",
+            format_func=lambda s: f"S{s}",
+            placeholder="unknown yet",
+        )
+        page = st.selectbox("PagerDuty page", list(pages), key="composer_new_page")
+        channel = st.text_input(
+            "Incident Slack channel (e.g. #incident-12345)", key="composer_new_channel"
+        )
+        zoom = st.text_input("Zoom link", key="composer_new_zoom")
+        if st.form_submit_button("Start", type="primary"):
+            if not title.strip():
+                st.error("The title is empty: say in simple terms what the issue is.")
+                return
+            practice = targets[target]
+            with deps.session(context) as db:
+                incident = composer.start_incident(
+                    session=db,
+                    title=title,
+                    statuspage_id=(
+                        settings.statusio_practice_statuspage_id
+                        if practice
+                        else settings.statusio_statuspage_id
+                    )
+                    or "",
+                    practice=practice,
+                    now=now,
+                )
+                incident.issue_url = issue_url.strip() or None
+                incident.severity = severity
+                incident.pagerduty_incident_id = pages[page]
+                incident.slack_channel = channel.strip() or None
+                incident.zoom_url = zoom.strip() or None
+                db.add(incident)
+            st.session_state.pop("composer_incident", None)
+            st.rerun()
+
+
+def header(incident: WorkingIncident) -> None:
+    """Severity, state, stage, time since the last update and the live countdown."""
+    if incident.practice:
+        st.warning(
+            "PRACTICE: this incident publishes to the practice status page only.",
+            icon=":material/school:",
+        )
+    columns = st.columns(5)
+    columns[0].metric("Severity", f"S{incident.severity}" if incident.severity else "unknown")
+    columns[1].metric(
+        "State", "Resolved" if incident.resolved_at else handbook.state_name(incident.state)
+    )
+    columns[2].metric("Stage", composer.stage(incident).value)
+    with columns[3]:
+        _since_last_update(incident)
+    with columns[4]:
+        _countdown(incident)
+
+
+@st.fragment(run_every=timedelta(seconds=1))
+def _since_last_update(incident: WorkingIncident) -> None:
+    if incident.last_posted_at is None:
+        st.metric("Last update", "none yet")
+        return
+    st.metric("Last update", widgets.duration(deps.now() - incident.last_posted_at) + " ago")
+
+
+@st.fragment(run_every=timedelta(seconds=1))
+def _countdown(incident: WorkingIncident) -> None:
+    due = composer.next_due(incident)
+    if incident.resolved_at is not None:
+        st.metric("Next update", "not needed")
+    elif due is None:
+        st.metric("Next update", "create the incident")
+    elif (left := due - deps.now()) >= timedelta(0):
+        st.metric("Next update due in", widgets.duration(left), help=f"due {due:%H:%M} UTC")
+    else:
+        st.metric(
+            "Next update", f"OVERDUE {widgets.duration(left)}", help=f"was due {due:%H:%M} UTC"
+        )
+        st.error(f"Update overdue by {widgets.duration(left)}", icon=":material/alarm:")
+
+
+def checklist(context: AppContext, incident: WorkingIncident, now: datetime) -> None:
+    """The handbook's stages as checklists with the time each step was done."""
+    publisher = deps.publisher(context)
+    for stage in handbook.Stage:
+        with st.expander(f"Stage {stage.value}", expanded=stage == composer.stage(incident)):
+            for step in (s for s in handbook.STEPS if s.stage == stage):
+                done = incident.steps.get(step.key)
+                left, right = st.columns([3, 2])
+                left.markdown(f"{'✅' if done else '⬜'} {step.text}")
+                if done:
+                    right.caption(f"done {datetime.fromisoformat(done):%H:%M:%S} UTC")
+                    continue
+                action = _step_action(publisher, incident, step.key, now)
+                if action is not None and right.button(action[0], key=f"composer_step_{step.key}"):
+                    st.session_state["composer_outcomes"] = action[1]()
+                    st.rerun()
+            if stage == handbook.Stage.ENGAGE:
+                _engage_links(incident, now)
+
+
+def _step_action(
+    publisher: composer.Publisher, incident: WorkingIncident, key: str, now: datetime
+) -> tuple[str, Any] | None:
+    incident_id = incident.id or 0
+    actions = {
+        "acknowledge_page": (
+            "Acknowledge page",
+            lambda: [publisher.page(incident_id=incident_id, resolve=False, now=now)],
+        ),
+        "resolve_page": (
+            "Resolve page",
+            lambda: [publisher.page(incident_id=incident_id, resolve=True, now=now)],
+        ),
+        "label_issue": (
+            "Add label",
+            lambda: [publisher.label_issue(incident_id=incident_id, now=now)],
+        ),
+    }
+    manual = {
+        "join_channel": "Joined",
+        "zendesk_tag": "Done",
+        "im_all_clear": "All-clear given",
+        "final_zendesk_check": "Checked",
+        "update_on_cadence": None,
+    }
+    if key in actions:
+        return actions[key]
+    if manual.get(key):
+        return manual[key], partial(_tick, publisher, incident_id, key, now)
+    return None
+
+
+def _tick(publisher: composer.Publisher, incident_id: int, key: str, now: datetime) -> list:
+    with session_scope(publisher.engine) as db:
+        incident = db.get(WorkingIncident, incident_id)
+        if incident is not None:
+            composer.mark_step(session=db, incident=incident, key=key, now=now)
+    return []
+
+
+def _engage_links(incident: WorkingIncident, now: datetime) -> None:
+    if incident.slack_channel:
+        st.caption(f"Slack channel: {widgets.escape_markdown(incident.slack_channel)}")
+    if incident.zoom_url:
+        st.link_button("Join the Zoom call", incident.zoom_url)
+    if incident.pagerduty_incident_id and "acknowledge_page" not in incident.steps:
+        elapsed = now - incident.opened_at
+        colour = "red" if elapsed > handbook.ACK_TARGET else "orange"
+        st.caption(f":{colour}[Page open for {widgets.duration(elapsed)} (target 15 min)]")
+
+
+def message_form(context: AppContext, incident: WorkingIncident, form: str) -> None:
+    """Create, update or resolve: fields, templates, live length checks, preview to publish."""
+    settings = context.settings
+    key = composer.draft_key(incident.id, form)
+    with deps.session(context) as db:
+        draft = composer.load_draft(session=db, key=key)
+    fields = {
+        "details": f"composer_{form}_details_{incident.id}",
+        "state": f"composer_{form}_state_{incident.id}",
+        "status": f"composer_{form}_status_{incident.id}",
+    }
+    default_details = _default_details(incident, form)
+    st.session_state.setdefault(fields["details"], draft.get("details", default_details))
+    st.session_state.setdefault(
+        fields["state"], int(draft.get("state", _default_state(incident, form)))
+    )
+    st.session_state.setdefault(fields["status"], int(draft.get("status", incident.status)))
+    save = partial(_save_draft, context, key, fields)
+
+    if form == "update":
+        _templates(incident, fields["details"], save)
+    if form != "resolve":
+        states = STATE_CHOICES if form == "update" else STATE_CHOICES[:2]
+        st.radio(
+            "Current state",
+            states,
+            format_func=handbook.state_name,
+            horizontal=True,
+            key=fields["state"],
+            on_change=save,
+        )
+        st.selectbox(
+            "Incident status",
+            STATUS_CHOICES,
+            format_func=handbook.status_name,
+            key=fields["status"],
+            on_change=save,
+            help="Keep it unless the scope widened or narrowed.",
+        )
+    details = st.text_area("Details", key=fields["details"], on_change=save, height=140)
+    widgets.length_meter(details)
+
+    components: list[str] = []
+    all_infrastructure = False
+    if form == "create":
+        choices = _components(context, incident.statuspage_id)
+        chosen = st.multiselect(
+            "Affected infrastructure", list(choices), key=f"composer_components_{incident.id}"
+        )
+        components = [choices[label] for label in chosen]
+        all_infrastructure = st.checkbox(
+            "All infrastructure",
+            key=f"composer_all_infra_{incident.id}",
+            help="Applies the incident status to every component.",
+        )
+        if all_infrastructure:
+            st.warning("All infrastructure applies this status to EVERY component.")
+    announce = None
+    if form == "update" and st.checkbox(
+        "Announce the next update", key=f"composer_announce_{incident.id}"
+    ):
+        announce = st.number_input(
+            "Next update in (minutes)",
+            5,
+            240,
+            30,
+            step=5,
+            key=f"composer_announce_minutes_{incident.id}",
+        )
+    if form == "resolve":
+        st.checkbox(
+            "The Incident Manager has given the all-clear", key=f"composer_all_clear_{incident.id}"
+        )
+    broadcast = {}
+    with st.expander("Broadcast (all channels by default)"):
+        for channel in handbook.BROADCAST_CHANNELS:
+            broadcast[channel] = st.checkbox(
+                channel, value=True, key=f"composer_{form}_broadcast_{channel}_{incident.id}"
+            )
+
+    text = details + (handbook.NEXT_UPDATE_SUFFIX.format(minutes=int(announce)) if announce else "")
+    state = IncidentState.MONITORING if form == "resolve" else st.session_state[fields["state"]]
+    message = Message(text, int(state), int(st.session_state[fields["status"]]), broadcast)
+    blocked = composer.problems(
+        message=message,
+        issue_url=incident.issue_url,
+        project=settings.gitlab_production_project,
+        title=incident.title if form == "create" else None,
+        components=components if form == "create" else None,
+        all_infrastructure=all_infrastructure,
+    )
+    if form == "resolve" and not st.session_state.get(f"composer_all_clear_{incident.id}"):
+        blocked.append("Resolve only after the Incident Manager's all-clear: tick it above.")
+    label = {
+        "create": "Preview and create",
+        "update": "Preview and publish",
+        "resolve": "Preview and resolve",
+    }[form]
+    if st.button(label, key=f"composer_preview_{form}", type="primary"):
+        if blocked:
+            for problem in blocked:
+                st.error(widgets.escape_markdown(problem))
+        else:
+            st.session_state["composer_pending"] = {
+                "form": form,
+                "incident_id": incident.id,
+                "message": message,
+                "components": components,
+                "all_infrastructure": all_infrastructure,
+                "fields": list(fields.values()),
+            }
+    pending = st.session_state.get("composer_pending")
+    if pending and pending["form"] == form and pending["incident_id"] == incident.id:
+        _confirm(context, incident)
+
+
+@st.dialog("Publish to the status page?", width="large")
+def _confirm(context: AppContext, incident: WorkingIncident) -> None:
+    pending = st.session_state.get("composer_pending")
+    if not pending:
+        st.info("This message was already handled.")
+        return
+    message: Message = pending["message"]
+    target = "the PRACTICE status page" if incident.practice else "the PUBLIC status page"
+    st.markdown(f"**{widgets.escape_markdown(incident.title)}** → {target}")
+    status = ComponentStatus.OPERATIONAL if pending["form"] == "resolve" else message.status
+    st.caption(
+        f"{handbook.state_name(message.state)} · {handbook.status_name(status)}"
+        f" · broadcast: {', '.join(c for c, on in message.broadcast.items() if on) or 'none'}"
+    )
+    st.text(message.details)
+    widgets.length_meter(message.details)
+    left, right = st.columns(2)
+    if right.button("Cancel", key="composer_cancel"):
+        st.session_state.pop("composer_pending", None)
+        st.rerun()
+    if left.button("Publish", key="composer_publish", type="primary"):
+        pending = st.session_state.pop("composer_pending", None)
+        if pending is None:
+            return
+        publisher, now = deps.publisher(context), deps.now()
+        if pending["form"] == "create":
+            outcome = publisher.create(
+                incident_id=incident.id or 0,
+                message=message,
+                components=pending["components"],
+                all_infrastructure=pending["all_infrastructure"],
+                now=now,
+            )
+        else:
+            outcome = publisher.update(
+                incident_id=incident.id or 0,
+                message=message,
+                now=now,
+                resolve=pending["form"] == "resolve",
+            )
+        if outcome.ok:
+            st.session_state["composer_clear"] = pending["fields"]
+        st.session_state["composer_outcomes"] = [outcome]
+        st.rerun()
+
+
+def _save_draft(context: AppContext, key: str, fields: dict[str, str]) -> None:
+    values = {name: st.session_state.get(widget) for name, widget in fields.items()}
+    with deps.session(context) as db:
+        composer.save_draft(session=db, key=key, values=values, now=deps.now())
+
+
+def _default_details(incident: WorkingIncident, form: str) -> str:
+    link = incident.issue_url or ""
+    if form == "create":
+        return handbook.GENERIC_UPDATES[0].format(issue_url=link) if link else ""
+    if form == "resolve":
+        return handbook.resolved_update(link)
+    return ""
+
+
+def _default_state(incident: WorkingIncident, form: str) -> int:
+    return IncidentState.INVESTIGATING if form == "create" else incident.state
+
+
+def _templates(incident: WorkingIncident, details_key: str, save: Any) -> None:
+    link = incident.issue_url or ""
+    templates = {
+        **{f"Generic: {t[:45]}…": t.format(issue_url=link) for t in handbook.GENERIC_UPDATES},
+        **{
+            f"No material updates: {t[28:70]}…": t.format(link=link)
+            for t in handbook.NO_MATERIAL_UPDATES
+        },
+        "Monitoring (with duration)": handbook.monitoring_update(),
+        "Resolved (with issue link)": handbook.resolved_update(link),
+    }
+    left, right = st.columns([4, 1])
+    chosen = left.selectbox("Template", list(templates), key=f"composer_template_{incident.id}")
+
+    def use() -> None:
+        st.session_state[details_key] = templates[chosen]
+        save()
+
+    right.button("Use template", key=f"composer_use_template_{incident.id}", on_click=use)
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def _component_choices(statuspage_id: str, _context: AppContext) -> dict[str, str]:
+    """Component labels mapped to Status.io's `component-container` ids."""
+    statusio = _context.sources.clients.statusio
+    if statusio is None:
+        return {}
+    return {
+        f"{c.get('name', '')} ({k.get('name', '')})": f"{c['_id']}-{k['_id']}"
+        for c in statusio.components(statuspage_id=statuspage_id)
+        for k in c.get("containers") or []
+    }
+
+
+def _components(context: AppContext, statuspage_id: str) -> dict[str, str]:
+    try:
+        return _component_choices(statuspage_id, context)
+    except ApiError as exc:
+        st.error(f"Components could not be loaded: {widgets.escape_markdown(str(exc))}")
+        return {}
+
+
+def stakeholders(context: AppContext, incident: WorkingIncident, now: datetime) -> None:
+    """The Incident Notifier form: posts to the webhooks, or copyable text recorded by hand."""
+    settings = context.settings
+    page_url = f"https://status.gitlab.com/pages/incident/{incident.statuspage_id}/" + (
+        incident.statuspage_incident_id or ""
+    )
+    summary = st.text_input(
+        "Summary", value=incident.title, key=f"composer_notify_summary_{incident.id}"
+    )
+    channel = st.text_input(
+        "Incident Slack channel",
+        value=incident.slack_channel or "",
+        key=f"composer_notify_channel_{incident.id}",
+    )
+    text = handbook.notifier_text(
+        summary=summary,
+        severity=incident.severity,
+        issue_url=incident.issue_url or "",
+        channel=channel,
+        status_page_url=page_url,
+    )
+    st.code(text, language=None)
+    publisher = deps.publisher(context)
+    if settings.slack_notifier_webhook_urls:
+        label = f"Post to {len(settings.slack_notifier_webhook_urls)} Slack channel(s)"
+        if st.button(label, key="composer_notify", type="primary"):
+            st.session_state["composer_outcomes"] = publisher.notify(
+                incident_id=incident.id or 0, text=text, now=now
+            )
+            st.rerun()
+    else:
+        st.caption(
+            "No Incident Notifier webhook is configured: copy the text above into the "
+            "Incident Notifier workflow, then record it here."
+        )
+        if st.button("I posted it by hand", key="composer_notify_manual"):
+            st.session_state["composer_outcomes"] = [
+                publisher.record_manual_notification(
+                    incident_id=incident.id or 0, text=text, now=now
+                )
+            ]
+            st.rerun()
+
+
+def zendesk(context: AppContext, incident: WorkingIncident, now: datetime) -> None:
+    """The incident's Zendesk tag and the new-tickets search, ready to copy."""
+    iid = linking.first_issue_iid(
+        [incident.issue_url or ""], context.settings.gitlab_production_project
+    )
+    if iid is None:
+        st.caption("Set the production issue link to get the Zendesk tag.")
+    else:
+        tag = handbook.zendesk_tag(iid=iid)
+        st.code(tag, language=None)
+        if context.sources.clients.zendesk is not None and st.button(
+            "Count tagged tickets", key="composer_zendesk_count"
+        ):
+            try:
+                count = composer.zendesk_count(context.sources.clients, tag)
+                st.metric("Tickets with this tag", count)
+            except ApiError as exc:
+                st.error(widgets.escape_markdown(str(exc)))
+    st.caption("New tickets since the incident began:")
+    st.code(handbook.zendesk_query(now - incident.opened_at), language=None)
+
+
+def post_mortem(context: AppContext, incident: WorkingIncident, now: datetime) -> None:
+    """After resolving: the post-mortem link, kept with the incident."""
+    url = st.text_input(
+        "Post-mortem link",
+        value=incident.post_mortem_url or incident.issue_url or "",
+        key=f"composer_post_mortem_{incident.id}",
+    )
+    st.caption("Add it in Status.io: Incidents → this incident → Add Post-Mortem.")
+    if st.button("Save post-mortem link", key="composer_post_mortem_save"):
+        with deps.session(context) as db:
+            stored = db.get(WorkingIncident, incident.id)
+            if stored is not None:
+                stored.post_mortem_url = url.strip() or None
+                composer.mark_step(session=db, incident=stored, key="post_mortem", now=now)
+        st.rerun()
+
+
+def audit_log(context: AppContext, incident: WorkingIncident) -> None:
+    """Everything done for this incident: who, when, what, target, result."""
+    with deps.session(context) as db:
+        entries = db.exec(
+            select(AuditEntry)
+            .where(AuditEntry.incident_id == incident.id)
+            .order_by(col(AuditEntry.at).desc())
+        ).all()
+    frame = pd.DataFrame(
+        [
+            {
+                "at": e.at,
+                "who": e.actor,
+                "action": e.action,
+                "target": e.target,
+                "result": e.result,
+                "detail": e.detail,
+            }
+            for e in entries
+        ],
+        columns=["at", "who", "action", "target", "result", "detail"],
+    )
+    st.dataframe(frame, hide_index=True)

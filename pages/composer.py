@@ -1,0 +1,35 @@
+import streamlit as st
+
+from cmoc_core.ui import composer_view as view
+from cmoc_core.ui import deps
+
+context = deps.app_context()
+view.clear_published_fields()
+st.title("Live composer")
+now = deps.now()
+
+incident = view.pick_incident(context, now)
+view.show_outcome()
+if incident is None:
+    st.stop()
+
+view.header(incident)
+view.checklist(context, incident, now)
+
+if incident.resolved_at is not None:
+    sections = {"Post-mortem": view.post_mortem}
+elif incident.statuspage_incident_id is None:
+    sections = {"Create": lambda c, i, n: view.message_form(c, i, "create")}
+else:
+    sections = {
+        "Update": lambda c, i, n: view.message_form(c, i, "update"),
+        "Resolve": lambda c, i, n: view.message_form(c, i, "resolve"),
+    }
+sections |= {
+    "Notify stakeholders": view.stakeholders,
+    "Zendesk": view.zendesk,
+    "Audit log": lambda c, i, n: view.audit_log(c, i),
+}
+for tab, draw in zip(st.tabs(list(sections)), sections.values(), strict=True):
+    with tab:
+        draw(context, incident, now)
