@@ -231,6 +231,19 @@ def _ascii_email(name: str) -> str:
     return f"{parts[0]}.{parts[-1]}@example.com"
 
 
+def _shift_clock_time(text: str, posted: datetime, shift: timedelta) -> str:
+    """An announcement's `HH:MM UTC` moved by `shift`, as its message is."""
+
+    def moved(match: re.Match[str]) -> str:
+        hour, minute = int(match.group(1)), int(match.group(2))
+        due = posted.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if due < posted:
+            due += timedelta(days=1)
+        return f"{due + shift:%H:%M} UTC"
+
+    return re.sub(r"(\d{2}):(\d{2}) UTC", moved, text)
+
+
 def _ceil_minutes(moment: datetime, step: int) -> datetime:
     floored = moment.replace(second=0, microsecond=0)
     floored -= timedelta(minutes=floored.minute % step)
@@ -588,6 +601,7 @@ class _Builder:
         quiet = self.rng.randint(quiet_minutes[0] * 60, quiet_minutes[1] * 60)
         shift = self.end - timedelta(seconds=quiet) - plan.updates[-1].at
         for update in plan.updates:
+            update.announcement = _shift_clock_time(update.announcement, update.at, shift)
             update.at += shift
         if plan.severity_change:
             change_at, new = plan.severity_change

@@ -170,9 +170,9 @@ def header(incident: WorkingIncident) -> None:
 @st.fragment(run_every=timedelta(seconds=1))
 def _since_last_update(incident: WorkingIncident) -> None:
     if incident.last_posted_at is None:
-        st.metric("Last update", "none yet")
+        st.metric("Since last update", "none yet")
         return
-    st.metric("Last update", widgets.duration(deps.now() - incident.last_posted_at) + " ago")
+    st.metric("Since last update", widgets.duration(deps.now() - incident.last_posted_at))
 
 
 @st.fragment(run_every=timedelta(seconds=1))
@@ -199,7 +199,10 @@ def checklist(context: AppContext, incident: WorkingIncident, now: datetime) -> 
             for step in (s for s in handbook.STEPS if s.stage == stage):
                 done = incident.steps.get(step.key)
                 left, right = st.columns([3, 2])
-                left.markdown(f"{'✅' if done else '⬜'} {step.text}")
+                left.markdown(
+                    f"{':material/check_box:' if done else ':material/check_box_outline_blank:'} "
+                    f"{step.text}"
+                )
                 if done:
                     right.caption(f"done {datetime.fromisoformat(done):%H:%M:%S} UTC")
                     continue

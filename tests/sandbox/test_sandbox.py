@@ -606,3 +606,16 @@ def test_unknown_prefix_is_not_found(sandbox: Sandbox) -> None:
     client = httpx.Client(transport=sandbox.transport, base_url=BASE_URL)
     assert client.get("/twitter/2/tweets").status_code == 404
     assert sandbox.requests[-1].service == "unknown"
+
+
+@pytest.mark.parametrize("day", [1, 8, 15, 22, 29])
+def test_every_announced_next_update_lies_shortly_after_its_message(day):
+    from cmoc_core.cadence import announced_due
+
+    org = generate(seed=7, end=datetime(2026, 10, day, tzinfo=UTC), days=60)
+    for incident in org.statusio_incidents:
+        for message in incident["messages"]:
+            posted = parse_time(message["datetime"])
+            due = announced_due(message["details"], posted)
+            if due is not None:
+                assert timedelta(0) < due - posted <= timedelta(hours=3), message["details"]
