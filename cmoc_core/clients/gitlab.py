@@ -60,6 +60,31 @@ class GitLabClient:
         pages = self._pages(path, {}, f"list label events of {project}#{iid}")
         return [event for page in pages for event in page]
 
+    def add_labels(self, project: str, iid: int, labels: list[str]) -> dict[str, Any]:
+        """Add labels to an issue; returns the updated issue."""
+        call = f"label {project}#{iid}"
+        path = f"projects/{_project(project)}/issues/{iid}"
+        issue = self.http.json("PUT", path, call=call, body={"add_labels": ",".join(labels)})
+        if not isinstance(issue, dict):
+            raise ApiBadResponse(API, call, "the answer is not an issue")
+        return issue
+
+    def create_issue(
+        self, project: str, *, title: str, description: str, labels: list[str], confidential: bool
+    ) -> dict[str, Any]:
+        """Create an issue; returns it."""
+        call = f"create an issue in {project}"
+        body = {
+            "title": title,
+            "description": description,
+            "labels": ",".join(labels),
+            "confidential": confidential,
+        }
+        issue = self.http.json("POST", f"projects/{_project(project)}/issues", call=call, body=body)
+        if not isinstance(issue, dict) or "iid" not in issue:
+            raise ApiBadResponse(API, call, "the answer is not an issue")
+        return issue
+
     def _pages(
         self, path: str, params: dict[str, Any], call: str
     ) -> Iterator[list[dict[str, Any]]]:

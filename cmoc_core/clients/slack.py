@@ -23,9 +23,10 @@ class SlackWebhook:
         **options: Any,
     ) -> None:
         self.name = name or "webhook"
+        base, _, self._last = url.rstrip("/").rpartition("/")
         self.http = JsonApi(
             api=API,
-            base_url=url,
+            base_url=base,
             headers={},
             secrets=[url, url.split("/services/")[-1]],
             transport=transport,
@@ -33,8 +34,8 @@ class SlackWebhook:
         )
 
     def post(self, text: str) -> None:
-        """Post a message; Slack answers the plain text `ok`."""
+        """Post a message to the webhook's exact URL; Slack answers the plain text `ok`."""
         call = f"post to {self.name}"
-        response = self.http.request("POST", "", call=call, body={"text": text})
+        response = self.http.request("POST", self._last, call=call, body={"text": text})
         if response.text.strip() != "ok":
             raise ApiBadResponse(API, call, f"unexpected answer {response.text.strip()[:60]!r}")
