@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -160,25 +161,27 @@ def mark_step(*, session: Session, incident: WorkingIncident, key: str, now: dat
 def problems(
     *,
     message: Message,
-    issue_url: str | None,
     project: str,
+    require_link: bool,
     title: str | None = None,
     components: list[str] | None = None,
     all_infrastructure: bool = False,
 ) -> list[str]:
-    """What stops a message from being published, in plain words; empty when it may go."""
+    """What stops a message from being published, in plain words; empty when it may go.
+
+    The handbook wants the incident issue linked when creating and when resolving; in other
+    updates the link is welcome but optional.
+    """
     found = []
     if title is not None and not title.strip():
         found.append("The title is empty: say in simple terms what the issue is.")
     if not message.details.strip():
         found.append("The details are empty.")
-    elif linking.first_issue_iid([message.details], project) is None:
+    elif require_link and linking.first_issue_iid([message.details], project) is None:
         found.append(
             "The details must contain the link to the incident issue "
             f"(…/{project}/-/issues/<number>) so readers can follow along."
         )
-    if issue_url is None and linking.first_issue_iid([message.details], project) is None:
-        found.append("Set the production issue link first.")
     if components is not None and not components and not all_infrastructure:
         found.append("Choose the affected components (or, knowingly, all infrastructure).")
     report = textlimits.check_length(message.details)
@@ -324,6 +327,114 @@ class Publisher:
 
         return self._publish(action, incident, payload, send, confirm, apply, now, force)
 
+    def notify(self, *, incident_id: int, text: str, now: datetime) -> list[Outcome]:
+        """Post the Incident Notifier text to every configured webhook, each at most once."""
+        incident = self._incident(incident_id)
+        outcomes = []
+        for webhook in self.clients.slack:
+
+            def record(session: Session, stored: WorkingIncident, name: str = webhook.name) -> None:
+                _thread(session, stored, name, "slack", text, now)
+
+            outcomes.append(
+                self._act(
+                    "notify_stakeholders",
+                    incident,
+                    f"Slack {webhook.name}",
+                    {"text": text, "webhook": webhook.name},
+                    partial(_posted_ok, webhook, text),
+                    now,
+                    then=record,
+                )
+            )
+        return outcomes
+
+    def record_manual_notification(self, *, incident_id: int, text: str, now: datetime) -> Outcome:
+        """Record that the Incident Notifier was posted by hand (no webhook configured)."""
+
+        def record(session: Session, stored: WorkingIncident) -> None:
+            _thread(session, stored, "by hand", "manual", text, now)
+
+        return self._act(
+            "notify_stakeholders",
+            self._incident(incident_id),
+            "Incident Notifier (by hand)",
+            {"text": text, "webhook": "manual"},
+            lambda: {"recorded": True},
+            now,
+            then=record,
+        )
+
+    def label_issue(self, *, incident_id: int, now: datetime) -> Outcome:
+        """Add the Incident-Comms::Status-Page label to the production issue."""
+        incident = self._incident(incident_id)
+        iid = linking.first_issue_iid([incident.issue_url or ""], self.project)
+        gitlab = self.clients.gitlab
+        if iid is None or gitlab is None:
+            return Outcome("failed", "Set the production issue link (and configure GitLab) first.")
+
+        def send() -> dict[str, Any]:
+            issue = gitlab.add_labels(self.project, iid, [handbook.STATUS_PAGE_LABEL])
+            return {"labels": issue.get("labels")}
+
+        return self._act(
+            "label_issue",
+            incident,
+            f"GitLab {self.project}#{iid}",
+            {"iid": iid, "label": handbook.STATUS_PAGE_LABEL},
+            send,
+            now,
+        )
+
+    def page(self, *, incident_id: int, resolve: bool, now: datetime) -> Outcome:
+        """Acknowledge (or resolve) the incident's PagerDuty page."""
+        incident = self._incident(incident_id)
+        pagerduty = self.clients.pagerduty
+        page_id = incident.pagerduty_incident_id
+        if not page_id or pagerduty is None:
+            return Outcome("failed", "Choose the PagerDuty page (and configure PagerDuty) first.")
+        action = "resolve_page" if resolve else "acknowledge_page"
+        change = pagerduty.resolve if resolve else pagerduty.acknowledge
+
+        def send() -> dict[str, Any]:
+            return {"status": change(page_id).get("status")}
+
+        return self._act(
+            action, incident, f"PagerDuty page {page_id}", {"page": page_id}, send, now
+        )
+
+    def _act(
+        self,
+        action: str,
+        incident: WorkingIncident,
+        target: str,
+        payload: dict[str, Any],
+        send: Any,
+        now: datetime,
+        *,
+        then: Any = None,
+    ) -> Outcome:
+        """An action that ticks the checklist step of the same name when it is done."""
+
+        def apply(session: Session, _result: dict[str, Any]) -> None:
+            stored = self._stored(session, incident.id or 0)
+            mark_step(session=session, incident=stored, key=action, now=now)
+            if then is not None:
+                then(session, stored)
+
+        return outbox.publish(
+            engine=self.engine,
+            key=outbox.idempotency_key(incident.id, action, payload),
+            action=action,
+            target=target,
+            payload=payload,
+            send=send,
+            on_sent=apply,
+            actor=self.actor,
+            now=now,
+            incident_id=incident.id,
+        )
+
     def _publish(
         self,
         action: str,
@@ -335,7 +446,12 @@ class Publisher:
         now: datetime,
         force: bool,
     ) -> Outcome:
-        key = outbox.idempotency_key(incident.id, action, incident.draft_revision, payload)
+        # An incident is created once; each update is one per draft revision, so publishing the
+        # same words again later is possible while a repeat of the same attempt is not.
+        if action == "create_incident":
+            key = outbox.idempotency_key(incident.id, action)
+        else:
+            key = outbox.idempotency_key(incident.id, action, incident.draft_revision, payload)
         target = f"Status.io {'practice page' if incident.practice else 'status page'}"
         return outbox.publish(
             engine=self.engine,
