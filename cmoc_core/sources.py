@@ -23,6 +23,7 @@ from cmoc_core.models import (
     StatusPageMessage,
     SyncState,
 )
+from cmoc_core.timeutil import utc_now
 
 
 @dataclass
@@ -46,7 +47,9 @@ def open_sources(settings: Settings, *, sandbox: object | None = None) -> Source
         return Sources(settings, build_clients(settings), demo=False)
     from cmoc_core.sandbox import Sandbox
 
-    box = sandbox if isinstance(sandbox, Sandbox) else Sandbox(end=demo_end(datetime.now(UTC)))
+    if not isinstance(sandbox, Sandbox):
+        sandbox = Sandbox(end=demo_end(utc_now()), clock=utc_now)
+    box = sandbox
     effective = settings_from_mapping(
         {**box.settings(), "CMOC_DATABASE_URL": settings.cmoc_database_url}
     )

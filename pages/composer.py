@@ -30,6 +30,7 @@ sections |= {
     "Zendesk": view.zendesk,
     "Audit log": lambda c, i, n: view.audit_log(c, i),
 }
-for tab, draw in zip(st.tabs(list(sections)), sections.values(), strict=True):
+tabs = st.tabs(list(sections), key="composer_tab", on_change="rerun")
+for tab, draw in zip(tabs, sections.values(), strict=True):
     with tab:
         draw(context, incident, now)

@@ -53,21 +53,16 @@ def pick_incident(context: AppContext, now: datetime) -> WorkingIncident | None:
     with deps.session(context) as db:
         working = composer.open_incidents(session=db, now=now)
         synced = composer.unadopted_active(session=db, statuspage_ids=pages)
-    options: dict[str, tuple[str, Any]] = {}
-    for incident in working:
-        mark = ("PRACTICE · " if incident.practice else "") + (
-            "resolved · " if incident.resolved_at else ""
-        )
-        options[f"{mark}{incident.title} (opened {incident.opened_at:%d-%m %H:%M} UTC)"] = (
-            "working",
-            incident.id,
-        )
+    options: dict[str, tuple[str, Any]] = {_label(i): ("working", i.id) for i in working}
     for incident in synced:
         options[f"On the status page: {incident.name} ({incident.datetime_open:%d-%m %H:%M})"] = (
             "synced",
             incident.id,
         )
     options[NEW] = ("new", None)
+    chosen_next = st.session_state.pop("composer_select_next", None)
+    if chosen_next in options:
+        st.session_state["composer_incident"] = chosen_next
     choice = st.selectbox("Incident", list(options), key="composer_incident")
     kind, ident = options[choice]
     if kind == "working":
@@ -77,14 +72,21 @@ def pick_incident(context: AppContext, now: datetime) -> WorkingIncident | None:
         if st.button("Take over this incident", key="composer_adopt", type="primary"):
             with deps.session(context) as db:
                 synced_incident = next(i for i in synced if i.id == ident)
-                composer.adopt(
+                adopted = composer.adopt(
                     session=db, synced=synced_incident, project=settings.gitlab_production_project
                 )
-            st.session_state.pop("composer_incident", None)
+            st.session_state["composer_select_next"] = _label(adopted)
             st.rerun()
         return None
     _start_form(context, now)
     return None
+
+
+def _label(incident: WorkingIncident) -> str:
+    mark = ("PRACTICE · " if incident.practice else "") + (
+        "resolved · " if incident.resolved_at else ""
+    )
+    return f"{mark}{incident.title} (opened {incident.opened_at:%d-%m %H:%M} UTC)"
 
 
 def _start_form(context: AppContext, now: datetime) -> None:
@@ -144,7 +146,7 @@ def _start_form(context: AppContext, now: datetime) -> None:
                 incident.slack_channel = channel.strip() or None
                 incident.zoom_url = zoom.strip() or None
                 db.add(incident)
-            st.session_state.pop("composer_incident", None)
+            st.session_state["composer_select_next"] = _label(incident)
             st.rerun()
 
 
@@ -276,6 +278,12 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
         "state": f"composer_{form}_state_{incident.id}",
         "status": f"composer_{form}_status_{incident.id}",
     }
+    revision = f"composer_{form}_revision_{incident.id}"
+    if st.session_state.get(revision) != incident.draft_revision:
+        # Published meanwhile (from another tab, or before a reload): don't offer it again.
+        if st.session_state.get(fields["details"]) == incident.last_text:
+            st.session_state.pop(fields["details"], None)
+        st.session_state[revision] = incident.draft_revision
     default_details = _default_details(incident, form)
     st.session_state.setdefault(fields["details"], draft.get("details", default_details))
     st.session_state.setdefault(
@@ -350,7 +358,7 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
     message = Message(text, int(state), int(st.session_state[fields["status"]]), broadcast)
     blocked = composer.problems(
         message=message,
-        issue_url=incident.issue_url,
+        require_link=form != "update",
         project=settings.gitlab_production_project,
         title=incident.title if form == "create" else None,
         components=components if form == "create" else None,

@@ -173,3 +173,26 @@ def test_an_unreachable_status_page_keeps_the_draft_and_says_what_happened(app):
     assert "draft is kept" in messages
     assert app.text_area(key=f"composer_create_details_{incident_id}").value
     assert metric(app, "Next update") == "create the incident"
+
+
+def test_a_message_published_from_another_session_is_not_offered_again(app):
+    from streamlit.testing.v1 import AppTest
+
+    start_incident(app)
+    incident_id = working_id()
+    app.multiselect(key=f"composer_components_{incident_id}").select(
+        app.multiselect(key=f"composer_components_{incident_id}").options[0]
+    )
+    publish(app, "create")
+    at_time(app, T0)
+    text = f"Rolling back the deploy. {ISSUE}"
+    app.text_area(key=f"composer_update_details_{incident_id}").input(text).run()
+
+    other = AppTest.from_file(app._script_path, default_timeout=60)
+    other.session_state["clock_now"] = T0
+    other.run()
+    assert other.text_area(key=f"composer_update_details_{incident_id}").value == text
+
+    publish(app, "update")
+    other.run()
+    assert other.text_area(key=f"composer_update_details_{incident_id}").value == ""
