@@ -196,3 +196,15 @@ def test_a_message_published_from_another_session_is_not_offered_again(app):
     publish(app, "update")
     other.run()
     assert other.text_area(key=f"composer_update_details_{incident_id}").value == ""
+
+
+def test_an_incident_without_a_title_is_not_started(app):
+    at_time(app, T0)
+    app.selectbox(key="composer_incident").set_value("➕ Start a new incident")
+    app.run()
+    app.text_input(key="composer_new_issue").input(ISSUE)
+    next(b for b in app.button if b.label == "Start").click()
+    at_time(app, T0)
+    assert "The title is empty" in errors(app)
+    with Session(make_engine(os.environ["CMOC_DATABASE_URL"])) as session:
+        assert session.exec(select(func.count()).select_from(WorkingIncident)).one() == 0
