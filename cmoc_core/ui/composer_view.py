@@ -187,9 +187,7 @@ def _countdown(incident: WorkingIncident) -> None:
     elif (left := due - deps.now()) >= timedelta(0):
         st.metric("Next update due in", widgets.duration(left), help=f"due {due:%H:%M} UTC")
     else:
-        st.metric(
-            "Next update", f"OVERDUE {widgets.duration(left)}", help=f"was due {due:%H:%M} UTC"
-        )
+        st.metric("Next update", "OVERDUE", help=f"was due {due:%H:%M} UTC")
         st.error(f"Update overdue by {widgets.duration(left)}", icon=":material/alarm:")
 
 
@@ -313,6 +311,7 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
             help="Keep it unless the scope widened or narrowed.",
         )
     details = st.text_area("Details", key=fields["details"], on_change=save, height=140)
+    widgets.live_meter(label="Details", key=f"composer_{form}_live_meter_{incident.id}")
     widgets.length_meter(details)
 
     components: list[str] = []

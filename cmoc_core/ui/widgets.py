@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import streamlit as st
 
@@ -53,8 +54,26 @@ def ago(moment: datetime | None, *, now: datetime | None = None) -> str:
     return " ".join(p for p in parts if p) + " ago"
 
 
+_LIVE_METER = st.components.v2.component(
+    "cmoc_live_meter",
+    js=(Path(__file__).parent / "live_meter.js").read_text(),
+    css=".live-meter{font-size:.8rem;color:var(--st-text-color);opacity:.7}"
+    ".live-meter.over{color:var(--st-red-color, #d33);opacity:1}",
+)
+
+
+def live_meter(*, label: str, key: str) -> None:
+    """A per-keystroke length count under the text area labelled `label`, drawn in the browser."""
+    from cmoc_core.textlimits import BODY_LIMIT, URL_WEIGHT, X_LIMIT
+
+    _LIVE_METER(
+        data={"label": label, "limit": X_LIMIT, "body_limit": BODY_LIMIT, "url_weight": URL_WEIGHT},
+        key=key,
+    )
+
+
 def length_meter(text: str) -> None:
-    """The live length checks under a message: X weighted length, body before the link, SMS."""
+    """The length checks under a message: X weighted length, body before the link, SMS."""
     from cmoc_core.textlimits import BODY_LIMIT, X_LIMIT, X_TRUNCATION, check_length
 
     report = check_length(text)

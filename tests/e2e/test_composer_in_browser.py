@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from cmoc_core.sandbox import Fault, Sandbox
@@ -92,23 +93,26 @@ def click(locator) -> None:
 
 
 def choose_first_option(page: Page, label: str, name: str | re.Pattern | None = None) -> None:
-    """Open a select box and pick an option, retrying while the page is still rerunning."""
-    page.wait_for_load_state("networkidle")
-    for _ in range(5):
+    """Open a select box and pick an option, again if a rerun replaced the list meanwhile."""
+    for _ in range(8):
         field = page.get_by_label(label).filter(visible=True)
         expect(field).to_have_count(1, timeout=10_000)
         field.click()
         options = page.get_by_role("option", name=name) if name else page.get_by_role("option")
         try:
             expect(options.first).to_be_visible(timeout=3_000)
-        except AssertionError:
+            chosen = options.first.inner_text(timeout=3_000)
+            options.first.click(timeout=3_000)
+        except (AssertionError, PlaywrightError):
             page.keyboard.press("Escape")
             continue
-        options.first.click()
         page.keyboard.press("Escape")
         page.wait_for_timeout(500)
-        return
-    raise AssertionError(f"no options appeared for {label}")
+        if chosen.strip() in (
+            page.get_by_label(label).filter(visible=True).input_value() or ""
+        ) or (page.get_by_text(chosen.strip(), exact=True).filter(visible=True).count()):
+            return
+    raise AssertionError(f"could not choose an option of {label}")
 
 
 def write_details(page: Page, text: str) -> None:

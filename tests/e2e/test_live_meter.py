@@ -1,0 +1,34 @@
+"""The length meter follows every keystroke and agrees with the rules used before publishing."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from cmoc_core.textlimits import weighted_length
+
+pytestmark = pytest.mark.browser
+ISSUE = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/18001"
+SAMPLES = [
+    "Investigating elevated error rates.",
+    f"We're seeing elevated error rates on GitLab.com, investigation is underway in: {ISSUE}",
+    f"Rolling back, see {ISSUE}. Next update in 30 minutes.",
+    "CI ジョブの遅延を調査しています",
+    "Fixed 🎉 thanks for your patience 👩🏽‍💻",
+    "Two links: https://status.gitlab.com and https://about.gitlab.com/handbook/ done",
+]
+
+
+def test_the_live_meter_counts_while_typing_as_the_publishing_check_does(page: Page, running_app):
+    page.goto(running_app.url)
+    page.get_by_role("button", name="Take over this incident").click()
+    box = page.get_by_label("Details").filter(visible=True)
+    expect(box).to_have_count(1, timeout=30_000)
+    meter = page.locator(".live-meter").filter(visible=True)
+    for text in SAMPLES:
+        box.fill("")
+        box.press_sequentially(text[:-1])
+        box.type(text[-1])
+        expected = weighted_length(text)
+        expect(meter.first).to_have_attribute("data-weighted", str(expected), timeout=5_000)
+        assert box.input_value() == text  # still uncommitted: nothing was sent to the server
