@@ -28,6 +28,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sync_scale.py
+	$(BIN)/python benchmarks/composer_rerun.py
 
 demo: $(STAMP)
 	$(BIN)/python -m cmoc_core demo

@@ -13,10 +13,9 @@ from sqlmodel import Session, col, select
 from cmoc_core import cadence, handbook, linking, outbox, textlimits
 from cmoc_core.clients import Clients
 from cmoc_core.handbook import ComponentStatus, IncidentState
+from cmoc_core.history import production_issue
 from cmoc_core.models import (
     Draft,
-    GitLabIssue,
-    IssueKind,
     OutboxEntry,
     StakeholderThread,
     StatusPageIncident,
@@ -91,14 +90,7 @@ def adopt(*, session: Session, synced: StatusPageIncident, project: str) -> Work
         .where(StatusPageMessage.incident_id == synced.id)
         .order_by(col(StatusPageMessage.posted_at))
     ).all()
-    issue = None
-    if synced.production_issue_iid is not None:
-        issue = session.exec(
-            select(GitLabIssue).where(
-                GitLabIssue.iid == synced.production_issue_iid,
-                GitLabIssue.kind == IssueKind.PRODUCTION,
-            )
-        ).first()
+    issue = production_issue(session=session, iid=synced.production_issue_iid)
     last = messages[-1] if messages else None
     incident = WorkingIncident(
         title=synced.name,

@@ -144,6 +144,16 @@ def _page_numbers(session: Session, ids: list[str]) -> dict[str, int]:
     return dict(session.exec(query).all())
 
 
+def production_issue(*, session: Session, iid: int | None) -> GitLabIssue | None:
+    """The synced production issue with this iid, if any."""
+    if iid is None:
+        return None
+    query = select(GitLabIssue).where(
+        GitLabIssue.iid == iid, GitLabIssue.kind == IssueKind.PRODUCTION
+    )
+    return session.exec(query).first()
+
+
 @dataclass
 class IncidentRecord:
     """One status-page incident with its messages, production issue and pages."""
@@ -176,14 +186,7 @@ def incident_record(*, session: Session, incident_id: str) -> IncidentRecord | N
         ],
         columns=["posted", "state", "status", "details"],
     )
-    issue = None
-    if incident.production_issue_iid is not None:
-        issue = session.exec(
-            select(GitLabIssue).where(
-                GitLabIssue.iid == incident.production_issue_iid,
-                GitLabIssue.kind == IssueKind.PRODUCTION,
-            )
-        ).first()
+    issue = production_issue(session=session, iid=incident.production_issue_iid)
     pages = session.exec(
         select(PagerDutyIncident)
         .where(PagerDutyIncident.statuspage_incident_id == incident_id)

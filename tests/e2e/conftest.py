@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -44,14 +46,13 @@ class RunningApp:
         self.url, self.started, self.log = url, started, log
 
 
-@pytest.fixture(scope="module")
-def running_app(tmp_path_factory) -> RunningApp:
-    """`make run` on a free port with an empty database and no credentials (demo mode)."""
-    folder = tmp_path_factory.mktemp("app")
-    port = free_port()
+@contextmanager
+def started_app(folder: Path, settings: dict[str, str] | None = None) -> Iterator[RunningApp]:
+    """`make run` on a free port with its own database and only the given settings."""
     env = {k: v for k, v in os.environ.items() if k not in CONFIG_NAMES}
+    env |= settings or {}
     env["CMOC_DATABASE_URL"] = f"sqlite:///{folder / 'cmoc.db'}"
-    log = folder / "app.log"
+    port, log = free_port(), folder / "app.log"
     started = time.monotonic()
     process = subprocess.Popen(
         ["make", "--no-print-directory", "run", f"PORT={port}"],
@@ -71,6 +72,13 @@ def running_app(tmp_path_factory) -> RunningApp:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def running_app(tmp_path_factory) -> Iterator[RunningApp]:
+    """The app in demo mode (no credentials) on an empty database."""
+    with started_app(tmp_path_factory.mktemp("app")) as app:
+        yield app
 
 
 def _wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
 import time
 
 import pytest
@@ -16,9 +13,7 @@ from cmoc_core.sandbox import Fault, Sandbox
 from cmoc_core.sandbox.organisation import generate
 from cmoc_core.sources import demo_end
 from cmoc_core.timeutil import utc_now
-from tests.conftest import CONFIG_NAMES
-from tests.e2e.conftest import ROOT, RunningApp, _wait_healthy
-from tests.support.postgres import free_port
+from tests.e2e.conftest import started_app
 
 pytestmark = pytest.mark.browser
 ISSUE = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/18001"
@@ -37,27 +32,10 @@ def sandbox():
 
 @pytest.fixture(scope="module")
 def configured_app(sandbox, tmp_path_factory):
-    """`make run` talking to the sandbox as if it were the real services."""
-    folder = tmp_path_factory.mktemp("composer")
-    env = {k: v for k, v in os.environ.items() if k not in CONFIG_NAMES}
-    env |= sandbox.settings(base_url=sandbox.base_url)
-    env["CMOC_DATABASE_URL"] = f"sqlite:///{folder / 'cmoc.db'}"
-    port, log = free_port(), folder / "app.log"
-    process = subprocess.Popen(
-        ["make", "--no-print-directory", "run", f"PORT={port}"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, log)
-        yield RunningApp(url, time.monotonic(), log)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
+    """The app talking to the sandbox as if it were the real services."""
+    settings = sandbox.settings(base_url=sandbox.base_url)
+    with started_app(tmp_path_factory.mktemp("composer"), settings) as app:
+        yield app
 
 
 def status_writes(sandbox: Sandbox) -> list:
