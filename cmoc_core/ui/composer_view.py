@@ -311,7 +311,9 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
             help="Keep it unless the scope widened or narrowed.",
         )
     details = st.text_area("Details", key=fields["details"], on_change=save, height=140)
-    widgets.live_meter(label="Details", key=f"composer_{form}_live_meter_{incident.id}")
+    typed = widgets.live_meter(label="Details", key=f"composer_{form}_live_meter_{incident.id}")
+    if typed is not None and typed != details:
+        save(details=typed)
     widgets.length_meter(details)
 
     components: list[str] = []
@@ -434,8 +436,12 @@ def _confirm(context: AppContext, incident: WorkingIncident) -> None:
         st.rerun()
 
 
-def _save_draft(context: AppContext, key: str, fields: dict[str, str]) -> None:
+def _save_draft(
+    context: AppContext, key: str, fields: dict[str, str], details: str | None = None
+) -> None:
     values = {name: st.session_state.get(widget) for name, widget in fields.items()}
+    if details is not None:
+        values["details"] = details
     with deps.session(context) as db:
         composer.save_draft(session=db, key=key, values=values, now=deps.now())
 

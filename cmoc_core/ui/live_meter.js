@@ -1,5 +1,6 @@
-// Live X/Twitter length of the text area just above, updated on every keystroke.
-// The authoritative check runs in Python when the text is committed and before publishing.
+// Live X/Twitter length of the text area just above, updated on every keystroke; a pause in
+// typing hands the text to Python, which saves the draft. The authoritative length check runs
+// in Python when the text is committed and before publishing.
 const URL = /\bhttps?:\/\/[^\s<>"]+|\b(?:[a-z0-9-]+\.)+(?:com|org|net|io|dev|app|info|co|gov|edu)\/[^\s<>"]*|\b(?:[a-z0-9-]+\.)+(?:com|org|net|dev|app|info|gov|edu)\b/gi;
 const TRAILING = /[.,;:!?)\]'"]+$/;
 const EMOJI = /\p{Extended_Pictographic}(?:\uFE0F|[\u{1F3FB}-\u{1F3FF}])?(?:\u200D\p{Extended_Pictographic}(?:\uFE0F|[\u{1F3FB}-\u{1F3FF}])?)*|[\u{1F1E6}-\u{1F1FF}]{2}/gu;
@@ -34,7 +35,7 @@ function measure(raw, urlWeight) {
 }
 
 export default function (component) {
-  const { data, parentElement } = component;
+  const { data, parentElement, setStateValue } = component;
   const host = parentElement.getRootNode().host || parentElement;
   let out = parentElement.querySelector(".live-meter");
   if (!out) {
@@ -54,7 +55,16 @@ export default function (component) {
     out.textContent = `Typing: ${weighted}/${data.limit} on X · ${body}/${data.body_limit} before the final link`;
     out.classList.toggle("over", weighted > data.limit || body > data.body_limit);
   };
-  box.addEventListener("input", render);
+  let pause;
+  const typed = () => {
+    render();
+    clearTimeout(pause);
+    pause = setTimeout(() => setStateValue("text", box.value), data.save_after_ms);
+  };
+  box.addEventListener("input", typed);
   render();
-  return () => box.removeEventListener("input", render);
+  return () => {
+    clearTimeout(pause);
+    box.removeEventListener("input", typed);
+  };
 }

@@ -62,14 +62,27 @@ _LIVE_METER = st.components.v2.component(
 )
 
 
-def live_meter(*, label: str, key: str) -> None:
-    """A per-keystroke length count under the text area labelled `label`, drawn in the browser."""
+def live_meter(*, label: str, key: str) -> str | None:
+    """A per-keystroke length count under the text area labelled `label`, drawn in the browser.
+
+    Returns the text typed so far when it changed since the last run (after a short pause in
+    typing), so the caller can save it before the text area itself is committed.
+    """
     from cmoc_core.textlimits import BODY_LIMIT, URL_WEIGHT, X_LIMIT
 
-    _LIVE_METER(
-        data={"label": label, "limit": X_LIMIT, "body_limit": BODY_LIMIT, "url_weight": URL_WEIGHT},
-        key=key,
-    )
+    data = {
+        "label": label,
+        "limit": X_LIMIT,
+        "body_limit": BODY_LIMIT,
+        "url_weight": URL_WEIGHT,
+        "save_after_ms": 700,
+    }
+    typed = getattr(_LIVE_METER(data=data, key=key, on_text_change=lambda: None), "text", None)
+    seen = f"{key}_seen"
+    if typed is None or st.session_state.get(seen) == typed:
+        return None
+    st.session_state[seen] = typed
+    return typed
 
 
 def length_meter(text: str) -> None:

@@ -32,3 +32,19 @@ def test_the_live_meter_counts_while_typing_as_the_publishing_check_does(page: P
         expected = weighted_length(text)
         expect(meter.first).to_have_attribute("data-weighted", str(expected), timeout=5_000)
         assert box.input_value() == text  # still uncommitted: nothing was sent to the server
+
+
+def test_words_typed_but_not_yet_committed_survive_a_reload(page: Page, running_app):
+    page.goto(running_app.url)
+    take_over = page.get_by_role("button", name="Take over this incident")
+    if take_over.count():
+        take_over.click()
+    box = page.get_by_label("Details").filter(visible=True)
+    expect(box).to_have_count(1, timeout=30_000)
+    text = f"Still rolling back; half the fleet is done. {ISSUE}"
+    box.fill("")
+    box.press_sequentially(text)
+    page.wait_for_timeout(2_000)  # a pause in typing, no blur, no Ctrl+Enter
+    page.reload()
+    restored = page.get_by_label("Details").filter(visible=True)
+    expect(restored).to_have_value(text, timeout=30_000)
