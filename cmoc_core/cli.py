@@ -1,12 +1,18 @@
-"""Command line: sync, demo and sandbox."""
+"""Command line: sync, kpis, demo and sandbox."""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import sys
 from datetime import UTC, date, datetime
 
-from cmoc_core.config import load_settings
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from cmoc_core.config import Settings, load_settings
+from cmoc_core.kpis import compute_kpis
 from cmoc_core.sources import open_sources
 from cmoc_core.storage import make_engine, migrate
 from cmoc_core.sync import SOURCES, run_sync
@@ -29,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument(
         "--since", type=_day, help="pull from this day (YYYY-MM-DD) instead of the cursor"
     )
+    kpis = commands.add_parser("kpis", help="print the CMOC performance indicators")
+    kpis.add_argument("--since", type=_day, required=True, help="first day (YYYY-MM-DD)")
+    kpis.add_argument("--until", type=_day, required=True, help="day after the last (YYYY-MM-DD)")
+    kpis.add_argument("--format", choices=["json", "csv", "table"], default="json")
     commands.add_parser("demo", help="fill the database from the built-in sandbox")
     sandbox = commands.add_parser("sandbox", help="serve the fake APIs on 127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8765)
@@ -54,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     engine = make_engine(settings.cmoc_database_url)
     migrate(engine)
+    if args.command == "kpis":
+        effective = open_sources(settings).settings if settings.demo_mode else settings
+        return _print_kpis(engine, effective, args)
     sources = open_sources(settings)
     if sources.demo:
         print("demo mode: syncing from the built-in sandbox (nothing leaves this machine)")
@@ -73,4 +86,34 @@ def main(argv: list[str] | None = None) -> int:
     if not report.ok:
         print(f"error: {report.first_error}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _print_kpis(engine: Engine, settings: Settings, args: argparse.Namespace) -> int:
+    if args.until <= args.since:
+        print("error: --until must be after --since", file=sys.stderr)
+        return 2
+    with Session(engine) as session:
+        report = compute_kpis(
+            session=session, settings=settings, since=args.since, until=args.until
+        )
+    data = report.as_dict()
+    if args.format == "json":
+        print(json.dumps(data, indent=2))
+        return 0
+    rows = [
+        (kpi, figure, value)
+        for kpi, figures in data.items()
+        if kpi not in ("period", "per_person") and isinstance(figures, dict)
+        for figure, value in figures.items()
+        if not isinstance(value, dict | list)
+    ]
+    if args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["kpi", "figure", "value"])
+        writer.writerows((k, f, "" if v is None else v) for k, f, v in rows)
+        return 0
+    print(f"CMOC indicators {data['period']['since']} .. {data['period']['until']}")
+    for kpi, figure, value in rows:
+        print(f"  {kpi:<22} {figure:<32} {'-' if value is None else value}")
     return 0
