@@ -257,6 +257,13 @@ class Publisher:
         def apply(session: Session, result: dict[str, Any]) -> None:
             stored = self._stored(session, incident_id)
             stored.statuspage_incident_id = result["incident_id"]
+            for thread in session.exec(
+                select(StakeholderThread).where(
+                    StakeholderThread.statuspage_incident_id == _working_key(stored)
+                )
+            ):
+                thread.statuspage_incident_id = result["incident_id"]
+                session.add(thread)
             stored.components = components
             self._posted(session, stored, message, now)
             mark_step(session=session, incident=stored, key="create_incident", now=now)
@@ -505,13 +512,18 @@ def _thread(
 ) -> None:
     session.add(
         StakeholderThread(
-            statuspage_incident_id=incident.statuspage_incident_id or f"working:{incident.id}",
+            statuspage_incident_id=incident.statuspage_incident_id or _working_key(incident),
             posted_at=now,
             destination=destination,
             via=via,
             text=text,
         )
     )
+
+
+def _working_key(incident: WorkingIncident) -> str:
+    """Where a thread posted before the status-page incident exists is kept until it does."""
+    return f"working:{incident.id}"
 
 
 def zendesk_count(clients: Clients, tag: str) -> int | None:

@@ -184,3 +184,12 @@ def test_the_issue_link_is_required_to_create_and_resolve_but_not_in_updates():
     assert required and "link to the incident issue" in required[0]
     linked = Message(f"Resolved. {ISSUE.format(iid=5)}", 300, 100)
     assert problems(message=linked, project=project, require_link=True) == []
+
+
+def test_stakeholders_notified_before_the_incident_exists_count_for_it_once_created(world):
+    publisher, incident_id, _, sandbox = world
+    publisher.notify(incident_id=incident_id, text="*Summary*: errors", now=sandbox.now())
+    created = create(world)
+    with Session(publisher.engine) as session:
+        threads = session.exec(select(StakeholderThread)).all()
+    assert {t.statuspage_incident_id for t in threads} == {created.result["incident_id"]}
