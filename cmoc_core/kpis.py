@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from cmoc_core import cadence, handbook
@@ -202,13 +203,22 @@ class _Incident:
 
 def _period_incidents(session, settings, since, until) -> list[_Incident]:
     """Status-page incidents of the public page whose first message is in the period."""
-    query = select(StatusPageIncident)
+    first = (
+        select(
+            StatusPageMessage.incident_id,
+            func.min(StatusPageMessage.posted_at).label("first_at"),
+        )
+        .group_by(col(StatusPageMessage.incident_id))
+        .subquery()
+    )
+    opened = func.coalesce(first.c.first_at, StatusPageIncident.datetime_open)
+    query = (
+        select(StatusPageIncident)
+        .outerjoin(first, first.c.incident_id == StatusPageIncident.id)
+        .where(opened >= since, opened < until)
+    )
     if settings.statusio_statuspage_id:
         query = query.where(StatusPageIncident.statuspage_id == settings.statusio_statuspage_id)
-    query = query.where(
-        col(StatusPageIncident.datetime_open) < until + timedelta(days=1),
-        col(StatusPageIncident.datetime_open) >= since - timedelta(days=1),
-    )
     incidents = {i.id: i for i in session.exec(query)}
     messages: dict[str, list[StatusPageMessage]] = defaultdict(list)
     if incidents:
@@ -218,13 +228,14 @@ def _period_incidents(session, settings, since, until) -> list[_Incident]:
             .order_by(col(StatusPageMessage.posted_at))
         ):
             messages[message.incident_id].append(message)
-    found = []
-    for incident_id, incident in incidents.items():
-        own = messages.get(incident_id, [])
-        first = own[0].posted_at if own else incident.datetime_open
-        if since <= first < until:
-            found.append(_Incident(incident, own, first))
-    return found
+    return [
+        _Incident(
+            incident,
+            messages[key],
+            messages[key][0].posted_at if messages[key] else incident.datetime_open,
+        )
+        for key, incident in incidents.items()
+    ]
 
 
 class _Severity:
@@ -426,7 +437,6 @@ def _quarters(since: datetime, until: datetime) -> list[tuple[str, datetime, dat
 
 
 def _training(session, settings, since, until, people, rota) -> dict[str, Any]:
-    del settings
     quarters = _quarters(since, until)
     if not quarters:
         return {"cmoc_quarters": 0, "trained": 0, "trained_pct": None, "grid": []}
@@ -440,14 +450,14 @@ def _training(session, settings, since, until, people, rota) -> dict[str, Any]:
             )
         )
     )
-    acks = list(
-        session.exec(
-            select(PagerDutyIncident.acknowledged_at, PagerDutyIncident.acknowledged_by).where(
-                col(PagerDutyIncident.acknowledged_at) >= first,
-                col(PagerDutyIncident.acknowledged_at) < last,
-            )
-        )
+    ack_query = select(PagerDutyIncident.acknowledged_at, PagerDutyIncident.acknowledged_by).where(
+        col(PagerDutyIncident.acknowledged_at) >= first,
+        col(PagerDutyIncident.acknowledged_at) < last,
     )
+    if settings.pagerduty_cmoc_service_ids:
+        services = settings.pagerduty_cmoc_service_ids
+        ack_query = ack_query.where(col(PagerDutyIncident.service_id).in_(services))
+    acks = list(session.exec(ack_query))
     grid = []
     for label, start, end in quarters:
         cmocs = {
