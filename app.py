@@ -4,10 +4,11 @@ st.set_page_config(page_title="CMOC Cockpit", page_icon=":material/campaign:", l
 page = st.navigation(
     [
         st.Page(
-            "pages/composer.py", title="Live composer", icon=":material/campaign:", default=True
+            "app_pages/composer.py", title="Live composer", icon=":material/campaign:", default=True
         ),
-        st.Page("pages/history.py", title="Incident history", icon=":material/history:"),
-        st.Page("pages/sync.py", title="Sync & settings", icon=":material/sync:"),
+        st.Page("app_pages/kpis.py", title="KPI dashboard", icon=":material/monitoring:"),
+        st.Page("app_pages/history.py", title="Incident history", icon=":material/history:"),
+        st.Page("app_pages/sync.py", title="Sync & settings", icon=":material/sync:"),
     ]
 )
 page.run()

@@ -50,6 +50,7 @@ class KpiReport:
     training: dict[str, Any]
     status_page_label: dict[str, Any]
     per_person: list[dict[str, Any]] = field(default_factory=list)
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON object of kpis.md, numbers rounded to 2 decimals."""
@@ -71,23 +72,26 @@ class KpiReport:
 def compute_kpis(
     *, session: Session, settings: Settings, since: datetime, until: datetime
 ) -> KpiReport:
-    """All indicators for [since, until)."""
+    """All indicators for [since, until), with the rows behind them for drill-down."""
     people = _People.load(session)
     rota = _Rota.load(session, settings)
     tally: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(PERSON_FIGURES, 0))
+    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     incidents = _period_incidents(session, settings, since, until)
-    return KpiReport(
+    report = KpiReport(
         since=since,
         until=until,
-        ack_time=_ack_time(session, settings, since, until, people, rota, tally),
-        update_cadence=_update_cadence(session, settings, incidents, people, rota, tally),
+        ack_time=_ack_time(session, settings, since, until, people, rota, tally, rows),
+        update_cadence=_update_cadence(session, settings, incidents, people, rota, tally, rows),
         stakeholder_threads=_stakeholder_threads(session, incidents),
-        handover=_handover(session, since, until, people, rota, tally),
+        handover=_handover(session, since, until, people, rota, tally, rows),
         contact_requests=_contact_requests(session, settings, since, until, people),
         training=_training(session, settings, since, until, people, rota),
         status_page_label=_status_page_label(session, settings, incidents),
         per_person=[{"person": name, **figures} for name, figures in sorted(tally.items())],
     )
+    report.rows = dict(rows)
+    return report
 
 
 PERSON_FIGURES = ("pages", "within_target", "gaps", "on_time", "shifts", "handed_over")
@@ -159,7 +163,7 @@ class _Rota:
         return merged
 
 
-def _ack_time(session, settings, since, until, people, rota, tally) -> dict[str, Any]:
+def _ack_time(session, settings, since, until, people, rota, tally, rows) -> dict[str, Any]:
     query = select(PagerDutyIncident).where(
         col(PagerDutyIncident.created_at) >= since, col(PagerDutyIncident.created_at) < until
     )
@@ -175,9 +179,23 @@ def _ack_time(session, settings, since, until, people, rota, tally) -> dict[str,
         person = people.pagerduty(page.acknowledged_by or rota.on_call_at(page.created_at))
         if person:
             tally[person]["pages"] += 1
-        if page.acknowledged_at is None:
+        waited = (
+            (page.acknowledged_at - page.created_at).total_seconds() / 60
+            if page.acknowledged_at
+            else None
+        )
+        rows["pages"].append(
+            {
+                "page": page.incident_number,
+                "title": page.title,
+                "triggered": page.created_at,
+                "ack_minutes": waited,
+                "person": person,
+                "statuspage_incident": page.statuspage_incident_id,
+            }
+        )
+        if waited is None:
             continue
-        waited = (page.acknowledged_at - page.created_at).total_seconds() / 60
         minutes.append(waited)
         if waited <= target:
             within += 1
@@ -284,7 +302,7 @@ def _severities(session: Session, iids: Iterable[int], project: str) -> dict[int
     }
 
 
-def _update_cadence(session, settings, incidents, people, rota, tally) -> dict[str, Any]:
+def _update_cadence(session, settings, incidents, people, rota, tally, rows) -> dict[str, Any]:
     project = settings.gitlab_production_project
     severities = _severities(
         session,
@@ -316,6 +334,21 @@ def _update_cadence(session, settings, incidents, people, rota, tally) -> dict[s
             )
             lengths.append((later.posted_at - earlier.posted_at).total_seconds() / 60)
             person = people.pagerduty(rota.on_call_at(later.posted_at))
+            rows["gaps"].append(
+                {
+                    "incident": item.incident.id,
+                    "title": item.incident.name,
+                    "start": earlier.posted_at,
+                    "end": later.posted_at,
+                    "due": gap.due,
+                    "severity": level,
+                    "state": handbook.state_name(earlier.state),
+                    "on_time": gap.on_time,
+                    "overdue_minutes": gap.overdue_by.total_seconds() / 60,
+                    "announced": gap.announced,
+                    "person": person,
+                }
+            )
             for bucket in (by_severity[str(level)], by_state[handbook.state_name(earlier.state)]):
                 bucket["gaps"] += 1
                 bucket["on_time" if gap.on_time else "overdue"] += 1
@@ -369,7 +402,7 @@ def _stakeholder_threads(session, incidents) -> dict[str, Any]:
     }
 
 
-def _handover(session, since, until, people, rota, tally) -> dict[str, Any]:
+def _handover(session, since, until, people, rota, tally, rows) -> dict[str, Any]:
     handovers: dict[str, list[datetime]] = defaultdict(list)
     for author, created in session.exec(
         select(GitLabIssue.author_id, GitLabIssue.created_at).where(
@@ -381,14 +414,16 @@ def _handover(session, since, until, people, rota, tally) -> dict[str, Any]:
             handovers[name].append(created)
     shifts = handed = 0
     by_person: dict[str, dict[str, int]] = defaultdict(lambda: {"shifts": 0, "handed_over": 0})
-    for user, _start, end in rota.shifts():
+    for user, start, end in rota.shifts():
         if end is None or not since <= end < until:
             continue
         person = people.pagerduty(user) or user
         shifts += 1
         tally[person]["shifts"] += 1
         by_person[person]["shifts"] += 1
-        if any(abs(created - end) <= HANDOVER_WINDOW for created in handovers.get(person, [])):
+        done = any(abs(created - end) <= HANDOVER_WINDOW for created in handovers.get(person, []))
+        rows["shifts"].append({"person": person, "start": start, "end": end, "handed_over": done})
+        if done:
             handed += 1
             tally[person]["handed_over"] += 1
             by_person[person]["handed_over"] += 1

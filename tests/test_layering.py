@@ -39,7 +39,7 @@ def test_pages_reach_no_http_or_sql_directly():
     forbidden = {"httpx", "sqlalchemy", "sqlite3", "psycopg", "requests"}
     offenders = {
         str(path.relative_to(ROOT)): sorted(imported_modules(path) & forbidden)
-        for path in [ROOT / "app.py", *(ROOT / "pages").glob("*.py")]
+        for path in [ROOT / "app.py", *(ROOT / "app_pages").glob("*.py")]
         if imported_modules(path) & forbidden
     }
     assert offenders == {}

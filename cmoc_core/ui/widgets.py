@@ -107,3 +107,36 @@ def duration(delta: timedelta) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def period_preset(*, key: str, today: date | None = None) -> tuple[datetime, datetime]:
+    """This quarter, last quarter, last 30 days or a custom range, as [since, until) in UTC."""
+    today = today or datetime.now(UTC).date()
+    quarter_start = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    previous_start = date(
+        quarter_start.year - (quarter_start.month == 1), (quarter_start.month - 4) % 12 + 1, 1
+    )
+    presets = {
+        "This quarter": (quarter_start, today + timedelta(days=1)),
+        "Last quarter": (previous_start, quarter_start),
+        "Last 30 days": (today - timedelta(days=29), today + timedelta(days=1)),
+        "Last 365 days": (today - timedelta(days=364), today + timedelta(days=1)),
+    }
+    choice = (
+        st.segmented_control("Period", [*presets, "Custom"], default="Last quarter", key=key)
+        or "Last quarter"
+    )
+    if choice == "Custom":
+        return period_picker(key=f"{key}_custom", default_days=90)
+    start, end = presets[choice]
+    return as_utc_midnight(start), as_utc_midnight(end)
+
+
+def percent(value: float | None) -> str:
+    """`87.5%`, or an en dash when there is nothing to measure."""
+    return "–" if value is None else f"{value:.1f}%"
+
+
+def ratio(value: float | None) -> str:
+    """`0.71`, or an en dash when there is nothing to measure."""
+    return "–" if value is None else f"{value:.2f}"

@@ -9,7 +9,7 @@ from tests.app.conftest import table_with, texts
 
 def open_history(app):
     app.run()
-    app.switch_page("pages/history.py").run()
+    app.switch_page("app_pages/history.py").run()
     assert not app.exception
     return app
 

@@ -7,7 +7,7 @@ from tests.app.conftest import table_with, texts
 
 def open_sync_page(app):
     app.run()
-    app.switch_page("pages/sync.py").run()
+    app.switch_page("app_pages/sync.py").run()
     assert not app.exception
     return app
 

@@ -1,0 +1,126 @@
+"""Plotly figures for the KPI dashboard; readable in light and dark themes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from cmoc_core import handbook
+
+ON_TIME, LATE = "#2e7d32", "#d32f2f"
+
+
+def _layout(figure: go.Figure, title: str) -> go.Figure:
+    figure.update_layout(
+        title=title, margin={"l": 10, "r": 10, "t": 50, "b": 10}, height=340, legend_title_text=""
+    )
+    return figure
+
+
+def ack_distribution(pages: pd.DataFrame) -> go.Figure:
+    """Minutes to acknowledge, with the 15-minute target line."""
+    acked = pages.dropna(subset=["ack_minutes"])
+    figure = px.histogram(acked, x="ack_minutes", nbins=30, labels={"ack_minutes": "minutes"})
+    target = handbook.ACK_TARGET.total_seconds() / 60
+    figure.add_vline(
+        x=target, line_dash="dash", line_color=LATE, annotation_text=f"{target:.0f} min target"
+    )
+    return _layout(figure, "Time to acknowledge pages")
+
+
+def ack_trend(pages: pd.DataFrame) -> go.Figure:
+    """Median minutes to acknowledge by month."""
+    acked = pages.dropna(subset=["ack_minutes"]).copy()
+    acked["month"] = acked["triggered"].dt.strftime("%Y-%m")
+    monthly = acked.groupby("month", as_index=False)["ack_minutes"].median()
+    figure = px.line(
+        monthly,
+        x="month",
+        y="ack_minutes",
+        markers=True,
+        labels={"ack_minutes": "median minutes", "month": ""},
+    )
+    return _layout(figure, "Acknowledgement trend (median by month)")
+
+
+def cadence_heatmap(gaps: pd.DataFrame) -> go.Figure:
+    """Share of gaps on time by severity and state."""
+    states = [s.name.title() for s in handbook.IncidentState]
+    table = (
+        gaps.assign(on_time=gaps["on_time"].astype(float))
+        .pivot_table(index="severity", columns="state", values="on_time", aggfunc="mean")
+        .reindex(index=[1, 2, 3, 4], columns=states)
+        * 100
+    )
+    figure = px.imshow(
+        table,
+        text_auto=".0f",
+        zmin=0,
+        zmax=100,
+        color_continuous_scale="RdYlGn",
+        labels={"color": "% on time", "x": "state", "y": "severity"},
+        aspect="auto",
+    )
+    return _layout(figure, "Updates on time (%) by severity and state")
+
+
+def overdue_over_time(gaps: pd.DataFrame) -> go.Figure:
+    """Each overdue gap: when it ended and by how many minutes it was late."""
+    late = gaps[~gaps["on_time"]]
+    figure = px.scatter(
+        late,
+        x="end",
+        y="overdue_minutes",
+        color_discrete_sequence=[LATE],
+        hover_data=["title", "severity", "state"],
+        labels={"end": "", "overdue_minutes": "minutes overdue"},
+    )
+    return _layout(figure, "Overdue updates over time")
+
+
+def handover_by_person(shifts: pd.DataFrame) -> go.Figure:
+    """Shifts handed over or not, per person."""
+    counts = (
+        shifts.assign(outcome=shifts["handed_over"].map({True: "handed over", False: "missing"}))
+        .groupby(["person", "outcome"], as_index=False)
+        .size()
+    )
+    figure = px.bar(
+        counts,
+        x="person",
+        y="size",
+        color="outcome",
+        barmode="stack",
+        color_discrete_map={"handed over": ON_TIME, "missing": LATE},
+        labels={"size": "shifts", "person": ""},
+    )
+    return _layout(figure, "Handover issue after each shift")
+
+
+def training_grid(grid: pd.DataFrame) -> go.Figure:
+    """Who trained in which quarter."""
+    table = grid.assign(trained=grid["trained"].astype(int)).pivot_table(
+        index="person", columns="quarter", values="trained", aggfunc="max"
+    )
+    figure = px.imshow(
+        table,
+        zmin=0,
+        zmax=1,
+        color_continuous_scale=[LATE, ON_TIME],
+        aspect="auto",
+        labels={"color": "trained"},
+    )
+    figure.update_coloraxes(showscale=False)
+    return _layout(figure, "Training per quarter")
+
+
+def contact_requests(by_assignee: pd.DataFrame) -> go.Figure:
+    """Contact requests opened and completed per assignee."""
+    long = by_assignee.melt(
+        id_vars="person", value_vars=["opened", "completed"], var_name="figure", value_name="count"
+    )
+    figure = px.bar(
+        long, x="person", y="count", color="figure", barmode="group", labels={"person": ""}
+    )
+    return _layout(figure, "Contact requests")

@@ -1,0 +1,56 @@
+"""KPI dashboard on the demo organisation: tiles, charts, filters and drill-down."""
+
+from __future__ import annotations
+
+import json
+
+from tests.app.conftest import table_with
+
+
+def open_dashboard(app):
+    app.run()
+    app.switch_page("app_pages/kpis.py").run()
+    assert not app.exception
+    app.segmented_control(key="kpis_period").set_value("Last 365 days").run()
+    assert not app.exception
+    return app
+
+
+def test_tiles_and_charts_show_the_indicators(app):
+    open_dashboard(app)
+    labels = {m.label for m in app.metric}
+    assert {"Acknowledged ≤ 15 min", "Updates on time", "Shifts handed over"} <= labels
+    assert all(
+        m.value != "–" for m in app.metric if m.label in ("Updates on time", "Shifts handed over")
+    )
+    charts = app.get("plotly_chart")
+    assert len(charts) >= 6
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in charts]
+    assert "Time to acknowledge pages" in titles
+    ack = next(
+        json.loads(c.proto.spec)
+        for c in charts
+        if "Time to acknowledge" in json.dumps(json.loads(c.proto.spec)["layout"])
+    )
+    assert any(shape.get("x0") == 15 for shape in ack["layout"].get("shapes", []))
+
+
+def test_the_person_filter_narrows_the_rows_behind_the_figures(app):
+    open_dashboard(app)
+    app.selectbox(key="kpis_drill").set_value("Shifts without a handover issue").run()
+    everyone = table_with(app, "person", "start", "end", "handed_over")
+    person = everyone["person"].iloc[0]
+    app.selectbox(key="kpis_person").set_value(person).run()
+    narrowed = table_with(app, "person", "start", "end", "handed_over")
+    assert 0 < len(narrowed) < len(everyone)
+    assert set(narrowed["person"]) == {person}
+
+
+def test_drill_down_lists_overdue_updates_and_offers_them_as_csv(app):
+    open_dashboard(app)
+    app.selectbox(key="kpis_drill").set_value("Overdue updates").run()
+    overdue = table_with(app, "incident", "due", "overdue_minutes")
+    assert len(overdue) > 0 and (overdue["overdue_minutes"] > 0).all()
+    assert not overdue["on_time"].any()
+    download = app.get("download_button")
+    assert download and download[0].proto.label == "Download CSV"
