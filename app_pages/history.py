@@ -1,7 +1,7 @@
 import streamlit as st
 
 from cmoc_core import history
-from cmoc_core.ui import deps, widgets
+from cmoc_core.ui import charts, deps, widgets
 
 context = deps.app_context()
 st.title("Incident history")
@@ -41,7 +41,11 @@ st.dataframe(
 )
 
 labels = history.incident_labels(frame)
+linked = st.query_params.get("incident")
+if linked in labels.values() and "history_incident" not in st.session_state:
+    st.session_state["history_incident"] = next(k for k, v in labels.items() if v == linked)
 chosen = st.selectbox("Incident", list(labels), key="history_incident")
+st.query_params["incident"] = labels[chosen]
 with deps.session(context) as db:
     record = history.incident_record(session=db, incident_id=labels[chosen])
 if record is None:
@@ -75,6 +79,18 @@ for page in record.pages:
     else:
         acknowledged = "never acknowledged"
     st.caption(f"PagerDuty page #{page.incident_number}: {acknowledged}")
+
+with deps.session(context) as db:
+    timeline = history.incident_timeline(
+        session=db,
+        incident_id=labels[chosen],
+        project=context.settings.gitlab_production_project,
+        now=deps.now(),
+    )
+if timeline is not None:
+    for flag in timeline.flags:
+        st.warning(widgets.escape_markdown(flag), icon=":material/flag:")
+    st.plotly_chart(charts.incident_timeline(timeline), key="history_timeline")
 
 st.markdown("**Messages**")
 for message in record.messages.itertuples():

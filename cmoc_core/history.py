@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from cmoc_core import cadence, handbook
 from cmoc_core.handbook import state_name, status_name
+from cmoc_core.kpis import severities
 from cmoc_core.models import (
     GitLabIssue,
+    GitLabLabelEvent,
     IssueKind,
     PagerDutyIncident,
+    StakeholderThread,
     StatusPageIncident,
     StatusPageMessage,
 )
@@ -193,3 +198,115 @@ def incident_record(*, session: Session, incident_id: str) -> IncidentRecord | N
         .order_by(PagerDutyIncident.created_at)
     ).all()
     return IncidentRecord(incident, frame, issue, list(pages))
+
+
+@dataclass
+class TimelineGap:
+    """The time between two updates, its due time and whether the later one came in time."""
+
+    start: datetime
+    due: datetime
+    end: datetime
+    on_time: bool
+    state: str
+
+
+@dataclass
+class Timeline:
+    """What the incident timeline draws, and the cross-system consistency flags."""
+
+    phases: list[tuple[str, datetime, datetime]]
+    updates: list[tuple[datetime, str]]
+    gaps: list[TimelineGap]
+    events: list[tuple[str, datetime]]
+    flags: list[str]
+
+
+def incident_timeline(
+    *, session: Session, incident_id: str, project: str, now: datetime
+) -> Timeline | None:
+    """State phases, updates, due windows, page and label events, and what looks inconsistent."""
+    record = incident_record(session=session, incident_id=incident_id)
+    if record is None:
+        return None
+    incident = record.incident
+    messages = session.exec(
+        select(StatusPageMessage)
+        .where(StatusPageMessage.incident_id == incident_id)
+        .order_by(col(StatusPageMessage.posted_at))
+    ).all()
+    iid = incident.production_issue_iid
+    severity = severities(session, [iid], project).get(iid) if iid is not None else None
+    end_of_story = messages[-1].posted_at if incident.resolved and messages else now
+    phases, gaps = [], []
+    for position, message in enumerate(messages):
+        later = messages[position + 1] if position + 1 < len(messages) else None
+        until = later.posted_at if later else end_of_story
+        if not (incident.resolved and later is None):
+            phases.append((state_name(message.state), message.posted_at, until))
+        if message.state not in handbook.CADENCE_MINUTES or (incident.resolved and later is None):
+            continue
+        level = severity.at(message.posted_at) if severity else None
+        due = cadence.next_due(
+            posted_at=message.posted_at, text=message.details, state=message.state, severity=level
+        )
+        arrived = later.posted_at if later else now
+        gaps.append(
+            TimelineGap(
+                message.posted_at,
+                due,
+                arrived,
+                arrived - due <= handbook.GRACE,
+                state_name(message.state),
+            )
+        )
+    events = []
+    for page in record.pages:
+        events.append((f"page #{page.incident_number} triggered", page.created_at))
+        if page.acknowledged_at:
+            events.append((f"page #{page.incident_number} acknowledged", page.acknowledged_at))
+    label_added = None
+    if record.issue is not None:
+        label_added = session.exec(
+            select(func.min(GitLabLabelEvent.created_at)).where(
+                GitLabLabelEvent.issue_id == record.issue.id,
+                GitLabLabelEvent.label_name == handbook.STATUS_PAGE_LABEL,
+                GitLabLabelEvent.action == "add",
+            )
+        ).one()
+        if label_added:
+            events.append(("issue labelled", label_added))
+    return Timeline(
+        phases=phases,
+        updates=[(m.posted_at, state_name(m.state)) for m in messages],
+        gaps=gaps,
+        events=sorted(events, key=lambda e: e[1]),
+        flags=_flags(session, record, severity),
+    )
+
+
+def _flags(session: Session, record: IncidentRecord, severity: Any) -> list[str]:
+    incident, issue = record.incident, record.issue
+    flags = []
+    if incident.production_issue_iid is None:
+        flags.append("No production issue link in the messages")
+    elif issue is None:
+        flags.append(f"Production issue #{incident.production_issue_iid} is not synced")
+    if issue is not None and severity is None and issue.severity is None:
+        flags.append("Severity unknown (no severity:: label)")
+    if issue is not None and handbook.STATUS_PAGE_LABEL not in issue.labels:
+        flags.append(f"Label {handbook.STATUS_PAGE_LABEL} missing on the issue")
+    threads = session.exec(
+        select(func.count())
+        .select_from(StakeholderThread)
+        .where(StakeholderThread.statuspage_incident_id == incident.id)
+    ).one()
+    if not threads:
+        flags.append("No stakeholder thread recorded")
+    for page in record.pages:
+        if page.acknowledged_at is None:
+            flags.append(f"Page #{page.incident_number} never acknowledged")
+        elif page.acknowledged_at - page.created_at > handbook.ACK_TARGET:
+            minutes = (page.acknowledged_at - page.created_at).total_seconds() / 60
+            flags.append(f"Page #{page.incident_number} acknowledged after {minutes:.0f} min")
+    return flags

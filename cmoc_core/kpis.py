@@ -256,7 +256,7 @@ def _period_incidents(session, settings, since, until) -> list[_Incident]:
     ]
 
 
-class _Severity:
+class Severity:
     """Severity in effect at a time, from the linked issue's label events (kpis.md)."""
 
     def __init__(self, adds: list[tuple[datetime, int]], current: int | None) -> None:
@@ -272,7 +272,8 @@ class _Severity:
         return self.current
 
 
-def _severities(session: Session, iids: Iterable[int], project: str) -> dict[int, _Severity]:
+def severities(session: Session, iids: Iterable[int], project: str) -> dict[int, Severity]:
+    """Severity-in-effect lookups for production issues, by iid."""
     wanted = set(iids)
     if not wanted:
         return {}
@@ -297,14 +298,14 @@ def _severities(session: Session, iids: Iterable[int], project: str) -> dict[int
             if match:
                 adds[event.issue_id].append((event.created_at, int(match.group(1))))
     return {
-        issue.iid: _Severity(adds.get(issue.id, []), severity_from_labels(issue.labels))
+        issue.iid: Severity(adds.get(issue.id, []), severity_from_labels(issue.labels))
         for issue in issues.values()
     }
 
 
 def _update_cadence(session, settings, incidents, people, rota, tally, rows) -> dict[str, Any]:
     project = settings.gitlab_production_project
-    severities = _severities(
+    by_iid = severities(
         session,
         (
             i.incident.production_issue_iid
@@ -318,7 +319,7 @@ def _update_cadence(session, settings, incidents, people, rota, tally, rows) -> 
     by_severity = {str(s): _zero_gaps() for s in (1, 2, 3, 4)}
     by_state = {state.name.title(): _zero_gaps() for state in IncidentState}
     for item in incidents:
-        severity = severities.get(item.incident.production_issue_iid or -1)
+        severity = by_iid.get(item.incident.production_issue_iid or -1)
         for earlier, later in zip(item.messages, item.messages[1:], strict=False):
             if earlier.state not in handbook.CADENCE_MINUTES:
                 continue

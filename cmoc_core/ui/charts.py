@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -124,3 +126,60 @@ def contact_requests(by_assignee: pd.DataFrame) -> go.Figure:
         long, x="person", y="count", color="figure", barmode="group", labels={"person": ""}
     )
     return _layout(figure, "Contact requests")
+
+
+STATE_COLOURS = {"Investigating": "#f57c00", "Identified": "#fbc02d", "Monitoring": "#1976d2"}
+
+
+def incident_timeline(timeline: Any) -> go.Figure:
+    """State phases as bars, updates as markers, due windows shaded, overdue stretches red."""
+    figure = go.Figure()
+    for state, start, end in timeline.phases:
+        figure.add_trace(
+            go.Scatter(
+                x=[start, end],
+                y=["state", "state"],
+                mode="lines",
+                name=state,
+                line={"width": 18, "color": STATE_COLOURS.get(state, "#888")},
+                legendgroup=state,
+                showlegend=state not in {t.name for t in figure.data},
+            )
+        )
+    for gap in timeline.gaps:
+        figure.add_vrect(x0=gap.start, x1=gap.due, fillcolor=ON_TIME, opacity=0.08, line_width=0)
+        if not gap.on_time:
+            figure.add_trace(
+                go.Scatter(
+                    x=[gap.due, gap.end],
+                    y=["updates", "updates"],
+                    mode="lines",
+                    name="overdue",
+                    line={"width": 6, "color": LATE},
+                    showlegend=False,
+                )
+            )
+    figure.add_trace(
+        go.Scatter(
+            x=[at for at, _ in timeline.updates],
+            y=["updates"] * len(timeline.updates),
+            mode="markers",
+            name="update",
+            marker={"size": 11, "symbol": "diamond", "color": "#455a64"},
+            text=[state for _, state in timeline.updates],
+        )
+    )
+    if timeline.events:
+        figure.add_trace(
+            go.Scatter(
+                x=[at for _, at in timeline.events],
+                y=["events"] * len(timeline.events),
+                mode="markers",
+                name="page and label",
+                marker={"size": 10, "color": "#6a1b9a"},
+                hovertext=[label for label, _ in timeline.events],
+                hoverinfo="text+x",
+            )
+        )
+    figure.update_yaxes(categoryorder="array", categoryarray=["events", "updates", "state"])
+    return _layout(figure, "Timeline (due windows shaded, overdue in red)")

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 
+from sqlmodel import Session, select
+from streamlit.testing.v1 import AppTest
+
+from cmoc_core.models import StatusPageIncident
+from cmoc_core.storage import make_engine
 from tests.app.conftest import table_with, texts
 
 
@@ -54,3 +61,38 @@ def test_a_search_with_no_match_says_so(app):
     app.text_input(key="history_search").input("no incident is called this").run()
     assert not app.exception
     assert any("No status-page incidents match" in i.value for i in app.info)
+
+
+def incident_ids(where) -> list[str]:
+    query = select(StatusPageIncident.id).where(where).order_by(StatusPageIncident.datetime_open)
+    with Session(make_engine(os.environ["CMOC_DATABASE_URL"])) as session:
+        return list(session.exec(query))
+
+
+def test_a_deep_link_opens_the_incident_with_its_timeline_and_flags(app):
+    open_history(app)  # loads the demo organisation
+    unlinked = incident_ids(StatusPageIncident.production_issue_iid.is_(None))[0]  # the oldest
+    linked_app = AppTest.from_file(app._script_path, default_timeout=60)
+    linked_app.query_params["incident"] = unlinked
+    open_history(linked_app)
+    assert linked_app.query_params["incident"] in (unlinked, [unlinked])
+    assert linked_app.selectbox(key="history_incident").index != 0
+    warnings = " ".join(w.value for w in linked_app.warning).replace("\\", "")
+    assert "No production issue link in the messages" in warnings
+    chart = next(c for c in linked_app.get("plotly_chart") if "Timeline" in c.proto.spec)
+    spec = json.loads(chart.proto.spec)
+    updates = next(t for t in spec["data"] if t.get("name") == "update")
+    assert len(updates["x"]) >= 2
+
+
+def test_overdue_gaps_are_drawn_in_red_on_the_timeline(app):
+    open_history(app)
+    found = False
+    for index in range(len(app.selectbox(key="history_incident").options)):
+        app.selectbox(key="history_incident").select_index(index).run()
+        chart = next(c for c in app.get("plotly_chart") if "Timeline" in c.proto.spec)
+        traces = json.loads(chart.proto.spec)["data"]
+        if any(t.get("name") == "overdue" for t in traces):
+            found = True
+            break
+    assert found, "the demo organisation has late updates; one must show in red"
