@@ -122,17 +122,20 @@ class _People:
 class _Rota:
     """CMOC and shadow on-call entries, with lookups by time and merged shifts."""
 
-    def __init__(self, entries: list[OnCallEntry]) -> None:
+    def __init__(self, entries: list[Any]) -> None:
         self.cmoc = sorted(
             (e for e in entries if e.schedule_kind == ScheduleKind.CMOC), key=lambda e: e.start
         )
         self.shadow = [e for e in entries if e.schedule_kind == ScheduleKind.SHADOW]
         self._starts = [e.start for e in self.cmoc]
+        self._longest = max(((e.end or FOREVER) - e.start for e in self.cmoc), default=timedelta(0))
 
     @classmethod
     def load(cls, session: Session, settings: Settings) -> _Rota:
         schedules = settings.pagerduty_cmoc_schedule_ids + settings.pagerduty_shadow_schedule_ids
-        query = select(OnCallEntry)
+        query = select(
+            OnCallEntry.schedule_kind, OnCallEntry.user_id, OnCallEntry.start, OnCallEntry.end
+        )
         if schedules:
             query = query.where(col(OnCallEntry.schedule_id).in_(schedules))
         return cls(list(session.exec(query)))
@@ -140,9 +143,12 @@ class _Rota:
     def on_call_at(self, moment: datetime) -> str | None:
         """The PagerDuty user on a CMOC schedule at `moment` (the latest to start)."""
         index = bisect.bisect_right(self._starts, moment)
-        for entry in reversed(self.cmoc[:index]):
+        for position in range(index - 1, -1, -1):
+            entry = self.cmoc[position]
             if (entry.end or FOREVER) > moment:
                 return entry.user_id
+            if entry.start < moment - self._longest:
+                break  # nothing that started earlier can still be running
         return None
 
     def shifts(self) -> list[tuple[str, datetime, datetime | None]]:
@@ -215,7 +221,7 @@ def _ack_time(session, settings, since, until, people, rota, tally, rows) -> dic
 @dataclass
 class _Incident:
     incident: StatusPageIncident
-    messages: list[StatusPageMessage]
+    messages: list[Any]
     first_message_at: datetime
 
 
@@ -238,14 +244,19 @@ def _period_incidents(session, settings, since, until) -> list[_Incident]:
     if settings.statusio_statuspage_id:
         query = query.where(StatusPageIncident.statuspage_id == settings.statusio_statuspage_id)
     incidents = {i.id: i for i in session.exec(query)}
-    messages: dict[str, list[StatusPageMessage]] = defaultdict(list)
-    if incidents:
-        for message in session.exec(
-            select(StatusPageMessage)
-            .where(col(StatusPageMessage.incident_id).in_(list(incidents)))
-            .order_by(col(StatusPageMessage.posted_at))
-        ):
-            messages[message.incident_id].append(message)
+    chosen = query.with_only_columns(StatusPageIncident.id).scalar_subquery()
+    messages: dict[str, list[Any]] = defaultdict(list)
+    for message in session.exec(
+        select(
+            StatusPageMessage.incident_id,
+            StatusPageMessage.posted_at,
+            StatusPageMessage.state,
+            StatusPageMessage.details,
+        )
+        .where(col(StatusPageMessage.incident_id).in_(chosen))
+        .order_by(col(StatusPageMessage.posted_at))
+    ):
+        messages[message.incident_id].append(message)
     return [
         _Incident(
             incident,
@@ -413,6 +424,8 @@ def _handover(session, since, until, people, rota, tally, rows) -> dict[str, Any
         name = people.gitlab(author)
         if name:
             handovers[name].append(created)
+    for times in handovers.values():
+        times.sort()
     shifts = handed = 0
     by_person: dict[str, dict[str, int]] = defaultdict(lambda: {"shifts": 0, "handed_over": 0})
     for user, start, end in rota.shifts():
@@ -422,7 +435,9 @@ def _handover(session, since, until, people, rota, tally, rows) -> dict[str, Any
         shifts += 1
         tally[person]["shifts"] += 1
         by_person[person]["shifts"] += 1
-        done = any(abs(created - end) <= HANDOVER_WINDOW for created in handovers.get(person, []))
+        times = handovers.get(person, [])
+        first = bisect.bisect_left(times, end - HANDOVER_WINDOW)
+        done = first < len(times) and times[first] <= end + HANDOVER_WINDOW
         rows["shifts"].append({"person": person, "start": start, "end": end, "handed_over": done})
         if done:
             handed += 1

@@ -1,0 +1,286 @@
+"""KPI report time on ten years of a big rotation, against the time SQLite takes to read it.
+
+History: 50,000 status-page incidents with 500,000 messages, 50,000 pages, 20,000 on-call
+shifts, their production issues and label events, and handover issues. Targets (issue 4):
+the full report within 2x the read floor and under 2 s, peak memory under 500 MB.
+
+    .venv/bin/python benchmarks/kpi_scale.py [--incidents 50000] [--keep FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import insert  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from cmoc_core.config import settings_from_mapping  # noqa: E402
+from cmoc_core.kpis import compute_kpis  # noqa: E402
+from cmoc_core.models import (  # noqa: E402
+    GitLabIssue,
+    GitLabLabelEvent,
+    Identity,
+    OnCallEntry,
+    PagerDutyIncident,
+    StatusPageIncident,
+    StatusPageMessage,
+)
+from cmoc_core.people import refresh_people  # noqa: E402
+from cmoc_core.storage import make_engine, migrate, session_scope  # noqa: E402
+
+START = datetime(2016, 11, 1, tzinfo=UTC)
+END = datetime(2026, 11, 1, tzinfo=UTC)
+SETTINGS = settings_from_mapping(
+    {
+        "PAGERDUTY_CMOC_SERVICE_IDS": "PCMOC",
+        "PAGERDUTY_CMOC_SCHEDULE_IDS": "SAMER,SEMEA,SAPAC",
+        "PAGERDUTY_SHADOW_SCHEDULE_IDS": "SSHADOW",
+        "STATUSIO_STATUSPAGE_ID": "page",
+        "GITLAB_TOKEN": "x",
+    }
+)
+PROJECT = SETTINGS.gitlab_production_project
+CHUNK = 20_000
+
+
+def build(engine, incidents: int, seed: int = 1) -> dict[str, int]:
+    """Fill a database with a deterministic decade of history; returns row counts."""
+    rng = random.Random(seed)
+    span = (END - START).total_seconds()
+    people = [(f"P{n:05d}", str(1000 + n), f"CMOC {n}", f"cmoc{n}@example.com") for n in range(60)]
+    rows: dict[type, list[dict]] = {
+        model: []
+        for model in (
+            Identity,
+            OnCallEntry,
+            PagerDutyIncident,
+            StatusPageIncident,
+            StatusPageMessage,
+            GitLabIssue,
+            GitLabLabelEvent,
+        )
+    }
+    for pd_id, gl_id, name, email in people:
+        rows[Identity].append(
+            {
+                "system": "pagerduty",
+                "external_id": pd_id,
+                "name": name,
+                "email": email,
+                "username": email,
+            }
+        )
+        rows[Identity].append(
+            {
+                "system": "gitlab",
+                "external_id": gl_id,
+                "name": name,
+                "email": email,
+                "username": name.replace(" ", "").lower(),
+            }
+        )
+    shift = (END - START) / 20_000 * 3
+    for n in range(20_000):
+        region = ("SAMER", "SEMEA", "SAPAC")[n % 3]
+        begin = START + shift * (n // 3) + timedelta(hours=8 * (n % 3))
+        rows[OnCallEntry].append(
+            {
+                "schedule_id": region,
+                "schedule_kind": "cmoc",
+                "user_id": people[rng.randrange(60)][0],
+                "start": begin,
+                "end": begin + timedelta(hours=8),
+            }
+        )
+        if rng.random() < 0.75:
+            rows[GitLabIssue].append(
+                _issue(
+                    len(rows[GitLabIssue]),
+                    "handover",
+                    n,
+                    begin + timedelta(hours=8, minutes=rng.randint(-90, 200)),
+                    people[rng.randrange(60)][1],
+                )
+            )
+    for n in range(incidents):
+        triggered = START + timedelta(seconds=rng.random() * span)
+        acked = (
+            triggered + timedelta(minutes=rng.expovariate(1 / 8)) if rng.random() < 0.95 else None
+        )
+        rows[PagerDutyIncident].append(
+            {
+                "id": f"Q{n:07d}",
+                "incident_number": n,
+                "title": f"Incident #{n}",
+                "service_id": "PCMOC",
+                "status": "resolved",
+                "created_at": triggered,
+                "acknowledged_at": acked,
+                "acknowledged_by": people[rng.randrange(60)][0] if acked else None,
+                "production_issue_iid": n,
+            }
+        )
+        opened = triggered + timedelta(minutes=rng.randint(2, 30))
+        issue_id = 10_000_000 + n
+        severity = rng.choice((1, 2, 2, 3, 3, 3, 4))
+        rows[GitLabIssue].append(
+            {
+                **_issue(issue_id, "production", n, opened, people[0][1]),
+                "labels": [f"severity::{severity}", "Incident-Comms::Status-Page"],
+                "severity": severity,
+                "id": issue_id,
+            }
+        )
+        rows[GitLabLabelEvent].append(
+            {
+                "id": 2 * n,
+                "issue_id": issue_id,
+                "label_name": f"severity::{severity}",
+                "action": "add",
+                "created_at": opened - timedelta(minutes=1),
+            }
+        )
+        rows[GitLabLabelEvent].append(
+            {
+                "id": 2 * n + 1,
+                "issue_id": issue_id,
+                "label_name": "Incident-Comms::Status-Page",
+                "action": "add",
+                "created_at": opened + timedelta(minutes=9),
+            }
+        )
+        rows[StatusPageIncident].append(
+            {
+                "id": f"i{n:07d}",
+                "statuspage_id": "page",
+                "name": f"Incident {n}",
+                "datetime_open": opened,
+                "resolved": True,
+                "components": [],
+                "production_issue_iid": n,
+            }
+        )
+        at = opened
+        for m in range(10):
+            state = (100, 100, 100, 200, 200, 200, 300, 300, 300, 300)[m]
+            details = (
+                f"Investigating in https://gitlab.com/{PROJECT}/-/issues/{n}"
+                if m == 0
+                else "Next update in 45 minutes."
+                if m == 5
+                else "Update."
+            )
+            rows[StatusPageMessage].append(
+                {
+                    "id": f"m{n:07d}{m}",
+                    "incident_id": f"i{n:07d}",
+                    "details": details,
+                    "state": state,
+                    "status": 100 if m == 9 else 300,
+                    "posted_at": at,
+                }
+            )
+            at += timedelta(minutes=rng.uniform(4, 20 if state == 100 else 70))
+    with engine.begin() as connection:
+        for model, items in rows.items():
+            for start in range(0, len(items), CHUNK):
+                connection.execute(insert(model.__table__), items[start : start + CHUNK])
+    with session_scope(engine) as session:
+        refresh_people(session=session)
+    return {model.__tablename__: len(items) for model, items in rows.items()}
+
+
+def _issue(issue_id: int, kind: str, iid: int, created: datetime, author: str) -> dict:
+    project = {"handover": SETTINGS.gitlab_handover_project, "production": PROJECT}[kind]
+    return {
+        "id": issue_id,
+        "project_path": project,
+        "iid": iid,
+        "kind": kind,
+        "title": f"{kind} {iid}",
+        "state": "closed",
+        "confidential": kind == "handover",
+        "created_at": created,
+        "updated_at": created,
+        "labels": [],
+        "author_id": author,
+        "assignee_ids": [],
+    }
+
+
+def read_floor(path: Path) -> float:
+    """Seconds SQLite takes just to read the columns the report needs."""
+    queries = [
+        "SELECT incident_id, posted_at, state, details FROM statuspagemessage",
+        "SELECT id, statuspage_id, datetime_open, production_issue_iid FROM statuspageincident",
+        "SELECT created_at, acknowledged_at, acknowledged_by, service_id FROM pagerdutyincident",
+        "SELECT schedule_id, schedule_kind, user_id, start, end FROM oncallentry",
+        "SELECT id, iid, kind, labels, author_id, created_at FROM gitlabissue",
+        "SELECT issue_id, label_name, action, created_at FROM gitlablabelevent",
+    ]
+    connection = sqlite3.connect(path)
+    started = time.perf_counter()
+    for query in queries:
+        connection.execute(query).fetchall()
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--incidents", type=int, default=50_000)
+    parser.add_argument("--keep", help="build into this SQLite file (reused when present)")
+    args = parser.parse_args()
+    path = Path(args.keep or Path(tempfile.mkdtemp(prefix="cmoc-kpi-")) / "kpi.db")
+    engine = make_engine(f"sqlite:///{path}")
+    counts = None
+    if not path.exists() or path.stat().st_size < 1_000_000:
+        migrate(engine)
+        started = time.perf_counter()
+        counts = build(engine, args.incidents)
+        print(f"built in {time.perf_counter() - started:.1f} s: {counts}", file=sys.stderr)
+    floor = min(read_floor(path) for _ in range(3))
+    started = time.perf_counter()
+    with Session(engine) as session:
+        report = compute_kpis(session=session, settings=SETTINGS, since=START, until=END)
+    elapsed = time.perf_counter() - started
+    tracemalloc.start()  # a second, traced run: tracing slows the timed one down
+    with Session(engine) as session:
+        compute_kpis(session=session, settings=SETTINGS, since=START, until=END)
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    data = report.as_dict()
+    result = {
+        "rows": counts,
+        "report_seconds": round(elapsed, 2),
+        "read_floor_seconds": round(floor, 2),
+        "ratio_to_floor": round(elapsed / floor, 1),
+        "python_peak_mb": round(peak, 1),
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "gaps": data["update_cadence"]["gaps"],
+        "pages": data["ack_time"]["pages"],
+        "targets_met": {
+            "under_2s": elapsed < 2,
+            "within_2x_floor": elapsed <= 2 * floor,
+            "under_500mb": peak < 500,
+        },
+    }
+    print(json.dumps(result, indent=2))
+    return 0 if all(result["targets_met"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
