@@ -15,20 +15,10 @@ from cmoc_core.clients import build_clients
 from cmoc_core.config import settings_from_mapping
 from cmoc_core.kpis import compute_kpis
 from cmoc_core.sync import run_sync
+from tests.test_kpis import TOP_KEYS
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 10, 1, tzinfo=UTC)
-TOP_KEYS = {
-    "period",
-    "ack_time",
-    "update_cadence",
-    "stakeholder_threads",
-    "handover",
-    "contact_requests",
-    "training",
-    "status_page_label",
-    "per_person",
-}
 
 
 def synced_report(engine, sandbox, org_end) -> dict:
