@@ -83,14 +83,13 @@ for page in record.pages:
 with deps.session(context) as db:
     timeline = history.incident_timeline(
         session=db,
-        incident_id=labels[chosen],
+        record=record,
         project=context.settings.gitlab_production_project,
         now=deps.now(),
     )
-if timeline is not None:
-    for flag in timeline.flags:
-        st.warning(widgets.escape_markdown(flag), icon=":material/flag:")
-    st.plotly_chart(charts.incident_timeline(timeline), key="history_timeline")
+for flag in timeline.flags:
+    st.warning(widgets.escape_markdown(flag), icon=":material/flag:")
+st.plotly_chart(charts.incident_timeline(timeline), key="history_timeline")
 
 st.markdown("**Messages**")
 for message in record.messages.itertuples():

@@ -421,17 +421,15 @@ class Publisher:
             if then is not None:
                 then(session, stored)
 
-        return outbox.publish(
-            engine=self.engine,
-            key=outbox.idempotency_key(incident.id, action, payload),
-            action=action,
-            target=target,
-            payload=payload,
-            send=send,
+        return self._send(
+            action,
+            incident,
+            target,
+            payload,
+            send,
+            now,
+            key=(incident.id, action, payload),
             on_sent=apply,
-            actor=self.actor,
-            now=now,
-            incident_id=incident.id,
         )
 
     def _publish(
@@ -445,22 +443,51 @@ class Publisher:
         now: datetime,
         force: bool,
     ) -> Outcome:
+        """A status-page action: checked against Status.io when its outcome is unclear."""
         # An incident is created once; each update is one per draft revision, so publishing the
         # same words again later is possible while a repeat of the same attempt is not.
-        if action == "create_incident":
-            key = outbox.idempotency_key(incident.id, action)
-        else:
-            key = outbox.idempotency_key(incident.id, action, incident.draft_revision, payload)
+        key = (
+            (incident.id, action)
+            if action == "create_incident"
+            else (incident.id, action, incident.draft_revision, payload)
+        )
         target = f"Status.io {'practice page' if incident.practice else 'status page'}"
+        return self._send(
+            action,
+            incident,
+            target,
+            payload,
+            send,
+            now,
+            key=key,
+            on_sent=apply,
+            confirm=confirm,
+            force=force,
+        )
+
+    def _send(
+        self,
+        action: str,
+        incident: WorkingIncident,
+        target: str,
+        payload: dict[str, Any],
+        send: Any,
+        now: datetime,
+        *,
+        key: tuple[Any, ...],
+        on_sent: Any,
+        confirm: Any = None,
+        force: bool = False,
+    ) -> Outcome:
         return outbox.publish(
             engine=self.engine,
-            key=key,
+            key=outbox.idempotency_key(*key),
             action=action,
             target=target,
             payload=payload,
             send=send,
             confirm_sent=confirm,
-            on_sent=apply,
+            on_sent=on_sent,
             actor=self.actor,
             now=now,
             incident_id=incident.id,

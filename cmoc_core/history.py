@@ -164,9 +164,25 @@ class IncidentRecord:
     """One status-page incident with its messages, production issue and pages."""
 
     incident: StatusPageIncident
-    messages: pd.DataFrame
+    rows: list[StatusPageMessage]
     issue: GitLabIssue | None
     pages: list[PagerDutyIncident]
+
+    @property
+    def messages(self) -> pd.DataFrame:
+        """The messages in order, with state and status by name."""
+        return pd.DataFrame(
+            [
+                {
+                    "posted": m.posted_at,
+                    "state": state_name(m.state),
+                    "status": status_name(m.status),
+                    "details": m.details,
+                }
+                for m in self.rows
+            ],
+            columns=["posted", "state", "status", "details"],
+        )
 
 
 def incident_record(*, session: Session, incident_id: str) -> IncidentRecord | None:
@@ -179,25 +195,13 @@ def incident_record(*, session: Session, incident_id: str) -> IncidentRecord | N
         .where(StatusPageMessage.incident_id == incident_id)
         .order_by(StatusPageMessage.posted_at)
     ).all()
-    frame = pd.DataFrame(
-        [
-            {
-                "posted": m.posted_at,
-                "state": state_name(m.state),
-                "status": status_name(m.status),
-                "details": m.details,
-            }
-            for m in messages
-        ],
-        columns=["posted", "state", "status", "details"],
-    )
     issue = production_issue(session=session, iid=incident.production_issue_iid)
     pages = session.exec(
         select(PagerDutyIncident)
         .where(PagerDutyIncident.statuspage_incident_id == incident_id)
         .order_by(PagerDutyIncident.created_at)
     ).all()
-    return IncidentRecord(incident, frame, issue, list(pages))
+    return IncidentRecord(incident, list(messages), issue, list(pages))
 
 
 @dataclass
@@ -223,18 +227,10 @@ class Timeline:
 
 
 def incident_timeline(
-    *, session: Session, incident_id: str, project: str, now: datetime
-) -> Timeline | None:
+    *, session: Session, record: IncidentRecord, project: str, now: datetime
+) -> Timeline:
     """State phases, updates, due windows, page and label events, and what looks inconsistent."""
-    record = incident_record(session=session, incident_id=incident_id)
-    if record is None:
-        return None
-    incident = record.incident
-    messages = session.exec(
-        select(StatusPageMessage)
-        .where(StatusPageMessage.incident_id == incident_id)
-        .order_by(col(StatusPageMessage.posted_at))
-    ).all()
+    incident, messages = record.incident, record.rows
     iid = incident.production_issue_iid
     severity = severities(session, [iid], project).get(iid) if iid is not None else None
     end_of_story = messages[-1].posted_at if incident.resolved and messages else now

@@ -113,10 +113,10 @@ class _People:
         return cls({(system, eid): person or name for system, eid, name, person in rows})
 
     def pagerduty(self, user_id: str | None) -> str | None:
-        return self.names.get((System.PAGERDUTY, user_id)) or user_id if user_id else None
+        return (self.names.get((System.PAGERDUTY, user_id)) or user_id) if user_id else None
 
     def gitlab(self, user_id: str | None) -> str | None:
-        return self.names.get((System.GITLAB, user_id)) or user_id if user_id else None
+        return (self.names.get((System.GITLAB, user_id)) or user_id) if user_id else None
 
 
 class _Rota:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
@@ -286,8 +286,6 @@ def _sync_statusio_incidents(run: _Run) -> int:
 
 
 def _message_count() -> Any:
-    from sqlalchemy import func
-
     return (
         select(func.count(StatusPageMessage.id))
         .where(StatusPageMessage.incident_id == StatusPageIncident.id)

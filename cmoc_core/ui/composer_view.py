@@ -237,7 +237,6 @@ def _step_action(
         "zendesk_tag": "Done",
         "im_all_clear": "All-clear given",
         "final_zendesk_check": "Checked",
-        "update_on_cadence": None,
     }
     if key in actions:
         return actions[key]

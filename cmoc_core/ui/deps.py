@@ -18,7 +18,7 @@ from cmoc_core.composer import Publisher
 from cmoc_core.config import Settings, load_settings
 from cmoc_core.sources import Sources, has_synced, open_sources
 from cmoc_core.storage import make_engine, migrate, session_scope
-from cmoc_core.sync import Progress, SyncReport, run_sync
+from cmoc_core.sync import SOURCES, Progress, SyncReport, run_sync
 from cmoc_core.timeutil import utc_now
 from cmoc_core.ui.widgets import escape_markdown
 
@@ -93,7 +93,6 @@ def sync_now(
     unless_synced: bool = False,
 ) -> SyncReport | None:
     """Run a sync from the app, one at a time per process; None if skipped as already synced."""
-    kwargs = {"sources": sources} if sources else {}
     with _sync_lock:
         if unless_synced:
             with session_scope(context.engine) as db:
@@ -105,7 +104,7 @@ def sync_now(
             clients=context.sources.clients,
             since=since,
             progress=progress,
-            **kwargs,
+            sources=sources or SOURCES,
         )
 
 
