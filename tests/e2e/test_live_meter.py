@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import Page, expect
+from sqlmodel import Session, select
 
+from cmoc_core.models import Draft
+from cmoc_core.storage import make_engine
 from cmoc_core.textlimits import weighted_length
 
 pytestmark = pytest.mark.browser
@@ -34,6 +40,18 @@ def test_the_live_meter_counts_while_typing_as_the_publishing_check_does(page: P
         assert box.input_value() == text  # still uncommitted: nothing was sent to the server
 
 
+def wait_for_draft(database: Path, text: str, timeout: float = 30.0) -> None:
+    """Until the app has saved a draft holding `text` (the save follows a pause in typing)."""
+    engine = make_engine(f"sqlite:///{database}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with Session(engine) as session:
+            if any(d.values.get("details") == text for d in session.exec(select(Draft))):
+                return
+        time.sleep(0.2)
+    raise AssertionError("the typed words were never saved as a draft")
+
+
 def test_words_typed_but_not_yet_committed_survive_a_reload(page: Page, running_app):
     page.goto(running_app.url)
     take_over = page.get_by_role("button", name="Take over this incident")
@@ -44,7 +62,7 @@ def test_words_typed_but_not_yet_committed_survive_a_reload(page: Page, running_
     text = f"Still rolling back; half the fleet is done. {ISSUE}"
     box.fill("")
     box.press_sequentially(text)
-    page.wait_for_timeout(2_000)  # a pause in typing, no blur, no Ctrl+Enter
+    wait_for_draft(running_app.log.parent / "cmoc.db", text)  # a pause, no blur, no Ctrl+Enter
     page.reload()
     restored = page.get_by_label("Details").filter(visible=True)
     expect(restored).to_have_value(text, timeout=30_000)
