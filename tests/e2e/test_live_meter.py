@@ -55,6 +55,8 @@ def wait_for_draft(database: Path, text: str, timeout: float = 30.0) -> None:
 def test_words_typed_but_not_yet_committed_survive_a_reload(page: Page, running_app):
     page.goto(running_app.url)
     take_over = page.get_by_role("button", name="Take over this incident")
+    form = page.get_by_label("Details").filter(visible=True)
+    expect(take_over.or_(form).first).to_be_visible(timeout=60_000)
     if take_over.count():
         take_over.click()
     box = page.get_by_label("Details").filter(visible=True)
