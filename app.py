@@ -6,6 +6,9 @@ page = st.navigation(
         st.Page(
             "app_pages/composer.py", title="Live composer", icon=":material/campaign:", default=True
         ),
+        st.Page("app_pages/maintenance.py", title="Maintenance", icon=":material/construction:"),
+        st.Page("app_pages/handover.py", title="Handover", icon=":material/assignment_turned_in:"),
+        st.Page("app_pages/practice.py", title="Practice events", icon=":material/school:"),
         st.Page("app_pages/kpis.py", title="KPI dashboard", icon=":material/monitoring:"),
         st.Page("app_pages/history.py", title="Incident history", icon=":material/history:"),
         st.Page("app_pages/sync.py", title="Sync & settings", icon=":material/sync:"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import IntEnum, StrEnum
@@ -64,6 +65,16 @@ BROADCAST_CHANNELS = (
     "msteams",
     "slack",
 )
+
+
+REGIONS = ("AMER", "EMEA", "APAC")
+
+
+def region_in(name: str | None) -> str | None:
+    """The region (AMER, EMEA, APAC) a schedule's name mentions, if exactly one."""
+    words = set(re.findall(r"[A-Z]+", (name or "").upper()))
+    found = [region for region in REGIONS if region in words]
+    return found[0] if len(found) == 1 else None
 
 
 def required_interval(state: int, severity: int | None) -> timedelta:

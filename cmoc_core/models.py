@@ -196,6 +196,7 @@ class OnCallEntry(SQLModel, table=True):
     user_id: str = Field(index=True)
     start: datetime = _utc(index=True)
     end: datetime | None = _utc(default=None)
+    region: str | None = None
 
 
 class GitLabIssue(SQLModel, table=True):
@@ -322,3 +323,32 @@ class AuditEntry(SQLModel, table=True):
     detail: str = Field(default="", sa_type=Text)
     result: str
     incident_id: int | None = Field(default=None, index=True)
+
+
+class PracticeEvent(SQLModel, table=True):
+    """A planned practice event for one region and quarter, with its roles."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    region: str = Field(index=True)
+    quarter: str
+    scheduled_at: datetime = _utc()
+    scenario: str
+    facilitator_id: int | None = Field(default=None, foreign_key="person.id")
+    note_taker_id: int | None = Field(default=None, foreign_key="person.id")
+    cmoc_id: int | None = Field(default=None, foreign_key="person.id")
+    issue_url: str | None = None
+    created_at: datetime = _utc()
+
+
+class PracticeDrill(SQLModel, table=True):
+    """One run of a practice scenario: the note taker's log and the score card."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int | None = Field(default=None, foreign_key="practiceevent.id", index=True)
+    scenario: str
+    cmoc_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    working_incident_id: int | None = Field(default=None, foreign_key="workingincident.id")
+    started_at: datetime = _utc()
+    finished_at: datetime | None = _utc(default=None, index=True)
+    notes: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    score: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)

@@ -21,6 +21,7 @@ from cmoc_core import linking, people
 from cmoc_core.clients import Clients
 from cmoc_core.clients.http import ApiError
 from cmoc_core.config import Settings
+from cmoc_core.handbook import region_in
 from cmoc_core.models import (
     Component,
     GitLabIssue,
@@ -637,7 +638,8 @@ def _sync_oncalls(run: _Run) -> int:
     for page in client.oncalls(since=start, until=run.now, schedule_ids=sorted(kinds)):
         rows, people = [], []
         for entry in page:
-            schedule = (entry.get("schedule") or {}).get("id")
+            schedule_ref = entry.get("schedule") or {}
+            schedule = schedule_ref.get("id")
             user = entry.get("user") or {}
             begin = parse_time(entry.get("start"))
             if schedule not in kinds or not user.get("id") or begin is None:
@@ -649,6 +651,7 @@ def _sync_oncalls(run: _Run) -> int:
                     "user_id": user["id"],
                     "start": begin,
                     "end": parse_time(entry.get("end")),
+                    "region": region_in(schedule_ref.get("summary")),
                 }
             )
             people.append(_pd_reference(user))
@@ -690,7 +693,10 @@ def _merge_oncalls(session: Session, rows: list[dict[str, Any]]) -> None:
                 merged[-1][1] = max(merged[-1][1], end)
             else:
                 merged.append([start, end])
-        if sorted((e.start, e.end or forever) for e in stored) == [tuple(m) for m in merged]:
+        region = spans[0]["region"]
+        spans_now = sorted((e.start, e.end or forever) for e in stored)
+        unchanged = spans_now == [tuple(m) for m in merged]
+        if unchanged and all(e.region == region for e in stored):
             continue
         for entry in stored:
             session.delete(entry)
@@ -703,6 +709,7 @@ def _merge_oncalls(session: Session, rows: list[dict[str, Any]]) -> None:
                 user_id=user,
                 start=start,
                 end=None if end == forever else end,
+                region=region,
             )
             for start, end in merged
         )

@@ -110,3 +110,19 @@ def test_all_broadcast_channels_are_known_to_statusio():
         "msteams",
         "slack",
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "region"),
+    [
+        ("CMOC - AMER", "AMER"),
+        ("cmoc emea rotation", "EMEA"),
+        ("Support CMOC (APAC)", "APAC"),
+        ("CMOC Shadow", None),
+        ("CMOC AMER/EMEA overlap", None),
+        ("CAMERA team", None),
+        (None, None),
+    ],
+)
+def test_a_schedule_name_gives_its_region_only_when_it_names_exactly_one(name, region):
+    assert handbook.region_in(name) == region

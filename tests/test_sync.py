@@ -21,6 +21,7 @@ from cmoc_core.models import (
     OnCallEntry,
     PagerDutyIncident,
     Person,
+    ScheduleKind,
     StatusPageIncident,
     StatusPageMessage,
 )
@@ -98,6 +99,13 @@ def test_first_sync_stores_the_whole_organisation(engine, sandbox, org_end):
             .where(PagerDutyIncident.acknowledged_at.is_not(None))
         ).one()
         assert 0 < acked < count(engine, PagerDutyIncident)
+        regions = dict(
+            session.exec(
+                select(OnCallEntry.schedule_kind, func.count(func.distinct(OnCallEntry.region)))
+                .group_by(OnCallEntry.schedule_kind)
+            ).all()
+        )
+        assert regions == {ScheduleKind.CMOC: 3, ScheduleKind.SHADOW: 0}
         paged = session.exec(
             select(func.count())
             .select_from(PagerDutyIncident)

@@ -1,0 +1,4 @@
+import streamlit as st
+
+st.title("handover")
+st.info("Coming soon.")

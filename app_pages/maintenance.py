@@ -1,0 +1,4 @@
+import streamlit as st
+
+st.title("maintenance")
+st.info("Coming soon.")
