@@ -25,6 +25,7 @@ from cmoc_core.models import (
     OnCallEntry,
     PagerDutyIncident,
     Person,
+    PracticeDrill,
     ScheduleKind,
     StakeholderThread,
     StatusPageIncident,
@@ -509,6 +510,13 @@ def _training(session, settings, since, until, people, rota) -> dict[str, Any]:
         services = settings.pagerduty_cmoc_service_ids
         ack_query = ack_query.where(col(PagerDutyIncident.service_id).in_(services))
     acks = list(session.exec(ack_query))
+    drills = list(
+        session.exec(
+            select(PracticeDrill.finished_at, Person.name)
+            .join(Person, col(PracticeDrill.cmoc_id) == col(Person.id))
+            .where(col(PracticeDrill.finished_at) >= first, col(PracticeDrill.finished_at) < last)
+        )
+    )
     grid = []
     for label, start, end in quarters:
         cmocs = {
@@ -528,6 +536,7 @@ def _training(session, settings, since, until, people, rota) -> dict[str, Any]:
             if e.start < end and (e.end or FOREVER) > start
         }
         trained |= {people.pagerduty(user) for at, user in acks if start <= at < end}
+        trained |= {name for at, name in drills if start <= at < end}
         grid += [
             {"person": p, "quarter": label, "trained": p in trained}
             for p in sorted(c for c in cmocs if c)

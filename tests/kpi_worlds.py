@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
 from cmoc_core.config import settings_from_mapping
 from cmoc_core.linking import severity_from_labels
@@ -24,7 +24,9 @@ from cmoc_core.models import (
     OnCallEntry,
     PagerDutyIncident,
     PagerDutyLogEntry,
+    Person,
     PersonMapping,
+    PracticeDrill,
     ScheduleKind,
     StakeholderThread,
     StatusPageIncident,
@@ -351,6 +353,19 @@ class World:
             labels=[PRACTICE_EVENT_LABEL],
             assignees=assignees,
         )
+
+    def drill(self, cmoc: Who, started: datetime, *, finished: datetime | None) -> None:
+        """A practice drill run in the app by `cmoc` (people must be matched first)."""
+        with session_scope(self.engine) as session:
+            person = session.exec(select(Person).where(Person.name == cmoc.name)).one()
+            session.add(
+                PracticeDrill(
+                    scenario="database-failover",
+                    cmoc_id=person.id,
+                    started_at=started,
+                    finished_at=finished,
+                )
+            )
 
     # Status.io ----------------------------------------------------------------------------
 

@@ -849,6 +849,20 @@ def test_training_per_quarter_counts_practice_events_shadowing_and_pages(sqlite_
     }
 
 
+def test_a_practice_drill_completed_in_the_app_counts_in_its_quarter(sqlite_engine):
+    world = World(sqlite_engine)
+    alice = world.person("Alice Adams", pd_id="PALICE", gitlab_id="101")
+    bob = world.person("Bob Brown", pd_id="PBOB", gitlab_id="102")
+    world.shift(alice, utc(2026, 4, 10), utc(2026, 4, 10, 8))
+    world.shift(bob, utc(2026, 4, 12), utc(2026, 4, 12, 8))
+    world.match_people()
+    world.drill(alice, utc(2026, 6, 30, 23, 30), finished=utc(2026, 6, 30, 23, 59))
+    world.drill(bob, utc(2026, 6, 2, 9), finished=None)  # abandoned: not completed
+    world.drill(bob, utc(2026, 3, 31, 9), finished=utc(2026, 3, 31, 10))  # the quarter before
+    data = report(sqlite_engine, utc(2026, 4, 1), utc(2026, 7, 1))
+    assert grid(data) == [("Alice Adams", "2026-Q2", True), ("Bob Brown", "2026-Q2", False)]
+
+
 # 7. Status-page label ------------------------------------------------------------------------
 
 

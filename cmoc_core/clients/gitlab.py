@@ -70,16 +70,28 @@ class GitLabClient:
         return issue
 
     def create_issue(
-        self, project: str, *, title: str, description: str, labels: list[str], confidential: bool
+        self,
+        project: str,
+        *,
+        title: str,
+        description: str,
+        labels: list[str],
+        confidential: bool,
+        assignee_ids: list[int] | None = None,
+        sudo: str | None = None,
     ) -> dict[str, Any]:
-        """Create an issue; returns it."""
+        """Create an issue (as the `sudo` user when given, which needs an admin token)."""
         call = f"create an issue in {project}"
-        body = {
+        body: dict[str, Any] = {
             "title": title,
             "description": description,
             "labels": ",".join(labels),
             "confidential": confidential,
         }
+        if assignee_ids:
+            body["assignee_ids"] = assignee_ids
+        if sudo:
+            body["sudo"] = sudo
         issue = self.http.json("POST", f"projects/{_project(project)}/issues", call=call, body=body)
         if not isinstance(issue, dict) or "iid" not in issue:
             raise ApiBadResponse(API, call, "the answer is not an issue")
