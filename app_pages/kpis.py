@@ -1,82 +1,88 @@
 import pandas as pd
 import streamlit as st
 
+from cmoc_core.kpis import (
+    Selection,
+    ack_figures,
+    cadence_figures,
+    handover_figures,
+    per_person,
+    selected_grid,
+)
+from cmoc_core.kpis import selected_rows as rows_for
 from cmoc_core.ui import charts, deps, widgets
 from cmoc_core.ui.kpi_data import report_for
+
+SHOWN_ROWS = 1_000
 
 context = deps.app_context()
 st.title("CMOC performance indicators")
 
 since, until = widgets.period_preset(key="kpis_period")
 report = report_for(context, since, until)
+previous = report_for(context, since - (until - since), since)
 people = sorted({row["person"] for row in report.per_person})
-person_col, severity_col = st.columns(2)
+person_col, region_col, severity_col = st.columns(3)
 person = person_col.selectbox("Person", ["Everyone", *people], key="kpis_person")
-severities = severity_col.multiselect(
-    "Severity", [1, 2, 3, 4], format_func=lambda s: f"S{s}", key="kpis_severity"
+region = region_col.selectbox(
+    "Region", ["All regions", *sorted(set(report.regions.values()))], key="kpis_region"
 )
+severities = severity_col.multiselect("Severity", ["S1", "S2", "S3", "S4"], key="kpis_severity")
+selection = Selection(
+    person=None if person == "Everyone" else person,
+    region=None if region == "All regions" else region,
+    severities=tuple(int(label[1]) for label in severities),
+)
+rows, before = rows_for(report, selection), rows_for(previous, selection)
+pages, gaps, shifts = rows["pages"], rows["gaps"], rows["shifts"]
+grid = selected_grid(report, selection)
 
-pages = pd.DataFrame(
-    report.rows.get("pages", []),
-    columns=["page", "title", "triggered", "ack_minutes", "person", "statuspage_incident"],
-)
-gaps = pd.DataFrame(
-    report.rows.get("gaps", []),
-    columns=[
-        "incident",
-        "title",
-        "start",
-        "end",
-        "due",
-        "severity",
-        "state",
-        "on_time",
-        "overdue_minutes",
-        "announced",
-        "person",
-    ],
-)
-shifts = pd.DataFrame(
-    report.rows.get("shifts", []), columns=["person", "start", "end", "handed_over"]
-)
-if person != "Everyone":
-    pages, gaps, shifts = (f[f["person"] == person] for f in (pages, gaps, shifts))
-if severities:
-    gaps = gaps[gaps["severity"].isin(severities)]
-
-data = report.as_dict()
+ack, cadence, handover = ack_figures(pages), cadence_figures(gaps), handover_figures(shifts)
+data, earlier = report.as_dict(), previous.as_dict()
 tiles = st.columns(6)
-ack, cadence = data["ack_time"], data["update_cadence"]
-tiles[0].metric(
+widgets.trend_tile(
+    tiles[0],
     "Acknowledged ≤ 15 min",
-    widgets.percent(ack["within_target_pct"]),
+    ack["within_target_pct"],
+    ack_figures(before["pages"])["within_target_pct"],
     help=f"{ack['within_target']} of {ack['pages']} pages; target 100%",
 )
-tiles[1].metric(
+widgets.trend_tile(
+    tiles[1],
     "Updates on time",
-    widgets.percent(cadence["on_time_pct"]),
-    help=f"{cadence['on_time']} of {cadence['gaps']} gaps",
+    cadence["on_time_pct"],
+    cadence_figures(before["gaps"])["on_time_pct"],
+    help=f"{cadence['on_time']} of {cadence['gaps']} gaps; target 100%",
 )
-tiles[2].metric(
+widgets.trend_tile(
+    tiles[2],
     "Incidents with a stakeholder thread",
-    widgets.percent(data["stakeholder_threads"]["with_thread_pct"]),
+    data["stakeholder_threads"]["with_thread_pct"],
+    earlier["stakeholder_threads"]["with_thread_pct"],
+    help="Whole rotation; target 100%",
 )
-tiles[3].metric(
+widgets.trend_tile(
+    tiles[3],
     "Shifts handed over",
-    widgets.percent(data["handover"]["handed_over_pct"]),
-    help=f"{data['handover']['handed_over']} of {data['handover']['shifts']}",
+    handover["handed_over_pct"],
+    handover_figures(before["shifts"])["handed_over_pct"],
+    help=f"{handover['handed_over']} of {handover['shifts']}; target 100%",
 )
 tiles[4].metric(
-    "Contact requests completed", widgets.ratio(data["contact_requests"]["completed_per_opened"])
+    "Contact requests completed",
+    widgets.ratio(data["contact_requests"]["completed_per_opened"]),
+    help="Completed per opened, whole rotation",
 )
-tiles[5].metric(
-    "Trained this quarter",
-    widgets.percent(data["training"]["trained_pct"]),
-    help="CMOCs with a training activity in each quarter of the period",
+widgets.trend_tile(
+    tiles[5],
+    "Trained each quarter",
+    100 * grid["trained"].mean() if len(grid) else None,
+    None,
+    help="CMOCs with a training activity in each quarter of the period; target 100%",
 )
 
 left, right = st.columns(2)
-if not pages.empty:
+if pages["ack_minutes"].notna().any():
     left.plotly_chart(charts.ack_distribution(pages), key="kpis_ack_chart")
     right.plotly_chart(charts.ack_trend(pages), key="kpis_ack_trend")
 if not gaps.empty:
@@ -84,10 +90,8 @@ if not gaps.empty:
     right.plotly_chart(charts.overdue_over_time(gaps), key="kpis_overdue_chart")
 if not shifts.empty:
     left.plotly_chart(charts.handover_by_person(shifts), key="kpis_handover_chart")
-if data["training"]["grid"]:
-    right.plotly_chart(
-        charts.training_grid(pd.DataFrame(data["training"]["grid"])), key="kpis_training_chart"
-    )
+if len(grid):
+    right.plotly_chart(charts.training_grid(grid), key="kpis_training_chart")
 if data["contact_requests"]["by_assignee"]:
     left.plotly_chart(
         charts.contact_requests(pd.DataFrame(data["contact_requests"]["by_assignee"])),
@@ -99,14 +103,19 @@ drill = {
     "Pages not acknowledged within 15 minutes": pages[~(pages["ack_minutes"] <= 15)],
     "Overdue updates": gaps[~gaps["on_time"].astype(bool)],
     "Shifts without a handover issue": shifts[~shifts["handed_over"].astype(bool)],
-    "Per person": pd.DataFrame(data["per_person"]),
+    "All pages": pages,
+    "All status updates": gaps,
+    "All shifts": shifts,
+    "Per person": pd.DataFrame(per_person(pages, gaps, shifts)),
 }
 shown = st.selectbox("Show", list(drill), key="kpis_drill")
 table = drill[shown]
-st.dataframe(table, hide_index=True)
+st.dataframe(table.head(SHOWN_ROWS), hide_index=True)
+if len(table) > SHOWN_ROWS:
+    st.caption(f"Showing the first {SHOWN_ROWS:,} of {len(table):,} rows; the CSV has them all.")
 st.download_button(
     "Download CSV",
-    table.to_csv(index=False).encode(),
+    lambda: table.to_csv(index=False),
     file_name="cmoc-kpis.csv",
     mime="text/csv",
     key="kpis_csv",

@@ -3,6 +3,7 @@
 History: 50,000 status-page incidents with 500,000 messages, 50,000 pages, 20,000 on-call
 shifts, their production issues and label events, and handover issues. Targets (issue 4):
 the full report within 2x the read floor and under 2 s, peak memory under 500 MB.
+The report and the floor are each the best of three runs.
 
     .venv/bin/python benchmarks/kpi_scale.py [--incidents 50000] [--keep FILE]
 """
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import insert  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+from cmoc_core.cadence import announcement_columns  # noqa: E402
 from cmoc_core.config import settings_from_mapping  # noqa: E402
 from cmoc_core.kpis import compute_kpis  # noqa: E402
 from cmoc_core.models import (  # noqa: E402
@@ -167,6 +169,7 @@ def build(engine, incidents: int, seed: int = 1) -> dict[str, int]:
                 "statuspage_id": "page",
                 "name": f"Incident {n}",
                 "datetime_open": opened,
+                "first_message_at": opened,
                 "resolved": True,
                 "components": [],
                 "production_issue_iid": n,
@@ -187,6 +190,7 @@ def build(engine, incidents: int, seed: int = 1) -> dict[str, int]:
                     "id": f"m{n:07d}{m}",
                     "incident_id": f"i{n:07d}",
                     "details": details,
+                    **announcement_columns(details),
                     "state": state,
                     "status": 100 if m == 9 else 300,
                     "posted_at": at,
@@ -223,11 +227,15 @@ def _issue(issue_id: int, kind: str, iid: int, created: datetime, author: str) -
 def read_floor(path: Path) -> float:
     """Seconds SQLite takes just to read the columns the report needs."""
     queries = [
-        "SELECT incident_id, posted_at, state, details FROM statuspagemessage",
-        "SELECT id, statuspage_id, datetime_open, production_issue_iid FROM statuspageincident",
-        "SELECT created_at, acknowledged_at, acknowledged_by, service_id FROM pagerdutyincident",
-        "SELECT schedule_id, schedule_kind, user_id, start, end FROM oncallentry",
-        "SELECT id, iid, kind, labels, author_id, created_at FROM gitlabissue",
+        "SELECT incident_id, posted_at, state, announced_minutes, announced_clock"
+        " FROM statuspagemessage",
+        "SELECT id, statuspage_id, name, production_issue_iid, first_message_at, datetime_open"
+        " FROM statuspageincident",
+        "SELECT incident_number, title, created_at, acknowledged_at, acknowledged_by,"
+        " statuspage_incident_id, service_id FROM pagerdutyincident",
+        "SELECT schedule_id, schedule_kind, user_id, start, end, region FROM oncallentry",
+        "SELECT id, iid, kind, project_path, severity, labels, author_id, assignee_ids,"
+        " created_at, closed_at FROM gitlabissue",
         "SELECT issue_id, label_name, action, created_at FROM gitlablabelevent",
     ]
     connection = sqlite3.connect(path)
@@ -253,10 +261,13 @@ def main() -> int:
         counts = build(engine, args.incidents)
         print(f"built in {time.perf_counter() - started:.1f} s: {counts}", file=sys.stderr)
     floor = min(read_floor(path) for _ in range(3))
-    started = time.perf_counter()
-    with Session(engine) as session:
-        report = compute_kpis(session=session, settings=SETTINGS, since=START, until=END)
-    elapsed = time.perf_counter() - started
+    timings = []
+    for _ in range(3):  # best of three, as for the floor
+        started = time.perf_counter()
+        with Session(engine) as session:
+            report = compute_kpis(session=session, settings=SETTINGS, since=START, until=END)
+        timings.append(time.perf_counter() - started)
+    elapsed = min(timings)
     tracemalloc.start()  # a second, traced run: tracing slows the timed one down
     with Session(engine) as session:
         compute_kpis(session=session, settings=SETTINGS, since=START, until=END)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 from cmoc_core import handbook
 
@@ -96,7 +98,26 @@ def _require_aware(name: str, moment: datetime) -> None:
         raise ValueError(f"{name} must be timezone-aware (UTC), got {moment!r}")
 
 
-def _relative(match: re.Match[str], posted_at: datetime) -> datetime:
+@dataclass(frozen=True)
+class Announcement:
+    """A next update a message announces: so many minutes after it, or at a UTC clock time."""
+
+    after_minutes: float | None = None
+    clock_minute: int | None = None
+
+    def due(self, posted_at: datetime) -> datetime:
+        """The announced time for a message posted at `posted_at`."""
+        _require_aware("posted_at", posted_at)
+        posted_at = posted_at.astimezone(UTC)
+        if self.after_minutes is not None:
+            return posted_at + timedelta(minutes=self.after_minutes)
+        assert self.clock_minute is not None
+        hour, minute = divmod(self.clock_minute, 60)
+        candidate = posted_at.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        return candidate if candidate >= posted_at else candidate + timedelta(days=1)
+
+
+def _relative(match: re.Match[str]) -> Announcement:
     amount = (
         float(match["number"])
         if match["number"]
@@ -107,23 +128,21 @@ def _relative(match: re.Match[str], posted_at: datetime) -> datetime:
     minutes = amount * 60 if match["unit"].lower().startswith("h") else amount
     if match["extra"] and match["unit"].lower().startswith("h"):
         minutes += int(match["extra"])
-    return posted_at + timedelta(minutes=minutes)
+    return Announcement(after_minutes=minutes)
 
 
-def _clock(match: re.Match[str], posted_at: datetime) -> datetime:
+def _clock(match: re.Match[str]) -> Announcement:
     hour = int(match["hour"])
     minute = int(match["minute"] or 0)
     meridiem = (match["meridiem"] or match["meridiem_only"] or "").lower()
     if meridiem and hour <= 12:
         hour = hour % 12 + (12 if meridiem.startswith("p") else 0)
-    candidate = posted_at.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    return candidate if candidate >= posted_at else candidate + timedelta(days=1)
+    return Announcement(clock_minute=hour * 60 + minute)
 
 
-def announced_due(text: str, posted_at: datetime) -> datetime | None:
-    """The time `text` announces for the next update (UTC), or None when it announces none."""
-    _require_aware("posted_at", posted_at)
-    posted_at = posted_at.astimezone(UTC)
+@lru_cache(maxsize=4096)
+def announcement(text: str | None) -> Announcement | None:
+    """The next update `text` announces, or None when it announces none."""
     best: tuple[int, int, re.Match[str]] | None = None
     for rank, pattern in _ANNOUNCEMENTS:
         match = pattern.search(text or "")
@@ -132,9 +151,23 @@ def announced_due(text: str, posted_at: datetime) -> datetime | None:
     if best is None:
         return None
     match = best[2]
-    if "hour" in match.re.groupindex:
-        return _clock(match, posted_at)
-    return _relative(match, posted_at)
+    return _clock(match) if "hour" in match.re.groupindex else _relative(match)
+
+
+def announcement_columns(text: str | None) -> dict[str, Any]:
+    """The stored form of what `text` announces, so reports need not parse every message."""
+    found = announcement(text)
+    return {
+        "announced_minutes": found.after_minutes if found else None,
+        "announced_clock": found.clock_minute if found else None,
+    }
+
+
+def announced_due(text: str, posted_at: datetime) -> datetime | None:
+    """The time `text` announces for the next update (UTC), or None when it announces none."""
+    _require_aware("posted_at", posted_at)
+    found = announcement(text)
+    return found.due(posted_at) if found else None
 
 
 def next_due(*, posted_at: datetime, text: str, state: int, severity: int | None) -> datetime:

@@ -6,10 +6,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, String, Text, UniqueConstraint, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from cmoc_core.cadence import announcement_columns
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -110,6 +112,8 @@ class StatusPageIncident(SQLModel, table=True):
     post_mortem_url: str | None = None
     components: list[str] = _json_list()
     production_issue_iid: int | None = Field(default=None, index=True)
+    # When the incident counts as opened in the KPIs: its first message (kpis.md 2).
+    first_message_at: datetime | None = _utc(default=None, index=True)
 
 
 class StatusPageMessage(SQLModel, table=True):
@@ -121,6 +125,16 @@ class StatusPageMessage(SQLModel, table=True):
     state: int
     status: int
     posted_at: datetime = _utc(index=True)
+    announced_minutes: float | None = None
+    announced_clock: int | None = None
+
+
+@event.listens_for(StatusPageMessage, "before_insert")
+@event.listens_for(StatusPageMessage, "before_update")
+def _read_announcement(_mapper: Any, _connection: Any, message: StatusPageMessage) -> None:
+    """Keep the announced next update in step with the text (bulk writers set it themselves)."""
+    for name, value in announcement_columns(message.details).items():
+        setattr(message, name, value)
 
 
 class Component(SQLModel, table=True):

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from cmoc_core import linking, people
+from cmoc_core import cadence, linking, people
 from cmoc_core.clients import Clients
 from cmoc_core.clients.http import ApiError
 from cmoc_core.config import Settings
@@ -308,6 +308,7 @@ def _statusio_incident(
                 "id": str(message.get("_id") or f"{incident_id}-{position}"),
                 "incident_id": incident_id,
                 "details": message.get("details") or "",
+                **cadence.announcement_columns(message.get("details")),
                 "state": int(message.get("state") or 0),
                 "status": int(message.get("status") or 0),
                 "posted_at": posted,
@@ -324,6 +325,7 @@ def _statusio_incident(
         "statuspage_id": page_id,
         "name": raw.get("name") or "(untitled)",
         "datetime_open": opened,
+        "first_message_at": messages[0]["posted_at"] if messages else opened,
         "resolved": which == "resolved",
         "post_mortem_url": raw.get("post_mortem_url") or None,
         "components": [c.get("name") or "" for c in raw.get("components_affected") or []],

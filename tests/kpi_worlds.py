@@ -400,6 +400,7 @@ class World:
                 statuspage_id=statuspage_id,
                 name=f"Incident {number}",
                 datetime_open=opened,
+                first_message_at=opened + minutes(messages[0][0]),
                 resolved=resolved,
                 production_issue_iid=issue.iid if issue else None,
             )

@@ -7,13 +7,16 @@ targets against numbers worked out by hand from kpis.md (the comments show the s
 from __future__ import annotations
 
 import json
+import random
 from datetime import datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy.engine import Engine
 
-from cmoc_core.kpis import compute_kpis
+from cmoc_core import handbook
+from cmoc_core.kpis import Severity, compute_kpis, severity_in_effect
 from cmoc_core.models import ScheduleKind, StatusPageIncident, System
 from cmoc_core.storage import session_scope
 from tests.kpi_worlds import (
@@ -915,3 +918,31 @@ def test_pages_are_counted_by_the_configured_cmoc_services_only(sqlite_engine):
         "within_target_pct": 100.0,
         "target_minutes": 15,
     }
+
+
+def test_severity_in_effect_over_many_gaps_agrees_with_the_rule_for_one_incident():
+    """The whole-column form the report uses and the one-incident form the timeline uses."""
+    rng = random.Random(4)
+    base = utc(2026, 1, 1)
+    for _ in range(200):
+        adds = [
+            (base + minutes(rng.randint(0, 120)), rng.randint(1, 4))
+            for _ in range(rng.randint(0, 4))
+        ]
+        current = rng.choice([None, 1, 2, 3, 4])
+        moments = [base + minutes(rng.randint(-10, 130)) for _ in range(6)]
+        expected = [Severity(adds, current).at(m) or handbook.DEFAULT_SEVERITY for m in moments]
+        known = (
+            pd.DataFrame(
+                {
+                    "iid": pd.Series([7] * len(adds), dtype="int64"),
+                    "when": pd.Series([a for a, _ in adds], dtype="datetime64[us, UTC]"),
+                    "level": pd.Series([level for _, level in adds], dtype="int64"),
+                }
+            ),
+            pd.Series([] if current is None else [current], index=[] if current is None else [7]),
+        )
+        found = severity_in_effect(
+            pd.Series([7.0] * len(moments)), pd.Series(moments, dtype="datetime64[us, UTC]"), known
+        )
+        assert found.tolist() == expected, (adds, current, moments)

@@ -101,8 +101,9 @@ def test_first_sync_stores_the_whole_organisation(engine, sandbox, org_end):
         assert 0 < acked < count(engine, PagerDutyIncident)
         regions = dict(
             session.exec(
-                select(OnCallEntry.schedule_kind, func.count(func.distinct(OnCallEntry.region)))
-                .group_by(OnCallEntry.schedule_kind)
+                select(
+                    OnCallEntry.schedule_kind, func.count(func.distinct(OnCallEntry.region))
+                ).group_by(OnCallEntry.schedule_kind)
             ).all()
         )
         assert regions == {ScheduleKind.CMOC: 3, ScheduleKind.SHADOW: 0}

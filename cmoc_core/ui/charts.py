@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -21,9 +22,12 @@ def _layout(figure: go.Figure, title: str) -> go.Figure:
 
 
 def ack_distribution(pages: pd.DataFrame) -> go.Figure:
-    """Minutes to acknowledge, with the 15-minute target line."""
-    acked = pages.dropna(subset=["ack_minutes"])
-    figure = px.histogram(acked, x="ack_minutes", nbins=30, labels={"ack_minutes": "minutes"})
+    """Minutes to acknowledge (binned here, so years of pages stay light), with the target line."""
+    minutes = pages["ack_minutes"].dropna().to_numpy()
+    counts, edges = np.histogram(minutes, bins=30) if len(minutes) else ([], [0])
+    bins = pd.DataFrame({"minutes": edges[:-1], "pages": counts, "width": np.diff(edges)})
+    figure = px.bar(bins, x="minutes", y="pages", labels={"minutes": "minutes to acknowledge"})
+    figure.update_traces(width=bins["width"], offset=0)
     target = handbook.ACK_TARGET.total_seconds() / 60
     figure.add_vline(
         x=target, line_dash="dash", line_color=LATE, annotation_text=f"{target:.0f} min target"
@@ -68,15 +72,20 @@ def cadence_heatmap(gaps: pd.DataFrame) -> go.Figure:
 
 
 def overdue_over_time(gaps: pd.DataFrame) -> go.Figure:
-    """Each overdue gap: when it ended and by how many minutes it was late."""
-    late = gaps[~gaps["on_time"]]
-    figure = px.scatter(
-        late,
-        x="end",
-        y="overdue_minutes",
+    """Overdue updates per month, with the median minutes late in the hover."""
+    late = gaps[~gaps["on_time"].astype(bool)]
+    monthly = (
+        late.assign(month=late["end"].dt.strftime("%Y-%m"))
+        .groupby("month", as_index=False)["overdue_minutes"]
+        .agg(overdue="size", median_minutes="median")
+    )
+    figure = px.bar(
+        monthly,
+        x="month",
+        y="overdue",
         color_discrete_sequence=[LATE],
-        hover_data=["title", "severity", "state"],
-        labels={"end": "", "overdue_minutes": "minutes overdue"},
+        hover_data={"median_minutes": ":.1f"},
+        labels={"month": "", "overdue": "overdue updates", "median_minutes": "median minutes late"},
     )
     return _layout(figure, "Overdue updates over time")
 

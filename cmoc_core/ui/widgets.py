@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -140,3 +141,11 @@ def percent(value: float | None) -> str:
 def ratio(value: float | None) -> str:
     """`0.71`, or an en dash when there is nothing to measure."""
     return "–" if value is None else f"{value:.2f}"
+
+
+def trend_tile(
+    column: Any, label: str, value: float | None, before: float | None, *, help: str
+) -> None:
+    """A percentage tile with its change since the previous period of the same length."""
+    delta = None if value is None or before is None else f"{value - before:+.1f} pts"
+    column.metric(label, percent(value), delta=delta, help=f"{help}. Change vs previous period.")

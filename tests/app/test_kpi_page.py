@@ -54,3 +54,40 @@ def test_drill_down_lists_overdue_updates_and_offers_them_as_csv(app):
     assert not overdue["on_time"].any()
     download = app.get("download_button")
     assert download and download[0].proto.label == "Download CSV"
+
+
+def handed_over_help(app) -> str:
+    return next(m for m in app.metric if m.label == "Shifts handed over").proto.help
+
+
+def test_the_region_filter_narrows_the_figures_and_the_rows_to_that_region(app):
+    open_dashboard(app)
+    everyone = handed_over_help(app)
+    app.selectbox(key="kpis_drill").set_value("All shifts").run()
+    all_shifts = table_with(app, "person", "region", "start", "end", "handed_over")
+    assert set(all_shifts["region"]) == {"AMER", "EMEA", "APAC"}
+    app.selectbox(key="kpis_region").set_value("EMEA").run()
+    emea = table_with(app, "person", "region", "start", "end", "handed_over")
+    assert 0 < len(emea) < len(all_shifts)
+    assert set(emea["region"]) == {"EMEA"}
+    assert handed_over_help(app) != everyone
+    assert handed_over_help(app).split(";")[0].endswith(f"of {len(emea)}")
+
+
+def test_the_severity_filter_narrows_the_updates_behind_the_cadence_tile(app):
+    open_dashboard(app)
+    app.selectbox(key="kpis_drill").set_value("All status updates").run()
+    gaps = table_with(app, "incident", "severity", "on_time")
+    app.multiselect(key="kpis_severity").set_value(["S1"]).run()
+    severe = table_with(app, "incident", "severity", "on_time")
+    assert 0 < len(severe) < len(gaps)
+    assert set(severe["severity"]) == {1}
+    cadence = next(m for m in app.metric if m.label == "Updates on time")
+    assert cadence.proto.help.startswith(f"{int(severe['on_time'].sum())} of {len(severe)} gaps")
+
+
+def test_tiles_show_the_change_since_the_previous_period(app):
+    open_dashboard(app)
+    app.segmented_control(key="kpis_period").set_value("Last quarter").run()
+    cadence = next(m for m in app.metric if m.label == "Updates on time")
+    assert cadence.proto.delta.endswith(" pts")
