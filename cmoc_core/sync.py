@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from cmoc_core import cadence, linking, people
+from cmoc_core import cadence, linking, maintenance, people
 from cmoc_core.clients import Clients
 from cmoc_core.clients.http import ApiError
 from cmoc_core.config import Settings
@@ -337,35 +337,7 @@ def _statusio_incident(
 def _sync_maintenance(run: _Run) -> int:
     client = run.clients.statusio
     assert client is not None
-    windows, messages = [], []
-    for phase, items in client.maintenances().items():
-        for raw in items:
-            maintenance_id = str(raw["_id"])
-            windows.append(
-                {
-                    "id": maintenance_id,
-                    "statuspage_id": client.statuspage_id,
-                    "name": raw.get("name") or "(untitled)",
-                    "phase": phase,
-                    "planned_start": parse_time(raw.get("datetime_planned_start")),
-                    "planned_end": parse_time(raw.get("datetime_planned_end")),
-                    "components": [
-                        c.get("name") or "" for c in raw.get("components_affected") or []
-                    ],
-                }
-            )
-            for position, message in enumerate(raw.get("messages") or []):
-                posted = parse_time(message.get("datetime"))
-                if posted is not None:
-                    messages.append(
-                        {
-                            "id": str(message.get("_id") or f"{maintenance_id}-{position}"),
-                            "maintenance_id": maintenance_id,
-                            "details": message.get("details") or "",
-                            "state": message.get("state"),
-                            "posted_at": posted,
-                        }
-                    )
+    windows, messages = maintenance.rows(client.maintenances(), client.statuspage_id)
     run.write([(Maintenance, windows, ("id",)), (MaintenanceMessage, messages, ("id",))])
     return len(windows)
 
@@ -391,7 +363,7 @@ def _issue_stream(kind: IssueKind) -> Callable[[_Run], int]:
         start, _ = run.window_start()
         written = 0
         for page in run.clients.gitlab.issues(project, labels=labels, updated_after=start):
-            issues = [_gitlab_issue(raw, project, kind) for raw in page]
+            issues = [gitlab_issue_row(raw, project, kind) for raw in page]
             people = _gitlab_people(page)
             run.write(
                 [(GitLabIssue, issues, ("id",)), (Identity, people, ("system", "external_id"))]
@@ -402,7 +374,8 @@ def _issue_stream(kind: IssueKind) -> Callable[[_Run], int]:
     return sync
 
 
-def _gitlab_issue(raw: dict[str, Any], project: str, kind: IssueKind) -> dict[str, Any]:
+def gitlab_issue_row(raw: dict[str, Any], project: str, kind: IssueKind) -> dict[str, Any]:
+    """The stored row of one issue as the GitLab API returns it."""
     labels = [str(label) for label in raw.get("labels") or []]
     return {
         "id": int(raw["id"]),

@@ -1,8 +1,20 @@
-"""Status.io API v2: components, incidents with their messages, and maintenance."""
+"""Status.io API v2: components, incidents with their messages, and maintenance.
+
+Maintenance writes follow Status.io's own clients, the public reference while the Apiary page is
+out of reach: statusio-go `maintenance_types.go` (field names of `maintenance/schedule` and of
+the start/update/finish/delete control body), statusio-python `statusio/api.py` (the same names
+plus `message_subject` and the notify flags as "0"/"1"), and for the planned date and time
+statusio-ruby `spec/statusio_spec.rb`, which schedules against the live API with `%m/%d/%Y` and
+`%H:%M`, as Ansible's `community.general.statusio_maintenance` does (both UTC). statusio-python's
+test sends `YYYY/MM/DD` and statusio-go's test uses a broken Go layout, so MM/DD/YYYY + HH:MM is
+the form two independent clients agree on. `maintenance/delete` answers "Successfully deleted
+maintenance" (statusio-ruby spec).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
@@ -11,6 +23,9 @@ from cmoc_core.clients.http import ApiBadResponse, ApiRejected, JsonApi
 
 API = "Status.io"
 MAX_PAGES = 1000
+PLANNED_DATE = "%m/%d/%Y"
+PLANNED_TIME = "%H:%M"
+MAINTENANCE_NOTICES = ("now", "72_hr", "24_hr", "1_hr")
 
 
 class StatusIoClient:
@@ -62,10 +77,10 @@ class StatusIoClient:
             seen.update(item.get("_id") for item in fresh)
             yield fresh
 
-    def maintenances(self) -> dict[str, list[dict[str, Any]]]:
-        """Active, upcoming and resolved maintenance windows."""
+    def maintenances(self, *, statuspage_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Active, upcoming and resolved maintenance windows (a missing list is empty)."""
         call = "list maintenance"
-        result = self._result(call, f"maintenance/list/{self.statuspage_id}")
+        result = self._result(call, f"maintenance/list/{statuspage_id or self.statuspage_id}")
         if not isinstance(result, dict):
             raise ApiBadResponse(API, call, "the result is not an object")
         return {
@@ -134,6 +149,78 @@ class StatusIoClient:
         }
         self._result(f"{action} incident", f"incident/{action}", body=body, method="POST")
 
+    def schedule_maintenance(
+        self,
+        *,
+        name: str,
+        details: str,
+        components: list[str],
+        start: datetime,
+        end: datetime,
+        all_infrastructure: bool = False,
+        automation: bool = False,
+        notify: Mapping[str, bool] | None = None,
+        subject: str = "",
+        statuspage_id: str | None = None,
+    ) -> str:
+        """Schedule a maintenance window (aware datetimes, sent in UTC); returns its id.
+
+        `components` are `component-container` ids; `notify` names the notices to send among
+        MAINTENANCE_NOTICES (now, 72_hr, 24_hr, 1_hr).
+        """
+        notices = notify or {}
+        body = {
+            "statuspage_id": statuspage_id or self.statuspage_id,
+            "maintenance_name": name,
+            "maintenance_details": details,
+            "infrastructure_affected": components,
+            "all_infrastructure_affected": _flag(all_infrastructure),
+            "date_planned_start": planned_date(start),
+            "time_planned_start": planned_time(start),
+            "date_planned_end": planned_date(end),
+            "time_planned_end": planned_time(end),
+            "automation": _flag(automation),
+            **{
+                f"maintenance_notify_{notice}": _flag(notices.get(notice, False))
+                for notice in MAINTENANCE_NOTICES
+            },
+            **({"message_subject": subject} if subject else {}),
+        }
+        call = "schedule maintenance"
+        result = self._result(call, "maintenance/schedule", body=body, method="POST")
+        if not isinstance(result, str) or not result:
+            raise ApiBadResponse(API, call, "no maintenance id in the answer")
+        return result
+
+    def post_maintenance(
+        self,
+        action: Literal["start", "update", "finish"],
+        *,
+        maintenance_id: str,
+        details: str,
+        broadcast: Mapping[str, bool],
+        subject: str = "",
+        statuspage_id: str | None = None,
+    ) -> None:
+        """Start a maintenance, post an update without starting it, or finish it."""
+        body = {
+            "statuspage_id": statuspage_id or self.statuspage_id,
+            "maintenance_id": maintenance_id,
+            "maintenance_details": details,
+            **{channel: _flag(on) for channel, on in broadcast.items()},
+            **({"message_subject": subject} if subject else {}),
+        }
+        call = f"{action} maintenance"
+        self._result(call, f"maintenance/{action}", body=body, method="POST")
+
+    def delete_maintenance(self, *, maintenance_id: str, statuspage_id: str | None = None) -> None:
+        """Delete a maintenance for good."""
+        body = {
+            "statuspage_id": statuspage_id or self.statuspage_id,
+            "maintenance_id": maintenance_id,
+        }
+        self._result("delete maintenance", "maintenance/delete", body=body, method="POST")
+
     def _result(
         self,
         call: str,
@@ -154,6 +241,22 @@ class StatusIoClient:
 
 def _flag(on: bool) -> str:
     return "1" if on else "0"
+
+
+def planned_date(moment: datetime) -> str:
+    """`12/31/2026`: a planned maintenance date the way Status.io reads it, in UTC."""
+    return _utc(moment).strftime(PLANNED_DATE)
+
+
+def planned_time(moment: datetime) -> str:
+    """`23:30`: a planned maintenance time (24-hour clock, UTC)."""
+    return _utc(moment).strftime(PLANNED_TIME)
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("maintenance times must be timezone-aware")
+    return moment.astimezone(UTC)
 
 
 def _as_list(value: Any, call: str) -> list[dict[str, Any]]:

@@ -1,4 +1,8 @@
-"""Fake Status.io API v2: components, incidents and maintenances of the status pages."""
+"""Fake Status.io API v2: components, incidents and maintenances of the status pages.
+
+Planned maintenance dates are read as MM/DD/YYYY (statusio-ruby, Ansible) or YYYY/MM/DD
+(statusio-python's test), times as 24-hour HH:MM, all UTC; see `cmoc_core.clients.statusio`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
@@ -33,6 +38,18 @@ NOTIFY_FLAGS = (
     "slack",
 )
 WRITE_SOURCE = "api"
+PLANNED_DATES = ("%m/%d/%Y", "%Y/%m/%d")
+PLANNED_TIME = "%H:%M"
+MAINTENANCE_NOTICES = (
+    "maintenance_notify_now",
+    "maintenance_notify_72_hr",
+    "maintenance_notify_24_hr",
+    "maintenance_notify_1_hr",
+)
+# Message states of a maintenance, as the organisation's history writes them.
+SCHEDULED, IN_PROGRESS, COMPLETED = 100, 200, 300
+PLANNED_MAINTENANCE = 200
+DELETED = "Successfully deleted maintenance"
 
 
 class Refused(Exception):
@@ -90,6 +107,22 @@ def _flag(body: Json, name: str) -> bool:
     if value not in ("0", "1"):
         raise Refused(f'Invalid parameter: {name} must be "0" or "1"')
     return value == "1"
+
+
+def _planned(body: Json, which: str) -> datetime:
+    """The planned start or end from its date and time fields, in UTC."""
+    day, clock = _text(body, f"date_planned_{which}"), _text(body, f"time_planned_{which}")
+    for layout in PLANNED_DATES:
+        try:
+            return datetime.strptime(f"{day} {clock}", f"{layout} {PLANNED_TIME}").replace(
+                tzinfo=UTC
+            )
+        except ValueError:
+            continue
+    raise Refused(
+        f"Invalid parameter: date_planned_{which} and time_planned_{which} must be a date "
+        "such as 12/31/2026 and a 24-hour time such as 23:30"
+    )
 
 
 def _page_number(request: httpx.Request) -> int:
@@ -204,21 +237,31 @@ class StatusioServer:
         }
 
     def _write(self, parts: list[str], request: httpx.Request) -> httpx.Response:
-        """POST incident/create, incident/update and incident/resolve."""
-        if parts not in (["incident", "create"], ["incident", "update"], ["incident", "resolve"]):
+        """The answer to a write: an incident or maintenance action named by the path."""
+        actions: dict[tuple[str, ...], Callable[[Json], Any]] = {
+            ("incident", "create"): self._create,
+            ("incident", "update"): partial(self._update, resolve=False),
+            ("incident", "resolve"): partial(self._update, resolve=True),
+            ("maintenance", "schedule"): self._schedule,
+            ("maintenance", "start"): partial(self._maintenance_message, action="start"),
+            ("maintenance", "update"): partial(self._maintenance_message, action="update"),
+            ("maintenance", "finish"): partial(self._maintenance_message, action="finish"),
+            ("maintenance", "delete"): self._delete_maintenance,
+        }
+        action = actions.get(tuple(parts))
+        if action is None:
             return error_envelope("Not found", 404)
         body = request_body(request)
         if not isinstance(body, dict):
             return error_envelope("Invalid request: the body must be a JSON object")
         try:
-            if parts[1] == "create":
-                return envelope(self._create(body))
-            return envelope(self._update(body, resolve=parts[1] == "resolve"))
+            result = action(body)
         except Refused as exc:
             return error_envelope(exc.message)
+        return result if isinstance(result, httpx.Response) else envelope(result)
 
     def _writable_page(self, body: Json) -> _Page:
-        """The body's page, its incident lists copied before this sandbox first writes to it."""
+        """The body's page, its lists copied before this sandbox first writes to it."""
         page_id = _text(body, "statuspage_id")
         page = self.pages.get(page_id)
         if page is None:
@@ -226,6 +269,7 @@ class StatusioServer:
         if page_id not in self._owned:
             page.active = copy.deepcopy(page.active)
             page.resolved = copy.deepcopy(page.resolved)
+            page.maintenances = copy.deepcopy(page.maintenances)
             self._owned.add(page_id)
         return page
 
@@ -284,9 +328,17 @@ class StatusioServer:
         return components, containers
 
     def _add_message(
-        self, incident: Json, details: str, state: int, status: int, now: datetime
+        self,
+        item: Json,
+        details: str,
+        state: int,
+        status: int,
+        now: datetime,
+        *,
+        kind: str = "incident",
     ) -> None:
-        incident["messages"].append(
+        """Append a message to an incident or (with `kind="maintenance"`) a maintenance."""
+        item["messages"].append(
             {
                 "_id": self._new_id(),
                 "details": details,
@@ -294,9 +346,9 @@ class StatusioServer:
                 "status": status,
                 "datetime": format_time_ms(now),
                 "source": WRITE_SOURCE,
-                "incident": incident["_id"],
-                "components": [c["_id"] for c in incident["components_affected"]],
-                "containers": [c["_id"] for c in incident["containers_affected"]],
+                kind: item["_id"],
+                "components": [c["_id"] for c in item["components_affected"]],
+                "containers": [c["_id"] for c in item["containers_affected"]],
             }
         )
 
@@ -324,3 +376,80 @@ class StatusioServer:
             page.active = [i for i in page.active if i is not incident]
             page.resolved = _newest_first([incident, *page.resolved])
         return True
+
+    def _schedule(self, body: Json) -> str:
+        page = self._writable_page(body)
+        name = _text(body, "maintenance_name")
+        details = _text(body, "maintenance_details")
+        start, end = _planned(body, "start"), _planned(body, "end")
+        if end <= start:
+            raise Refused("Invalid parameter: the planned end must be after the planned start")
+        for flag in ("automation", *MAINTENANCE_NOTICES):
+            _flag(body, flag)
+        _text(body, "message_subject", required=False)
+        components, containers = self._infrastructure(page, body)
+        now = self.clock()
+        maintenance: Json = {
+            "_id": self._new_id(),
+            "name": name,
+            "statuspage": body["statuspage_id"],
+            "datetime_open": format_time_ms(now),
+            "datetime_planned_start": format_time_ms(start),
+            "datetime_planned_end": format_time_ms(end),
+            "components_affected": [{"_id": c["_id"], "name": c["name"]} for c in components],
+            "containers_affected": [dict(c) for c in containers],
+            "messages": [],
+        }
+        self._add_message(
+            maintenance, details, SCHEDULED, PLANNED_MAINTENANCE, now, kind="maintenance"
+        )
+        upcoming = page.maintenances["upcoming"]
+        upcoming.append(maintenance)
+        upcoming.sort(key=lambda m: m["datetime_planned_start"])
+        return str(maintenance["_id"])
+
+    def _maintenance_message(self, body: Json, *, action: str) -> bool:
+        """Start an upcoming maintenance, update an open one, or finish an active one."""
+        page = self._writable_page(body)
+        maintenance_id = _text(body, "maintenance_id")
+        details = _text(body, "maintenance_details")
+        for flag in NOTIFY_FLAGS:
+            _flag(body, flag)
+        _text(body, "message_subject", required=False)
+        phase, maintenance = self._find_maintenance(page, maintenance_id)
+        allowed = {"start": ("upcoming",), "update": ("upcoming", "active"), "finish": ("active",)}
+        if phase not in allowed[action]:
+            raise Refused(
+                {
+                    "resolved": "Maintenance is already finished",
+                    "active": "Maintenance is already in progress",
+                    "upcoming": "Maintenance has not started",
+                }[phase]
+            )
+        moves_to = {"start": "active", "update": phase, "finish": "resolved"}[action]
+        state = {"upcoming": SCHEDULED, "active": IN_PROGRESS, "resolved": COMPLETED}[moves_to]
+        self._add_message(
+            maintenance, details, state, PLANNED_MAINTENANCE, self.clock(), kind="maintenance"
+        )
+        if moves_to != phase:
+            lists = page.maintenances
+            lists[phase] = [m for m in lists[phase] if m is not maintenance]
+            lists[moves_to] = [maintenance, *lists[moves_to]]
+        return True
+
+    def _delete_maintenance(self, body: Json) -> httpx.Response:
+        page = self._writable_page(body)
+        phase, maintenance = self._find_maintenance(page, _text(body, "maintenance_id"))
+        lists = page.maintenances
+        lists[phase] = [m for m in lists[phase] if m is not maintenance]
+        return httpx.Response(
+            200, json={"status": {"error": "no", "message": DELETED}, "result": True}
+        )
+
+    @staticmethod
+    def _find_maintenance(page: _Page, maintenance_id: str) -> tuple[str, Json]:
+        for phase, items in page.maintenances.items():
+            for maintenance in items:
+                if maintenance["_id"] == maintenance_id:
+                    return phase, maintenance
+        raise Refused("Maintenance not found")

@@ -1,0 +1,777 @@
+"""Maintenance windows: upcoming, active and closed, checks before sending, each action sent once.
+
+Status.io has no reschedule call. A reschedule schedules the replacement first and deletes the
+original only once the replacement exists, each step through the outbox: subscribers never see
+neither window, and a repeated or interrupted reschedule finishes without a second replacement.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import partial
+from typing import Any, Literal
+
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from cmoc_core import linking, outbox
+from cmoc_core.clients.http import ApiError
+from cmoc_core.clients.statusio import StatusIoClient
+from cmoc_core.handbook import BROADCAST_CHANNELS
+from cmoc_core.models import (
+    AuditEntry,
+    Component,
+    Maintenance,
+    MaintenanceMessage,
+    MaintenancePhase,
+    OutboxEntry,
+    PublishStatus,
+)
+from cmoc_core.outbox import Outcome, Result
+from cmoc_core.storage import session_scope, upsert
+from cmoc_core.timeutil import parse_time
+
+CLOSED_SHOWN = 20
+CONFIRM_WINDOW = timedelta(minutes=2)
+
+
+class Action(StrEnum):
+    """What the CMOC can do with a maintenance; the values name the actions in the audit log."""
+
+    SCHEDULE = "maintenance_schedule"
+    RESCHEDULE = "maintenance_reschedule"
+    UPDATE = "maintenance_update"
+    START = "maintenance_start"
+    FINISH = "maintenance_finish"
+    DELETE = "maintenance_delete"
+
+
+ACTIONS_BY_PHASE = {
+    MaintenancePhase.UPCOMING: (Action.UPDATE, Action.START, Action.RESCHEDULE),
+    MaintenancePhase.ACTIVE: (Action.UPDATE, Action.FINISH),
+    MaintenancePhase.RESOLVED: (),
+}
+CALLS: dict[Action, Literal["start", "update", "finish"]] = {
+    Action.UPDATE: "update",
+    Action.START: "start",
+    Action.FINISH: "finish",
+}
+
+# Wording: labels, default texts, warnings and problems, in one place.
+ACTION_LABELS = {
+    Action.UPDATE: "Post update",
+    Action.START: "Start maintenance",
+    Action.FINISH: "Finish maintenance",
+    Action.RESCHEDULE: "Reschedule",
+}
+UPDATE_WITHOUT_STARTING = "Post update without starting"
+VERBS = {Action.UPDATE: "post an update to", Action.START: "start", Action.FINISH: "finish"}
+DONE = {
+    Action.UPDATE: "updated",
+    Action.START: "started",
+    Action.FINISH: "finished",
+    Action.RESCHEDULE: "rescheduled",
+}
+PHASE_NAMES = {
+    MaintenancePhase.UPCOMING: "upcoming",
+    MaintenancePhase.ACTIVE: "in progress",
+    MaintenancePhase.RESOLVED: "closed",
+}
+NOTICE_LABELS = {
+    "now": "Notify subscribers now",
+    "72_hr": "Remind 72 hours before",
+    "24_hr": "Remind 24 hours before",
+    "1_hr": "Remind 1 hour before",
+}
+REMINDERS = {"72_hr": "72 hours", "24_hr": "24 hours", "1_hr": "1 hour"}
+SUBJECTS = {
+    Action.SCHEDULE: "Scheduled maintenance: {name}",
+    Action.UPDATE: "Maintenance update: {name}",
+    Action.START: "Maintenance in progress: {name}",
+    Action.FINISH: "Maintenance completed: {name}",
+}
+DEFAULT_TEXTS = {
+    Action.UPDATE: "",
+    Action.START: "Scheduled maintenance is now in progress.",
+    Action.FINISH: "Scheduled maintenance has been completed. Thank you for your patience.",
+}
+ISSUE_SUFFIX = " Details: {url}"
+RESCHEDULED_NOTE = "Rescheduled from {old} to {new}. "
+RESCHEDULED_NOTE_PATTERN = re.compile(r"^Rescheduled from .+? to .+? UTC\. ")
+TARGET = "Status.io maintenance “{name}”"
+
+AUTOMATION_WARNING = (
+    "{this} Before you {verb} it, open it in Status.io and click "
+    "(Disable) next to “Automation: Running”. Automation cannot be re-enabled once disabled: "
+    "every later update, including finishing the maintenance, must then be posted by hand."
+)
+AUTOMATION_KNOWN = "This maintenance runs with automation."
+AUTOMATION_UNKNOWN = "This maintenance may run with automation (Status.io's list does not say)."
+AUTOMATION_ACK = "I have disabled automation for this maintenance in Status.io (cannot be undone)"
+REMINDERS_ON = (
+    "Email reminders are set for this maintenance: leave “notify_email” unticked so "
+    "subscribers do not get a duplicate reminder."
+)
+REMINDERS_UNKNOWN = (
+    "Check in Status.io whether email reminders are set for this maintenance; if they are, "
+    "leave “notify_email” unticked so subscribers do not get a duplicate reminder."
+)
+ALL_INFRASTRUCTURE_WARNING = "All infrastructure puts EVERY component under maintenance."
+
+EMPTY_NAME = "The name is empty: say in simple terms what is being maintained."
+EMPTY_DETAILS = "The details are empty: say what users will notice, and for how long."
+EMPTY_MESSAGE = "The message is empty."
+NO_COMPONENTS = "Choose the affected components (or, knowingly, all infrastructure)."
+START_IN_PAST = "The start, {start}, is in the past (it is now {now}): choose a later start."
+END_BEFORE_START = (
+    "The maintenance ends ({end}) before it starts ({start}): check the dates and times (UTC)."
+)
+BAD_ISSUE_LINK = "The issue link is not a {project} issue link (…/{project}/-/issues/<number>)."
+NOT_ALLOWED = "A maintenance that is {phase} cannot be {done}."
+AUTOMATION_NOT_DISABLED = "Disable automation in Status.io first, then tick that you did."
+NOT_CONFIGURED = "Status.io is not configured: nothing was sent."
+ORIGINAL_KEPT = "The original window is unchanged."
+HALF_DONE = (
+    "The replacement is scheduled, but the original window could not be deleted yet: {reason} "
+    "Reschedule again to finish: the replacement is not scheduled twice."
+)
+RESUMED = (
+    "This finished the reschedule started earlier (to {new}); the times you entered now were "
+    "not used. Reschedule the new window if they should change."
+)
+ORIGINAL_DELETED = (
+    "The original window ({original}) is then deleted; a deletion sends no notification, so "
+    "only the new notice tells them the date changed."
+)
+NOT_REFRESHED = " The list could not be refreshed from Status.io ({reason})."
+
+
+def when(moment: datetime) -> str:
+    """`24-11-2026 14:00 UTC`: a time as the page writes it (the handbook's DD-MM-YYYY, UTC)."""
+    return f"{moment.astimezone(UTC):%d-%m-%Y %H:%M} UTC"
+
+
+def span(start: datetime | None, end: datetime | None) -> str:
+    """`24-11-2026 14:00 – 16:00 UTC`, with both dates when the window crosses midnight."""
+    if start is None or end is None:
+        return "time not set"
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    until = f"{end:%H:%M}" if start.date() == end.date() else f"{end:%d-%m-%Y %H:%M}"
+    return f"{start:%d-%m-%Y %H:%M} – {until} UTC"
+
+
+def _listing(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A maintenance window to schedule, as the CMOC filled it in."""
+
+    name: str
+    details: str
+    start: datetime
+    end: datetime
+    components: list[str] = field(default_factory=list)
+    all_infrastructure: bool = False
+    automation: bool = True
+    notify: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(NOTICE_LABELS, True))
+    issue_url: str = ""
+
+    @property
+    def text(self) -> str:
+        """The details as sent: with the Scheduled Maintenance issue link when they lack it."""
+        details, url = self.details.strip(), self.issue_url.strip()
+        return details if not url or url in details else details + ISSUE_SUFFIX.format(url=url)
+
+    def payload(self) -> dict[str, Any]:
+        """The plan as JSON, for the outbox."""
+        return {
+            "name": self.name,
+            "details": self.details,
+            "start": _minute(self.start).isoformat(),
+            "end": _minute(self.end).isoformat(),
+            "components": list(self.components),
+            "all_infrastructure": self.all_infrastructure,
+            "automation": self.automation,
+            "notify": dict(self.notify),
+            "issue_url": self.issue_url,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Plan:
+        """The plan an outbox entry holds."""
+        return cls(
+            **{
+                **payload,
+                "start": datetime.fromisoformat(payload["start"]),
+                "end": datetime.fromisoformat(payload["end"]),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Notice:
+    """The message of an update, a start or a finish."""
+
+    details: str
+    broadcast: dict[str, bool] = field(
+        default_factory=lambda: dict.fromkeys(BROADCAST_CHANNELS, True)
+    )
+    automation_disabled: bool = False
+
+
+@dataclass(frozen=True)
+class Note:
+    """One published message of a maintenance."""
+
+    posted_at: datetime
+    details: str
+    state: int | None
+
+
+@dataclass
+class Window:
+    """A maintenance window with its messages and what this app knows of its settings.
+
+    `automation` and `notify` are known for windows scheduled from here (None otherwise);
+    `component_ids` are the `component-container` ids of its components.
+    """
+
+    id: str
+    name: str
+    phase: MaintenancePhase
+    planned_start: datetime | None
+    planned_end: datetime | None
+    components: list[str]
+    component_ids: list[str]
+    messages: list[Note]
+    issue_url: str | None
+    automation: bool | None = None
+    notify: dict[str, bool] | None = None
+
+    @property
+    def details(self) -> str:
+        """The announcement: the first message."""
+        return self.messages[0].details if self.messages else ""
+
+    @property
+    def reminders(self) -> bool | None:
+        """Whether reminders before the start are set; None when this app cannot tell."""
+        return None if self.notify is None else any(self.notify.get(k) for k in REMINDERS)
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        """What can be done with it now."""
+        return ACTIONS_BY_PHASE[self.phase]
+
+
+@dataclass
+class Board:
+    """The maintenance of one status page by phase."""
+
+    active: list[Window]
+    upcoming: list[Window]
+    closed: list[Window]
+
+    def find(self, window_id: str) -> Window | None:
+        """The window with this id, if listed."""
+        return next(
+            (w for w in self.active + self.upcoming + self.closed if w.id == window_id), None
+        )
+
+
+def board(*, session: Session, statuspage_id: str, project: str) -> Board:
+    """The page's maintenance from the database: open windows by start, the latest closed ones."""
+    rows = session.exec(select(Maintenance).where(Maintenance.statuspage_id == statuspage_id)).all()
+    notes: dict[str, list[Note]] = defaultdict(list)
+    messages = session.exec(
+        select(MaintenanceMessage)
+        .join(Maintenance)
+        .where(Maintenance.statuspage_id == statuspage_id)
+        .order_by(col(MaintenanceMessage.posted_at))
+    )
+    for message in messages:
+        notes[message.maintenance_id].append(
+            Note(message.posted_at, message.details, message.state)
+        )
+    ids_by_name: dict[str, list[str]] = defaultdict(list)
+    for component in components(session=session, statuspage_id=statuspage_id):
+        ids_by_name[component.name].append(component.id)
+    known = _known_settings(session)
+    issue = linking.issue_url_pattern(project)
+    windows = []
+    for row in rows:
+        found = (issue.search(n.details) for n in notes[row.id])
+        settings = known.get(row.id, {})
+        windows.append(
+            Window(
+                id=row.id,
+                name=row.name,
+                phase=MaintenancePhase(row.phase),
+                planned_start=row.planned_start,
+                planned_end=row.planned_end,
+                components=list(row.components),
+                component_ids=[i for name in row.components for i in ids_by_name[name]],
+                messages=notes[row.id],
+                issue_url=next((m.group(0) for m in found if m), None),
+                automation=settings.get("automation"),
+                notify=settings.get("notify"),
+            )
+        )
+    never = datetime.max.replace(tzinfo=UTC)
+    by_start = sorted(windows, key=lambda w: w.planned_start or never)
+    return Board(
+        active=[w for w in by_start if w.phase == MaintenancePhase.ACTIVE],
+        upcoming=[w for w in by_start if w.phase == MaintenancePhase.UPCOMING],
+        closed=[w for w in reversed(by_start) if w.phase == MaintenancePhase.RESOLVED][
+            :CLOSED_SHOWN
+        ],
+    )
+
+
+def _known_settings(session: Session) -> dict[str, dict[str, Any]]:
+    """Automation and notices of windows scheduled from here, and which had automation disabled."""
+    entries = session.exec(
+        select(OutboxEntry)
+        .where(
+            col(OutboxEntry.action).in_([a.value for a in Action]),
+            OutboxEntry.status == PublishStatus.SENT,
+        )
+        .order_by(col(OutboxEntry.finished_at))
+    )
+    known: dict[str, dict[str, Any]] = defaultdict(dict)
+    for entry in entries:
+        if entry.action in (Action.SCHEDULE, Action.RESCHEDULE):
+            plan = entry.payload["plan"]
+            known[(entry.result or {}).get("maintenance_id", "")] = {
+                "automation": plan["automation"],
+                "notify": plan["notify"],
+            }
+        elif entry.payload.get("automation_disabled"):
+            known[entry.payload["maintenance_id"]]["automation"] = False
+    return known
+
+
+def components(*, session: Session, statuspage_id: str) -> list[Component]:
+    """The status page's components, one per container, in page order."""
+    query = (
+        select(Component)
+        .where(Component.statuspage_id == statuspage_id)
+        .order_by(col(Component.position), col(Component.name), col(Component.container_name))
+    )
+    return list(session.exec(query))
+
+
+def rows(
+    listing: dict[str, list[dict[str, Any]]], statuspage_id: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The stored rows of Status.io's maintenance list: windows and their messages."""
+    windows, messages = [], []
+    for phase, items in listing.items():
+        for raw in items:
+            window_id = str(raw["_id"])
+            windows.append(
+                {
+                    "id": window_id,
+                    "statuspage_id": statuspage_id,
+                    "name": raw.get("name") or "(untitled)",
+                    "phase": phase,
+                    "planned_start": parse_time(raw.get("datetime_planned_start")),
+                    "planned_end": parse_time(raw.get("datetime_planned_end")),
+                    "components": [
+                        c.get("name") or "" for c in raw.get("components_affected") or []
+                    ],
+                }
+            )
+            for position, message in enumerate(raw.get("messages") or []):
+                posted = parse_time(message.get("datetime"))
+                if posted is not None:
+                    messages.append(
+                        {
+                            "id": str(message.get("_id") or f"{window_id}-{position}"),
+                            "maintenance_id": window_id,
+                            "details": message.get("details") or "",
+                            "state": message.get("state"),
+                            "posted_at": posted,
+                        }
+                    )
+    return windows, messages
+
+
+def refresh(*, engine: Engine, client: StatusIoClient, statuspage_id: str) -> int:
+    """Store Status.io's maintenance list, dropping open windows it no longer has; how many."""
+    windows, messages = rows(client.maintenances(statuspage_id=statuspage_id), statuspage_id)
+    with session_scope(engine) as session:
+        upsert(session, Maintenance, windows, keys=("id",))
+        upsert(session, MaintenanceMessage, messages, keys=("id",))
+        gone = session.exec(
+            select(Maintenance.id).where(
+                Maintenance.statuspage_id == statuspage_id,
+                Maintenance.phase != MaintenancePhase.RESOLVED,
+                col(Maintenance.id).not_in([w["id"] for w in windows]),
+            )
+        ).all()
+        if gone:
+            session.execute(
+                delete(MaintenanceMessage).where(col(MaintenanceMessage.maintenance_id).in_(gone))
+            )
+            session.execute(delete(Maintenance).where(col(Maintenance.id).in_(gone)))
+    return len(windows)
+
+
+def plan_problems(plan: Plan, *, now: datetime, project: str) -> list[str]:
+    """What stops a window from being scheduled, in plain words; empty when it may go."""
+    found = []
+    if not plan.name.strip():
+        found.append(EMPTY_NAME)
+    if not plan.details.strip():
+        found.append(EMPTY_DETAILS)
+    if not plan.components and not plan.all_infrastructure:
+        found.append(NO_COMPONENTS)
+    if _minute(plan.start) < _minute(now):
+        found.append(START_IN_PAST.format(start=when(plan.start), now=when(now)))
+    if _minute(plan.end) <= _minute(plan.start):
+        found.append(END_BEFORE_START.format(start=when(plan.start), end=when(plan.end)))
+    if plan.issue_url.strip() and linking.first_issue_iid([plan.issue_url], project) is None:
+        found.append(BAD_ISSUE_LINK.format(project=project))
+    return found
+
+
+def needs_automation_disabled(window: Window, action: Action) -> bool:
+    """Starting, finishing or updating a running maintenance needs automation off first."""
+    touches_run = action in (Action.START, Action.FINISH) or (
+        action == Action.UPDATE and window.phase == MaintenancePhase.ACTIVE
+    )
+    return touches_run and window.automation is not False
+
+
+def warns_of_reminders(window: Window, action: Action) -> bool:
+    """An update before the start may duplicate the email reminders Status.io sends."""
+    return (
+        action == Action.UPDATE
+        and window.phase == MaintenancePhase.UPCOMING
+        and window.reminders is not False
+    )
+
+
+def warnings(window: Window, action: Action) -> list[str]:
+    """What the CMOC must know before this action, in the handbook's words."""
+    found = []
+    if needs_automation_disabled(window, action):
+        this = AUTOMATION_KNOWN if window.automation else AUTOMATION_UNKNOWN
+        found.append(AUTOMATION_WARNING.format(this=this, verb=VERBS[action]))
+    if warns_of_reminders(window, action):
+        found.append(REMINDERS_ON if window.reminders else REMINDERS_UNKNOWN)
+    return found
+
+
+def action_label(window: Window, action: Action) -> str:
+    """The button's name, as Status.io calls it."""
+    if action == Action.UPDATE and window.phase == MaintenancePhase.UPCOMING:
+        return UPDATE_WITHOUT_STARTING
+    return ACTION_LABELS[action]
+
+
+def default_notice(window: Window, action: Action) -> Notice:
+    """The suggested message: the default text with the issue link, email off before reminders."""
+    text = DEFAULT_TEXTS[action]
+    if text and window.issue_url:
+        text += ISSUE_SUFFIX.format(url=window.issue_url)
+    broadcast = dict.fromkeys(BROADCAST_CHANNELS, True)
+    if warns_of_reminders(window, action):
+        broadcast["notify_email"] = False
+    return Notice(text, broadcast)
+
+
+def notice_problems(window: Window, action: Action, notice: Notice) -> list[str]:
+    """What stops an update, a start or a finish, in plain words; empty when it may go."""
+    found = []
+    if action not in CALLS or action not in window.actions:
+        found.append(NOT_ALLOWED.format(phase=PHASE_NAMES[window.phase], done=DONE[action]))
+    if not notice.details.strip():
+        found.append(EMPTY_MESSAGE)
+    if needs_automation_disabled(window, action) and not notice.automation_disabled:
+        found.append(AUTOMATION_NOT_DISABLED)
+    return found
+
+
+def plan_for(window: Window, *, now: datetime) -> Plan:
+    """The window's plan as far as this app knows it: where a reschedule starts from."""
+    plan = Plan(
+        name=window.name,
+        details=RESCHEDULED_NOTE_PATTERN.sub("", window.details),
+        start=window.planned_start or now,
+        end=window.planned_end or now,
+        components=list(window.component_ids),
+        issue_url=window.issue_url or "",
+    )
+    if window.automation is not None:
+        plan = replace(plan, automation=window.automation)
+    if window.notify is not None:
+        plan = replace(plan, notify=dict(window.notify))
+    return plan
+
+
+def rescheduled(plan: Plan, original: Window) -> Plan:
+    """The replacement plan, its details opening with when the window moved from and to."""
+    details = RESCHEDULED_NOTE_PATTERN.sub("", plan.details.strip())
+    note = RESCHEDULED_NOTE.format(
+        old=span(original.planned_start, original.planned_end), new=span(plan.start, plan.end)
+    )
+    return replace(plan, details=note + details)
+
+
+def subscriber_sentence(plan: Plan, *, replacing: Window | None = None) -> str:
+    """What subscribers will receive, in one or two plain sentences."""
+    window = f"“{plan.name}”, {span(plan.start, plan.end)}"
+    reminders = [label for key, label in REMINDERS.items() if plan.notify.get(key)]
+    told = (
+        f"Subscribers get a maintenance notice now for {window}"
+        if plan.notify.get("now")
+        else f"Subscribers are not notified now of {window}"
+    )
+    later = (
+        f", then reminders {_listing(reminders)} before the start."
+        if reminders
+        else ", and no reminders before the start."
+    )
+    if replacing is None:
+        return told + later
+    original = span(replacing.planned_start, replacing.planned_end)
+    return f"{told}{later} {ORIGINAL_DELETED.format(original=original)}"
+
+
+def audit_log(*, session: Session, limit: int = 50) -> list[AuditEntry]:
+    """The latest maintenance actions, newest first."""
+    query = (
+        select(AuditEntry)
+        .where(col(AuditEntry.action).in_([a.value for a in Action]))
+        .order_by(col(AuditEntry.at).desc())
+        .limit(limit)
+    )
+    return list(session.exec(query))
+
+
+@dataclass
+class Publisher:
+    """Runs maintenance actions on one status page through the outbox, then refreshes the list."""
+
+    engine: Engine
+    client: StatusIoClient | None
+    statuspage_id: str
+    project: str
+    actor: str
+
+    def schedule(self, *, plan: Plan, now: datetime) -> Outcome:
+        """Schedule a new maintenance window."""
+        found = plan_problems(plan, now=now, project=self.project)
+        if found:
+            return Outcome("failed", " ".join(found))
+        outcome = self._send(
+            Action.SCHEDULE,
+            plan.name,
+            {"plan": plan.payload()},
+            partial(self._schedule, plan),
+            partial(self._find_scheduled, plan, None),
+            now,
+        )
+        return self._refreshed(outcome)
+
+    def post(self, *, window: Window, action: Action, notice: Notice, now: datetime) -> Outcome:
+        """Start a maintenance, post an update without starting it, or finish it."""
+        found = notice_problems(window, action, notice)
+        if found:
+            return Outcome("failed", " ".join(found))
+        payload = {
+            "maintenance_id": window.id,
+            "details": notice.details,
+            "broadcast": dict(notice.broadcast),
+            "automation_disabled": notice.automation_disabled,
+        }
+        phases = {
+            Action.START: ("active", "resolved"),
+            Action.UPDATE: ("upcoming", "active", "resolved"),
+            Action.FINISH: ("resolved",),
+        }[action]
+
+        def send() -> Result:
+            assert self.client is not None
+            self.client.post_maintenance(
+                CALLS[action],
+                maintenance_id=window.id,
+                details=notice.details,
+                broadcast=notice.broadcast,
+                subject=SUBJECTS[action].format(name=window.name),
+                statuspage_id=self.statuspage_id,
+            )
+            return {"maintenance_id": window.id}
+
+        confirm = partial(self._find_message, window.id, notice.details, phases)
+        outcome = self._send(action, window.name, payload, send, confirm, now)
+        return self._refreshed(outcome)
+
+    def reschedule(self, *, window: Window, plan: Plan, now: datetime) -> Outcome:
+        """Move an upcoming window: schedule the replacement, then delete the original."""
+        started = self._started_reschedule(window.id)
+        if started is None:
+            found = plan_problems(plan, now=now, project=self.project)
+            plan = rescheduled(plan, window)
+            if Action.RESCHEDULE not in window.actions:
+                found.insert(
+                    0, NOT_ALLOWED.format(phase=PHASE_NAMES[window.phase], done="rescheduled")
+                )
+            if found:
+                return Outcome("failed", f"{' '.join(found)} {ORIGINAL_KEPT}")
+            payload = {"original_id": window.id, "plan": plan.payload()}
+            resumed = ""
+        else:
+            payload = started
+            earlier = Plan.from_payload(started["plan"])
+            same = earlier.payload() == rescheduled(plan, window).payload()
+            resumed = "" if same else " " + RESUMED.format(new=span(earlier.start, earlier.end))
+            plan = earlier
+        first = self._send(
+            Action.RESCHEDULE,
+            plan.name,
+            payload,
+            partial(self._schedule, plan),
+            partial(self._find_scheduled, plan, window.id),
+            now,
+        )
+        if not first.ok:
+            return Outcome(first.status, f"{first.message} {ORIGINAL_KEPT}")
+        second = self._send(
+            Action.DELETE,
+            window.name,
+            {"maintenance_id": window.id},
+            partial(self._delete, window.id),
+            partial(self._find_deleted, window.id),
+            now,
+        )
+        if not second.ok:
+            return self._refreshed(
+                Outcome(second.status, HALF_DONE.format(reason=second.message), first.result)
+            )
+        status = "already_sent" if first.status == second.status == "already_sent" else "sent"
+        sentence = subscriber_sentence(plan, replacing=window)
+        return self._refreshed(Outcome(status, f"Rescheduled. {sentence}{resumed}", first.result))
+
+    def _send(
+        self,
+        action: Action,
+        name: str,
+        payload: dict[str, Any],
+        send: Callable[[], Result],
+        confirm: Callable[[OutboxEntry], Result | None],
+        now: datetime,
+    ) -> Outcome:
+        if self.client is None:
+            return Outcome("failed", NOT_CONFIGURED)
+        return outbox.publish(
+            engine=self.engine,
+            key=outbox.idempotency_key(action.value, self.statuspage_id, payload),
+            action=action.value,
+            target=TARGET.format(name=name),
+            payload=payload,
+            send=send,
+            confirm_sent=confirm,
+            actor=self.actor,
+            now=now,
+        )
+
+    def _refreshed(self, outcome: Outcome) -> Outcome:
+        """The outcome, after storing Status.io's list again when something may have changed."""
+        if self.client is None or outcome.status not in ("sent", "already_sent", "unknown"):
+            return outcome
+        try:
+            refresh(engine=self.engine, client=self.client, statuspage_id=self.statuspage_id)
+        except ApiError as exc:
+            return replace(outcome, message=outcome.message + NOT_REFRESHED.format(reason=exc))
+        return outcome
+
+    def _schedule(self, plan: Plan) -> Result:
+        assert self.client is not None
+        new_id = self.client.schedule_maintenance(
+            name=plan.name,
+            details=plan.text,
+            components=list(plan.components),
+            start=plan.start,
+            end=plan.end,
+            all_infrastructure=plan.all_infrastructure,
+            automation=plan.automation,
+            notify=plan.notify,
+            subject=SUBJECTS[Action.SCHEDULE].format(name=plan.name),
+            statuspage_id=self.statuspage_id,
+        )
+        return {"maintenance_id": new_id}
+
+    def _delete(self, window_id: str) -> Result:
+        assert self.client is not None
+        self.client.delete_maintenance(maintenance_id=window_id, statuspage_id=self.statuspage_id)
+        return {"deleted": window_id}
+
+    def _listed(self) -> dict[str, list[dict[str, Any]]]:
+        assert self.client is not None
+        return self.client.maintenances(statuspage_id=self.statuspage_id)
+
+    def _find_scheduled(
+        self, plan: Plan, replacing: str | None, _entry: OutboxEntry
+    ) -> Result | None:
+        """The window an unclear schedule created, found by its name and planned start."""
+        lists = self._listed()
+        for raw in lists["upcoming"] + lists["active"]:
+            start = parse_time(raw.get("datetime_planned_start"))
+            if (
+                raw.get("_id") != replacing
+                and raw.get("name") == plan.name
+                and start is not None
+                and _minute(start) == _minute(plan.start)
+            ):
+                return {"maintenance_id": raw["_id"]}
+        return None
+
+    def _find_message(
+        self, window_id: str, details: str, phases: tuple[str, ...], entry: OutboxEntry
+    ) -> Result | None:
+        """Whether an unclear start, update or finish shows in Status.io's list."""
+        lists = self._listed()
+        for raw in (item for phase in phases for item in lists[phase]):
+            if raw.get("_id") != window_id:
+                continue
+            for message in raw.get("messages") or []:
+                posted = parse_time(message.get("datetime"))
+                if (
+                    message.get("details") == details
+                    and posted
+                    and posted >= entry.created_at - CONFIRM_WINDOW
+                ):
+                    return {"maintenance_id": window_id}
+        return None
+
+    def _find_deleted(self, window_id: str, _entry: OutboxEntry) -> Result | None:
+        """Whether an unclear delete took effect: the window is no longer listed."""
+        lists = self._listed()
+        listed = any(raw.get("_id") == window_id for items in lists.values() for raw in items)
+        return None if listed else {"deleted": window_id}
+
+    def _started_reschedule(self, window_id: str) -> dict[str, Any] | None:
+        """The payload of a reschedule of this window that went out or may have."""
+        with Session(self.engine) as session:
+            entries = session.exec(
+                select(OutboxEntry).where(
+                    OutboxEntry.action == Action.RESCHEDULE.value,
+                    OutboxEntry.status != PublishStatus.FAILED,
+                )
+            ).all()
+        return next((e.payload for e in entries if e.payload["original_id"] == window_id), None)

@@ -1,0 +1,355 @@
+"""The maintenance page's parts: the list by phase, the schedule form, actions with confirmation."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from cmoc_core import maintenance
+from cmoc_core.clients import ApiError
+from cmoc_core.handbook import BROADCAST_CHANNELS
+from cmoc_core.maintenance import Action, Notice, Plan, Window
+from cmoc_core.outbox import Outcome
+from cmoc_core.ui import deps, widgets
+from cmoc_core.ui.deps import AppContext
+
+NEW = "maintenance_new"
+PENDING = "maintenance_pending"
+TIME_STEP = timedelta(minutes=5)
+
+
+def publisher(context: AppContext) -> maintenance.Publisher:
+    """The maintenance publisher for the public status page."""
+    settings = context.settings
+    return maintenance.Publisher(
+        context.engine,
+        context.sources.clients.statusio,
+        settings.statusio_statuspage_id or "",
+        settings.gitlab_production_project,
+        settings.pagerduty_from_email or "CMOC",
+    )
+
+
+def clear_sent_fields() -> None:
+    """Forget the fields of an action that was just sent (before widgets are drawn)."""
+    for key in st.session_state.pop("maintenance_clear", []):
+        st.session_state.pop(key, None)
+
+
+def show_outcome() -> None:
+    """The result of the last action, once."""
+    outcomes: list[Outcome] = st.session_state.pop("maintenance_outcomes", [])
+    for outcome in outcomes:
+        text = widgets.escape_markdown(outcome.message)
+        if outcome.ok:
+            st.success(text, icon=":material/check_circle:")
+        elif outcome.status == "in_progress":
+            st.info(text, icon=":material/hourglass_top:")
+        else:
+            st.error(text, icon=":material/error:")
+
+
+def load_board(context: AppContext, now: datetime) -> maintenance.Board:
+    """The maintenance list, refreshed from Status.io on opening and on request."""
+    client = context.sources.clients.statusio
+    settings = context.settings
+    asked = st.button("Refresh from Status.io", key="maintenance_refresh", disabled=client is None)
+    if client is None:
+        st.info("Status.io is not configured: showing the last synced maintenance.")
+    elif asked or "maintenance_refreshed_at" not in st.session_state:
+        try:
+            maintenance.refresh(
+                engine=context.engine,
+                client=client,
+                statuspage_id=settings.statusio_statuspage_id or "",
+            )
+            st.session_state["maintenance_refreshed_at"] = now
+        except ApiError as exc:
+            st.warning(
+                f"Could not refresh from Status.io, showing the last synced list: "
+                f"{widgets.escape_markdown(str(exc))}"
+            )
+    refreshed = st.session_state.get("maintenance_refreshed_at")
+    if refreshed is not None:
+        st.caption(f"From Status.io at {maintenance.when(refreshed)}. Dates are DD-MM-YYYY, UTC.")
+    with deps.session(context) as db:
+        return maintenance.board(
+            session=db,
+            statuspage_id=settings.statusio_statuspage_id or "",
+            project=settings.gitlab_production_project,
+        )
+
+
+def windows(context: AppContext, listed: list[Window], now: datetime, *, empty: str) -> None:
+    """One card per window, with its actions when it has any."""
+    if not listed:
+        st.caption(empty)
+    for window in listed:
+        with st.container(border=True):
+            _card(window)
+            if window.actions:
+                _actions(context, window, now)
+
+
+def _card(window: Window) -> None:
+    st.markdown(f"**{widgets.escape_markdown(window.name)}**")
+    automation = {True: "on", False: "off", None: "unknown"}[window.automation]
+    reminders = {True: "set", False: "none", None: "unknown"}[window.reminders]
+    st.caption(
+        f"{maintenance.span(window.planned_start, window.planned_end)}"
+        f" · automation: {automation} · reminders: {reminders}"
+    )
+    if window.components:
+        st.caption(
+            "Components: " + widgets.escape_markdown(", ".join(sorted(set(window.components))))
+        )
+    if window.issue_url:
+        st.link_button("Scheduled Maintenance issue", window.issue_url)
+    with st.expander(f"Messages ({len(window.messages)})"):
+        for note in reversed(window.messages):
+            st.caption(maintenance.when(note.posted_at))
+            st.text(note.details)
+
+
+def _actions(context: AppContext, window: Window, now: datetime) -> None:
+    action = st.radio(
+        "Action",
+        list(window.actions),
+        index=None,
+        horizontal=True,
+        format_func=lambda a: maintenance.action_label(window, a),
+        key=f"maintenance_action_{window.id}",
+    )
+    if action == Action.RESCHEDULE:
+        st.caption(
+            "Status.io has no reschedule call: the new window is scheduled first, and the "
+            "original is deleted only once the new one exists."
+        )
+        plan_form(context, f"maintenance_reschedule_{window.id}", now, original=window)
+    elif action is not None:
+        _notice_form(window, Action(action))
+
+
+def _notice_form(window: Window, action: Action) -> None:
+    prefix = f"{action.value}_{window.id}"
+    suggested = maintenance.default_notice(window, action)
+    for warning in maintenance.warnings(window, action):
+        st.warning(widgets.escape_markdown(warning), icon=":material/warning:")
+    fields = [
+        f"{prefix}_details",
+        f"{prefix}_automation_disabled",
+        f"maintenance_action_{window.id}",
+        *(f"{prefix}_{c}" for c in BROADCAST_CHANNELS),
+    ]
+    st.session_state.setdefault(fields[0], suggested.details)
+    details = st.text_area("Message", key=fields[0], height=120)
+    broadcast = {}
+    with st.expander("Broadcast"):
+        for channel in BROADCAST_CHANNELS:
+            st.session_state.setdefault(f"{prefix}_{channel}", suggested.broadcast[channel])
+            broadcast[channel] = st.checkbox(channel, key=f"{prefix}_{channel}")
+    disabled = False
+    if maintenance.needs_automation_disabled(window, action):
+        disabled = st.checkbox(maintenance.AUTOMATION_ACK, key=f"{prefix}_automation_disabled")
+    label = maintenance.action_label(window, action)
+    if st.button(f"Preview: {label}", key=f"{prefix}_preview", type="primary"):
+        notice = Notice(details, broadcast, automation_disabled=disabled)
+        problems = maintenance.notice_problems(window, action, notice)
+        for problem in problems:
+            st.error(widgets.escape_markdown(problem))
+        if not problems:
+            st.session_state[PENDING] = {
+                "kind": "post",
+                "action": action,
+                "window": window,
+                "notice": notice,
+                "fields": fields,
+            }
+
+
+def plan_form(
+    context: AppContext, prefix: str, now: datetime, *, original: Window | None = None
+) -> None:
+    """The schedule form (or, with `original`, the reschedule form) leading to a preview."""
+    settings = context.settings
+    with deps.session(context) as db:
+        choices = maintenance.components(
+            session=db, statuspage_id=settings.statusio_statuspage_id or ""
+        )
+    start = now.replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
+    defaults = (
+        maintenance.plan_for(original, now=now)
+        if original is not None
+        else Plan(name="", details="", start=start, end=start + timedelta(hours=2))
+    )
+    values: dict[str, Any] = {
+        "name": defaults.name,
+        "issue_url": defaults.issue_url,
+        "details": defaults.details,
+        "start_date": defaults.start.astimezone(UTC).date(),
+        "start_time": defaults.start.astimezone(UTC).time(),
+        "end_date": defaults.end.astimezone(UTC).date(),
+        "end_time": defaults.end.astimezone(UTC).time(),
+        "all_infrastructure": defaults.all_infrastructure,
+        "automation": defaults.automation,
+        **{f"notify_{k}": on for k, on in defaults.notify.items()},
+        **{f"component_{c.id}": c.id in defaults.components for c in choices},
+    }
+    for name, value in values.items():
+        st.session_state.setdefault(f"{prefix}_{name}", value)
+    with st.form(f"{prefix}_form", clear_on_submit=False, border=False):
+        st.text_input("Name: what is being maintained", key=f"{prefix}_name")
+        st.text_input(
+            "Scheduled Maintenance issue link (gl-infra/production)", key=f"{prefix}_issue_url"
+        )
+        st.text_area("Details: what users will notice", key=f"{prefix}_details", height=120)
+        left, right = st.columns(2)
+        left.date_input("Start date (UTC)", format="DD-MM-YYYY", key=f"{prefix}_start_date")
+        left.time_input("Start time (UTC)", step=TIME_STEP, key=f"{prefix}_start_time")
+        right.date_input("End date (UTC)", format="DD-MM-YYYY", key=f"{prefix}_end_date")
+        right.time_input("End time (UTC)", step=TIME_STEP, key=f"{prefix}_end_time")
+        st.markdown("**Affected infrastructure**")
+        columns = st.columns(3)
+        for position, component in enumerate(choices):
+            columns[position % 3].checkbox(
+                f"{component.name} ({component.container_name})",
+                key=f"{prefix}_component_{component.id}",
+            )
+        st.checkbox(
+            "All infrastructure",
+            key=f"{prefix}_all_infrastructure",
+            help=maintenance.ALL_INFRASTRUCTURE_WARNING,
+        )
+        st.checkbox(
+            "Automation: start and finish at the planned times",
+            key=f"{prefix}_automation",
+            help="The handbook's default. To post updates or finish by hand later, automation "
+            "must be disabled in Status.io, and that cannot be undone.",
+        )
+        notice_columns = st.columns(len(maintenance.NOTICE_LABELS))
+        for column, (notice, label) in zip(
+            notice_columns, maintenance.NOTICE_LABELS.items(), strict=True
+        ):
+            column.checkbox(label, key=f"{prefix}_notify_{notice}")
+        submitted = st.form_submit_button("Preview", type="primary", key=f"{prefix}_preview")
+    if not submitted:
+        return
+    state = st.session_state
+    plan = Plan(
+        name=state[f"{prefix}_name"],
+        details=state[f"{prefix}_details"],
+        start=_utc(state[f"{prefix}_start_date"], state[f"{prefix}_start_time"]),
+        end=_utc(state[f"{prefix}_end_date"], state[f"{prefix}_end_time"]),
+        components=[c.id for c in choices if state[f"{prefix}_component_{c.id}"]],
+        all_infrastructure=state[f"{prefix}_all_infrastructure"],
+        automation=state[f"{prefix}_automation"],
+        notify={k: state[f"{prefix}_notify_{k}"] for k in maintenance.NOTICE_LABELS},
+        issue_url=state[f"{prefix}_issue_url"].strip(),
+    )
+    problems = maintenance.plan_problems(plan, now=now, project=settings.gitlab_production_project)
+    for problem in problems:
+        st.error(widgets.escape_markdown(problem))
+    if not problems:
+        labels = {c.id: f"{c.name} ({c.container_name})" for c in choices}
+        st.session_state[PENDING] = {
+            "kind": "reschedule" if original else "schedule",
+            "plan": plan,
+            "window": original,
+            "components": [labels[i] for i in plan.components],
+            "fields": [f"{prefix}_{name}" for name in values],
+        }
+
+
+def _utc(day: date | None, moment: time | None) -> datetime:
+    return datetime.combine(day or date.min, moment or time.min, tzinfo=UTC)
+
+
+def confirm_if_pending(context: AppContext) -> None:
+    """Open the confirmation for the action waiting to be sent, if any."""
+    if st.session_state.get(PENDING):
+        _confirm(context)
+
+
+@st.dialog("Send to the public status page?", width="large")
+def _confirm(context: AppContext) -> None:
+    pending = st.session_state.get(PENDING)
+    if not pending:
+        st.info("This was already handled.")
+        return
+    window: Window | None = pending["window"]
+    if window is not None and pending["kind"] == "post":
+        action: Action = pending["action"]
+        notice: Notice = pending["notice"]
+        label = maintenance.action_label(window, action)
+        st.markdown(f"**{label}** · {widgets.escape_markdown(window.name)}")
+        for warning in maintenance.warnings(window, action):
+            st.warning(widgets.escape_markdown(warning), icon=":material/warning:")
+        channels = [c for c, on in notice.broadcast.items() if on]
+        st.caption(f"Broadcast: {', '.join(channels) or 'none'}")
+        st.text(notice.details)
+    else:
+        plan: Plan = pending["plan"]
+        if window is not None:
+            plan = maintenance.rescheduled(plan, window)
+        st.markdown(f"**{widgets.escape_markdown(plan.name)}**")
+        st.caption(
+            f"{maintenance.span(plan.start, plan.end)}"
+            f" · automation: {'on' if plan.automation else 'off'}"
+        )
+        if plan.all_infrastructure:
+            st.warning(maintenance.ALL_INFRASTRUCTURE_WARNING, icon=":material/warning:")
+        else:
+            st.caption("Components: " + widgets.escape_markdown(", ".join(pending["components"])))
+        st.info(
+            widgets.escape_markdown(maintenance.subscriber_sentence(plan, replacing=window)),
+            icon=":material/mail:",
+        )
+        st.text(plan.text)
+    left, right = st.columns(2)
+    if right.button("Cancel", key="maintenance_cancel"):
+        st.session_state.pop(PENDING, None)
+        st.rerun()
+    if left.button("Send", key="maintenance_confirm", type="primary"):
+        _send(context, st.session_state.pop(PENDING, None))
+
+
+def _send(context: AppContext, pending: dict[str, Any] | None) -> None:
+    if pending is None:
+        return
+    sender, now = publisher(context), deps.now()
+    if pending["kind"] == "schedule":
+        outcome = sender.schedule(plan=pending["plan"], now=now)
+    elif pending["kind"] == "reschedule":
+        outcome = sender.reschedule(window=pending["window"], plan=pending["plan"], now=now)
+    else:
+        outcome = sender.post(
+            window=pending["window"], action=pending["action"], notice=pending["notice"], now=now
+        )
+    if outcome.ok:
+        st.session_state["maintenance_clear"] = pending["fields"]
+    st.session_state["maintenance_outcomes"] = [outcome]
+    st.rerun()
+
+
+def audit_log(context: AppContext) -> None:
+    """Every maintenance action sent from here: who, when, what, target, result."""
+    with deps.session(context) as db:
+        entries = maintenance.audit_log(session=db)
+    frame = pd.DataFrame(
+        [
+            {
+                "at": maintenance.when(e.at),
+                "who": e.actor,
+                "action": e.action,
+                "target": e.target,
+                "result": e.result,
+                "detail": e.detail,
+            }
+            for e in entries
+        ],
+        columns=["at", "who", "action", "target", "result", "detail"],
+    )
+    st.dataframe(frame, hide_index=True, key="maintenance_audit")

@@ -1,0 +1,178 @@
+"""The maintenance page on the demo sandbox, at fixed clock times."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime, time
+
+from cmoc_core.maintenance import Action
+from cmoc_core.ui import deps
+from tests.app.conftest import texts
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+ISSUE = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/21001"
+
+
+def sandbox_of(app):
+    return deps.sources_for(os.environ["CMOC_DATABASE_URL"]).sandbox
+
+
+def open_page(app):
+    app.session_state["clock_now"] = T0
+    app.run()
+    app.switch_page("app_pages/maintenance.py").run()
+    assert not app.exception
+    return app
+
+
+def errors(app) -> str:
+    return " ".join(e.value for e in app.error).replace("\\", "")
+
+
+def shown(app) -> str:
+    return " ".join(texts(app, "caption") + texts(app, "markdown")).replace("\\", "")
+
+
+def warnings(app) -> str:
+    return " ".join(w.value for w in app.warning).replace("\\", "")
+
+
+def infos(app) -> str:
+    return " ".join(i.value for i in app.info).replace("\\", "")
+
+
+def writes(app) -> list[tuple[str, dict]]:
+    return [(w.path, w.body) for w in sandbox_of(app).writes("statusio")]
+
+
+def fill_schedule_form(app, *, start: tuple[date, time], end: tuple[date, time]) -> None:
+    app.text_input(key="maintenance_new_name").input("PostgreSQL upgrade")
+    app.text_input(key="maintenance_new_issue_url").input(ISSUE)
+    app.text_area(key="maintenance_new_details").input("GitLab.com will be read-only for 30 min.")
+    app.date_input(key="maintenance_new_start_date").set_value(start[0])
+    app.time_input(key="maintenance_new_start_time").set_value(start[1])
+    app.date_input(key="maintenance_new_end_date").set_value(end[0])
+    app.time_input(key="maintenance_new_end_time").set_value(end[1])
+
+
+def tick_first_component(app) -> str:
+    box = next(c for c in app.checkbox if c.key.startswith("maintenance_new_component_"))
+    box.check()
+    return box.key.removeprefix("maintenance_new_component_")
+
+
+def confirm(app):
+    app.button(key="maintenance_confirm").click().run()
+    assert not app.exception
+    return app
+
+
+def test_scheduling_through_the_form_sends_utc_times_once_and_lists_the_window(app):
+    open_page(app)
+    fill_schedule_form(
+        app, start=(date(2026, 11, 24), time(22, 30)), end=(date(2026, 11, 25), time(0, 30))
+    )
+    component = tick_first_component(app)
+    app.checkbox(key="maintenance_new_notify_24_hr").uncheck()
+    app.button(key="maintenance_new_preview").click().run()
+    assert not app.exception and errors(app) == ""
+    assert "24-11-2026 22:30 – 25-11-2026 00:30 UTC" in shown(app)
+    sentence = infos(app)
+    assert "Subscribers get a maintenance notice now" in sentence
+    assert "reminders 72 hours and 1 hour before the start" in sentence
+    confirm(app)
+    assert any("done" in s.value for s in app.success)
+    [(path, body)] = writes(app)
+    assert path == "/maintenance/schedule"
+    assert (body["date_planned_start"], body["time_planned_start"]) == ("11/24/2026", "22:30")
+    assert (body["date_planned_end"], body["time_planned_end"]) == ("11/25/2026", "00:30")
+    assert body["infrastructure_affected"] == [component]
+    assert body["maintenance_details"].endswith(f"Details: {ISSUE}")
+    assert (body["automation"], body["maintenance_notify_24_hr"]) == ("1", "0")
+    app.run()  # a rerun sends nothing more
+    assert len(writes(app)) == 1
+    assert next(t.label for t in app.tabs if t.label.startswith("Upcoming")) == "Upcoming (3)"
+    assert "PostgreSQL upgrade" in shown(app)
+    assert app.text_input(key="maintenance_new_name").value == ""  # the form starts afresh
+
+
+def test_bad_input_is_explained_plainly_and_the_form_keeps_its_values(app):
+    open_page(app)
+    fill_schedule_form(
+        app, start=(date(2026, 11, 21), time(9, 0)), end=(date(2026, 11, 20), time(9, 0))
+    )
+    app.button(key="maintenance_new_preview").click().run()
+    assert not app.exception
+    shown_errors = errors(app)
+    assert "The start, 21-11-2026 09:00 UTC, is in the past (it is now 22-11-2026 10:00 UTC)" in (
+        shown_errors
+    )
+    assert "ends (20-11-2026 09:00 UTC) before it starts (21-11-2026 09:00 UTC)" in shown_errors
+    assert "Choose the affected components" in shown_errors
+    assert app.text_input(key="maintenance_new_name").value == "PostgreSQL upgrade"
+    assert app.date_input(key="maintenance_new_start_date").value == date(2026, 11, 21)
+    assert app.time_input(key="maintenance_new_end_time").value == time(9, 0)
+    assert not [b for b in app.button if b.key == "maintenance_confirm"]
+    assert writes(app) == []
+
+
+def test_an_update_without_starting_warns_about_reminders_and_leaves_email_off(app):
+    open_page(app)
+    radio = app.radio[1]  # the first upcoming window (the active one comes first)
+    window_id = radio.key.removeprefix("maintenance_action_")
+    radio.set_value(Action.UPDATE).run()
+    assert "do not get a duplicate reminder" in warnings(app)
+    prefix = f"maintenance_update_{window_id}"
+    assert app.checkbox(key=f"{prefix}_notify_email").value is False
+    app.text_area(key=f"{prefix}_details").input("Reminder: the upgrade starts as planned.")
+    app.button(key=f"{prefix}_preview").click().run()
+    confirm(app)
+    [(path, body)] = writes(app)
+    assert path == "/maintenance/update"
+    assert body["maintenance_id"] == window_id
+    assert (body["notify_email"], body["notify_sms"]) == ("0", "1")
+    assert body["maintenance_details"] == "Reminder: the upgrade starts as planned."
+
+
+def test_starting_asks_for_automation_to_be_disabled_first_and_says_it_cannot_be_undone(app):
+    open_page(app)
+    radio = app.radio[1]
+    window_id = radio.key.removeprefix("maintenance_action_")
+    radio.set_value(Action.START).run()
+    assert "Automation cannot be re-enabled once disabled" in warnings(app)
+    prefix = f"maintenance_start_{window_id}"
+    app.button(key=f"{prefix}_preview").click().run()
+    assert "Disable automation in Status.io first" in errors(app)
+    assert writes(app) == []
+    app.checkbox(key=f"{prefix}_automation_disabled").check()
+    app.button(key=f"{prefix}_preview").click().run()
+    confirm(app)
+    assert [path for path, _ in writes(app)] == ["/maintenance/start"]
+    assert next(t.label for t in app.tabs if t.label.startswith("Active")) == "Active (2)"
+
+
+def test_a_reschedule_says_what_subscribers_get_then_replaces_the_window(app):
+    open_page(app)
+    radio = app.radio[1]
+    window_id = radio.key.removeprefix("maintenance_action_")
+    radio.set_value(Action.RESCHEDULE).run()
+    prefix = f"maintenance_reschedule_{window_id}"
+    app.date_input(key=f"{prefix}_start_date").set_value(date(2026, 12, 15))
+    app.time_input(key=f"{prefix}_start_time").set_value(time(5, 0))
+    app.date_input(key=f"{prefix}_end_date").set_value(date(2026, 12, 15))
+    app.time_input(key=f"{prefix}_end_time").set_value(time(7, 0))
+    app.button(key=f"{prefix}_preview").click().run()
+    assert errors(app) == ""
+    sentence = infos(app)
+    assert "15-12-2026 05:00 – 07:00 UTC" in sentence
+    assert "The original window" in sentence and "is then deleted" in sentence
+    confirm(app)
+    assert [path for path, _ in writes(app)] == ["/maintenance/schedule", "/maintenance/delete"]
+    schedule, delete = (body for _, body in writes(app))
+    assert (schedule["date_planned_start"], schedule["time_planned_start"]) == (
+        "12/15/2026",
+        "05:00",
+    )
+    assert schedule["maintenance_details"].startswith("Rescheduled from ")
+    assert delete["maintenance_id"] == window_id
+    assert window_id not in [r.key.removeprefix("maintenance_action_") for r in app.radio]
