@@ -37,6 +37,13 @@ class GitLabClient:
             **options,
         )
 
+    def current_user(self) -> dict[str, Any]:
+        """The user the token belongs to."""
+        user = self.http.json("GET", "user", call="read the token's user")
+        if not isinstance(user, dict) or "id" not in user:
+            raise ApiBadResponse(API, "read the token's user", "the answer is not a user")
+        return user
+
     def issues(
         self,
         project: str,

@@ -1,4 +1,8 @@
-"""Fake GitLab REST API v4: projects, their issues and the issues' label events."""
+"""Fake GitLab REST API v4: projects, their issues and the issues' label events.
+
+The token belongs to an administrator, so `sudo` (a parameter or the `Sudo` header, naming a
+username or a user id) makes a request act as that user, as GitLab allows administrators.
+"""
 
 from __future__ import annotations
 
@@ -200,9 +204,14 @@ class GitLabServer:
         *,
         token: str = TOKEN,
         clock: Callable[[], datetime] | None = None,
+        admin: bool = True,
     ) -> None:
         self.org = org
         self.token = token
+        self.admin = admin
+        self.users: dict[str, Json] = {}
+        for user in [TOKEN_USER_FULL, *org.gitlab_users]:
+            self.users[str(user["id"])] = self.users[user["username"].lower()] = user
         self.clock = clock or (lambda: org.end)
         self.issues: dict[str, list[Json]] = dict(org.gitlab_issues)
         self.label_events: dict[str, dict[int, list[Json]]] = dict(org.gitlab_label_events)
@@ -240,6 +249,12 @@ class GitLabServer:
         bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
         if self.token not in (request.headers.get("private-token"), bearer):
             return _message(401, "401 Unauthorized")
+        sudo = request.headers.get("sudo") or request_params(request).get("sudo")
+        if sudo and not self.admin:
+            return _message(403, "403 Forbidden - Must be admin to use sudo")
+        user = self.users.get(str(sudo).lower()) if sudo else TOKEN_USER_FULL
+        if user is None:
+            return _message(404, "404 User Not Found")
         parts = [unquote(part) for part in path.strip("/").split("/") if part]
         writes = {("POST", 3): self._create_issue, ("PUT", 4): self._edit_issue}
         write = writes.get((request.method, len(parts)))
@@ -251,16 +266,16 @@ class GitLabServer:
                 project = self.projects.get(parts[1])
                 if project is None:
                     return _message(404, "404 Project Not Found")
-                return write(project["path_with_namespace"], parts[3:], request)
-            return self._route(parts, request)
+                return write(project["path_with_namespace"], parts[3:], request, user)
+            return self._route(parts, request, user)
         except Blank as exc:
             return _message(400, {str(exc): ["can't be blank"]})
         except BadRequest as exc:
             return _message(400, str(exc), "error")
 
-    def _route(self, parts: list[str], request: httpx.Request) -> httpx.Response:
+    def _route(self, parts: list[str], request: httpx.Request, user: Json) -> httpx.Response:
         if parts == ["user"]:
-            return httpx.Response(200, json=TOKEN_USER)
+            return httpx.Response(200, json={key: user[key] for key in TOKEN_USER})
         if len(parts) < 2 or parts[0] != "projects":
             return _message(404, "404 Not Found", "error")
         project = self.projects.get(parts[1])
@@ -364,9 +379,9 @@ class GitLabServer:
         return self.labels[name]
 
     def _label_events(
-        self, issue: Json, removed: list[str], added: list[str], stamp: str
+        self, issue: Json, removed: list[str], added: list[str], stamp: str, by: Json
     ) -> list[Json]:
-        user = {key: TOKEN_USER_FULL[key] for key in EVENT_USER_KEYS}
+        user = {key: by[key] for key in EVENT_USER_KEYS}
         events = []
         for action, names in (("remove", removed), ("add", added)):
             for name in names:
@@ -384,7 +399,9 @@ class GitLabServer:
                 self._next_event_id += 1
         return events
 
-    def _edit_issue(self, path: str, rest: list[str], request: httpx.Request) -> httpx.Response:
+    def _edit_issue(
+        self, path: str, rest: list[str], request: httpx.Request, user: Json
+    ) -> httpx.Response:
         """PUT /projects/:id/issues/:iid: labels, state, title, description, confidentiality."""
         if self._issue(path, rest[0]) is None:
             return _message(404, "404 Not found")
@@ -411,12 +428,12 @@ class GitLabServer:
             gone = [n for n in old if n not in wanted]
             new = [n for n in wanted if n not in old]
             self.label_events[path].setdefault(issue["iid"], []).extend(
-                self._label_events(issue, gone, new, stamp)
+                self._label_events(issue, gone, new, stamp, user)
             )
         state_event = fields.pop("state_event", None)
         issue.update(fields)
         if state_event == "close" and issue["state"] == "opened":
-            issue.update(state="closed", closed_at=stamp, closed_by=dict(TOKEN_USER_FULL))
+            issue.update(state="closed", closed_at=stamp, closed_by=dict(user))
         if state_event == "reopen" and issue["state"] == "closed":
             issue.update(state="opened", closed_at=None, closed_by=None)
         issue["severity"] = _severity(issue)
@@ -426,8 +443,10 @@ class GitLabServer:
             self.issue_times[path][issue["iid"]] = (created, parse_time(stamp))
         return httpx.Response(200, json=issue)
 
-    def _create_issue(self, path: str, rest: list[str], request: httpx.Request) -> httpx.Response:
-        """POST /projects/:id/issues: a new issue, 201 and its JSON."""
+    def _create_issue(
+        self, path: str, rest: list[str], request: httpx.Request, user: Json
+    ) -> httpx.Response:
+        """POST /projects/:id/issues: a new issue by the acting user, 201 and its JSON."""
         params = request_params(request)
         title = str(params.get("title") or "").strip()
         if not title:
@@ -465,7 +484,7 @@ class GitLabServer:
             "milestone": None,
             "assignees": [dict(a) for a in assignees],
             "assignee": dict(assignees[0]) if assignees else None,
-            "author": dict(TOKEN_USER_FULL),
+            "author": dict(user),
             "type": issue_type.upper(),
             "issue_type": issue_type,
             "severity": "UNKNOWN",
@@ -480,7 +499,7 @@ class GitLabServer:
         }
         issue["severity"] = _severity(issue)
         issues.append(issue)
-        self.label_events[path][iid] = self._label_events(issue, [], labels, stamp)
+        self.label_events[path][iid] = self._label_events(issue, [], labels, stamp, user)
         at = parse_time(stamp)
         self.issue_times[path][iid] = (at, at)
         return httpx.Response(201, json=issue)
