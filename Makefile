@@ -29,6 +29,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/sync_scale.py
 	$(BIN)/python benchmarks/composer_rerun.py
+	$(BIN)/python benchmarks/kpi_scale.py --keep data/kpi-scale.db
+	$(BIN)/python benchmarks/dashboard_rerun.py --keep data/kpi-scale.db
 
 demo: $(STAMP)
 	$(BIN)/python -m cmoc_core demo
