@@ -82,14 +82,18 @@ widgets.trend_tile(
 )
 
 left, right = st.columns(2)
+clickable = {"on_select": "rerun", "selection_mode": "points"}
+picks = []
 if pages["ack_minutes"].notna().any():
     left.plotly_chart(charts.ack_distribution(pages), key="kpis_ack_chart")
     right.plotly_chart(charts.ack_trend(pages), key="kpis_ack_trend")
 if not gaps.empty:
     left.plotly_chart(charts.cadence_heatmap(gaps), key="kpis_cadence_chart")
-    right.plotly_chart(charts.overdue_over_time(gaps), key="kpis_overdue_chart")
+    chart = charts.overdue_over_time(gaps)
+    picks.append(("overdue", right.plotly_chart(chart, key="kpis_overdue_chart", **clickable)))
 if not shifts.empty:
-    left.plotly_chart(charts.handover_by_person(shifts), key="kpis_handover_chart")
+    chart = charts.handover_by_person(shifts)
+    picks.append(("handover", left.plotly_chart(chart, key="kpis_handover_chart", **clickable)))
 if len(grid):
     right.plotly_chart(charts.training_grid(grid), key="kpis_training_chart")
 if data["contact_requests"]["by_assignee"]:
@@ -108,8 +112,15 @@ drill = {
     "All shifts": shifts,
     "Per person": pd.DataFrame(per_person(pages, gaps, shifts)),
 }
-shown = st.selectbox("Show", list(drill), key="kpis_drill")
-table = drill[shown]
+chosen = [
+    found for name, event in picks if (found := charts.picked(name, event.selection.points, rows))
+]
+if chosen:
+    shown, table = chosen[0]
+    st.caption(f"Picked on a chart: **{shown}**. Click the chart again to clear it.")
+else:
+    shown = st.selectbox("Show", list(drill), key="kpis_drill")
+    table = drill[shown]
 st.dataframe(table.head(SHOWN_ROWS), hide_index=True)
 if len(table) > SHOWN_ROWS:
     st.caption(f"Showing the first {SHOWN_ROWS:,} of {len(table):,} rows; the CSV has them all.")

@@ -192,3 +192,19 @@ def incident_timeline(timeline: Any) -> go.Figure:
         )
     figure.update_yaxes(categoryorder="array", categoryarray=["events", "updates", "state"])
     return _layout(figure, "Timeline (due windows shaded, overdue in red)")
+
+
+def picked(chart: str, points: list[dict[str, Any]], rows: dict[str, pd.DataFrame]) -> Any:
+    """The (title, rows) behind the point clicked on a chart, or None when nothing is picked."""
+    if not points:
+        return None
+    point = points[0]
+    if chart == "handover":
+        person = str(point["x"])
+        return f"Shifts of {person}", rows["shifts"][rows["shifts"]["person"] == person]
+    if chart == "overdue":
+        month = str(point["x"])[:7]
+        gaps = rows["gaps"]
+        late = gaps[~gaps["on_time"].astype(bool)]
+        return f"Overdue updates in {month}", late[late["end"].dt.strftime("%Y-%m") == month]
+    return None

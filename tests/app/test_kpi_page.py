@@ -91,3 +91,14 @@ def test_tiles_show_the_change_since_the_previous_period(app):
     app.segmented_control(key="kpis_period").set_value("Last quarter").run()
     cadence = next(m for m in app.metric if m.label == "Updates on time")
     assert cadence.proto.delta.endswith(" pts")
+
+
+def test_charts_leave_background_and_text_colours_to_the_light_or_dark_theme(app):
+    open_dashboard(app)
+    charts = app.get("plotly_chart")
+    assert len(charts) >= 6
+    for chart in charts:
+        assert chart.proto.theme == "streamlit"  # Streamlit restyles it for light and dark
+        layout = json.loads(chart.proto.spec)["layout"]
+        assert not {"paper_bgcolor", "plot_bgcolor"} & set(layout)
+        assert "color" not in layout.get("font", {})
