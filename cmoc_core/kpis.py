@@ -638,7 +638,9 @@ def _shifts(session, since, until, people, rota) -> pd.DataFrame:
     issues = _read(
         session,
         select(GitLabIssue.author_id, _raw(GitLabIssue.created_at)).where(
-            GitLabIssue.kind == IssueKind.HANDOVER
+            GitLabIssue.kind == IssueKind.HANDOVER,
+            col(GitLabIssue.created_at) >= since - HANDOVER_WINDOW,
+            col(GitLabIssue.created_at) <= until + HANDOVER_WINDOW,
         ),
         times=("created_at",),
     )
