@@ -200,6 +200,9 @@ def save_draft(*, session: Session, key: str, values: dict[str, Any], now: datet
     session.add(draft)
 
 
+PRACTICE_TARGET = "practice: not sent to GitLab, PagerDuty or Slack"
+
+
 @dataclass
 class Publisher:
     """Runs the composer's actions through the outbox with the configured clients."""
@@ -329,6 +332,8 @@ class Publisher:
     def notify(self, *, incident_id: int, text: str, now: datetime) -> list[Outcome]:
         """Post the Incident Notifier text to every configured webhook, each at most once."""
         incident = self._incident(incident_id)
+        if incident.practice:
+            return [self._rehearse("notify_stakeholders", incident, now)]
         outcomes = []
         for webhook in self.clients.slack:
 
@@ -367,6 +372,8 @@ class Publisher:
     def label_issue(self, *, incident_id: int, now: datetime) -> Outcome:
         """Add the Incident-Comms::Status-Page label to the production issue."""
         incident = self._incident(incident_id)
+        if incident.practice:
+            return self._rehearse("label_issue", incident, now)
         iid = linking.first_issue_iid([incident.issue_url or ""], self.project)
         gitlab = self.clients.gitlab
         if iid is None or gitlab is None:
@@ -388,11 +395,13 @@ class Publisher:
     def page(self, *, incident_id: int, resolve: bool, now: datetime) -> Outcome:
         """Acknowledge (or resolve) the incident's PagerDuty page."""
         incident = self._incident(incident_id)
+        action = "resolve_page" if resolve else "acknowledge_page"
+        if incident.practice:
+            return self._rehearse(action, incident, now)
         pagerduty = self.clients.pagerduty
         page_id = incident.pagerduty_incident_id
         if not page_id or pagerduty is None:
             return Outcome("failed", "Choose the PagerDuty page (and configure PagerDuty) first.")
-        action = "resolve_page" if resolve else "acknowledge_page"
         change = pagerduty.resolve if resolve else pagerduty.acknowledge
 
         def send() -> dict[str, Any]:
@@ -401,6 +410,10 @@ class Publisher:
         return self._act(
             action, incident, f"PagerDuty page {page_id}", {"page": page_id}, send, now
         )
+
+    def _rehearse(self, action: str, incident: WorkingIncident, now: datetime) -> Outcome:
+        """A practice incident's step: ticked and audited, but nothing reaches a real service."""
+        return self._act(action, incident, PRACTICE_TARGET, {}, lambda: {"practice": True}, now)
 
     def _act(
         self,

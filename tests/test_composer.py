@@ -193,3 +193,39 @@ def test_stakeholders_notified_before_the_incident_exists_count_for_it_once_crea
     with Session(publisher.engine) as session:
         threads = session.exec(select(StakeholderThread)).all()
     assert {t.statuspage_incident_id for t in threads} == {created.result["incident_id"]}
+
+
+def test_a_practice_incident_ticks_label_page_and_notify_without_reaching_real_services(
+    sqlite_engine, sandbox
+):
+    settings = settings_from_mapping(sandbox.settings())
+    clients = build_clients(
+        settings, transport=sandbox.transport, sleep=lambda _s: None, statusio_min_interval=0
+    )
+    publisher = Publisher(sqlite_engine, clients, settings.gitlab_production_project, "cmoc@x")
+    page = next(i for i in sandbox.org.pd_incidents if i["status"] != "resolved")
+    with session_scope(sqlite_engine) as session:
+        incident = start_incident(
+            session=session,
+            title="Drill: elevated error rates",
+            statuspage_id=settings.statusio_practice_statuspage_id,
+            practice=True,
+            now=sandbox.now(),
+        )
+        incident.issue_url = ISSUE.format(iid=1)  # a real issue must never get the label
+        incident.pagerduty_incident_id = page["id"]
+        session.add(incident)
+    now = sandbox.now()
+    assert publisher.label_issue(incident_id=incident.id, now=now).ok
+    assert publisher.page(incident_id=incident.id, resolve=False, now=now).ok
+    assert [o.ok for o in publisher.notify(incident_id=incident.id, text="drill", now=now)] == [
+        True
+    ]
+    clients.close()
+    assert sandbox.writes("gitlab") == [] and sandbox.writes("pagerduty") == []
+    assert sandbox.slack.posts == []
+    with Session(sqlite_engine) as session:
+        steps = session.get(WorkingIncident, incident.id).steps
+        targets = {a.target for a in session.exec(select(AuditEntry))}
+    assert {"label_issue", "acknowledge_page", "notify_stakeholders"} <= set(steps)
+    assert targets == {"practice: not sent to GitLab, PagerDuty or Slack"}
