@@ -1,4 +1,26 @@
 import streamlit as st
 
-st.title("practice")
-st.info("Coming soon.")
+from cmoc_core.scenarios import load_library
+from cmoc_core.ui import composer_view, deps
+from cmoc_core.ui import practice_view as view
+
+context = deps.app_context()
+composer_view.clear_published_fields()
+st.title("Practice events")
+now = deps.now()
+library = load_library()
+facilitator = view.facilitator_switch()
+with st.container():  # outcomes come and go; the tabs below keep their place
+    composer_view.show_outcome()
+
+drill_tab, plan_tab, library_tab, retrospective_tab = st.tabs(
+    ["Drill", "Plan", "Scenarios", "Retrospective"]
+)
+with drill_tab:
+    view.drill(context, library, now)
+with plan_tab:
+    view.plan(context, library, now, facilitator=facilitator)
+with library_tab:
+    view.library_view(library, facilitator=facilitator)
+with retrospective_tab:
+    view.retrospective(context, library)

@@ -1,0 +1,570 @@
+"""The practice page's parts: the running drill, planning, the scenario library, retrospectives."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from cmoc_core import composer, handbook, practice
+from cmoc_core.models import PracticeDrill, WorkingIncident
+from cmoc_core.practice import PracticeError, ScoreCard
+from cmoc_core.scenarios import FOLDER, Library, Scenario
+from cmoc_core.ui import composer_view, deps, widgets
+from cmoc_core.ui.deps import AppContext
+
+NEW_DRILL = "➕ Start a new drill"
+AD_HOC = "Ad hoc drill"
+# Steps the drill ticks itself; every other step is ticked by hand, since nothing in a drill may
+# reach PagerDuty, Slack or GitLab.
+AUTOMATIC_STEPS = {
+    "create_incident": "ticked when you create the incident",
+    "update_on_cadence": "judged from your updates when the drill ends",
+    "start_monitoring": "ticked when you publish Monitoring",
+    "resolve_incident": "ticked when you resolve",
+    "post_mortem": "add the link after resolving",
+}
+
+
+def facilitator_switch() -> bool:
+    """Whether the viewer says they are the facilitator, who may see dates and scripts."""
+    return st.toggle(
+        "I am the facilitator: show event dates and scripts", key="practice_facilitator"
+    )
+
+
+def drill(context: AppContext, library: Library, now: datetime) -> None:
+    """Pick a running drill (or start one) and run it."""
+    names = _names(context)
+    with deps.session(context) as db:
+        running = practice.running_drills(session=db)
+    options: dict[str, PracticeDrill | None] = {_drill_label(d, library, names): d for d in running}
+    options[NEW_DRILL] = None
+    chosen = options[st.selectbox("Drill", list(options), key="practice_drill")]
+    if chosen is not None:
+        _run(context, library, chosen, now)
+        return
+    scored = st.session_state.get("practice_scored")
+    if scored is not None:
+        with deps.session(context) as db:
+            ended = db.get(PracticeDrill, scored)
+        if ended is not None:
+            st.subheader("Score card of the drill just ended")
+            score_card(ScoreCard(**ended.score))
+    _start_form(context, library, now)
+
+
+def _names(context: AppContext) -> dict[int | None, str]:
+    with deps.session(context) as db:
+        return {p.id: p.name for p in practice.people(session=db)}
+
+
+def _drill_label(drill: PracticeDrill, library: Library, names: dict[int | None, str]) -> str:
+    scenario = library.scenarios.get(drill.scenario)
+    title = scenario.title if scenario else drill.scenario
+    return (
+        f"{title} · CMOC {names.get(drill.cmoc_id, 'unknown')}"
+        f" · started {drill.started_at:%d-%m %H:%M} UTC"
+    )
+
+
+def _start_form(context: AppContext, library: Library, now: datetime) -> None:
+    if not library.scenarios:
+        st.warning("The scenario library has no valid scenario: see the Scenarios tab.")
+        return
+    names = _names(context)
+    with deps.session(context) as db:
+        planned = practice.events(
+            session=db, since_quarter=practice.quarter_of(now), undrilled=True
+        )
+    events = {AD_HOC: None} | {
+        f"{e.region} {e.quarter} practice event · CMOC {names.get(e.cmoc_id, 'unknown')}": e
+        for e in planned
+    }
+    event = events[st.selectbox("Practice event", list(events), key="practice_start_event")]
+    if event is None:
+        scenario_name = st.selectbox(
+            "Scenario",
+            list(library.scenarios),
+            format_func=lambda n: library.scenarios[n].title,
+            key="practice_start_scenario",
+        )
+        cmoc_id = st.selectbox(
+            "CMOC",
+            [i for i in names if i is not None],
+            format_func=names.get,
+            index=None,
+            placeholder="Who is practising?",
+            key="practice_start_cmoc",
+        )
+    else:
+        scenario_name, cmoc_id = event.scenario, event.cmoc_id
+        st.caption("The facilitator chose the scenario when planning the event.")
+    st.button(
+        "Start the drill",
+        key="practice_start",
+        type="primary",
+        on_click=_start,
+        args=(context, library, scenario_name, cmoc_id, event.id if event else None),
+    )
+    if error := st.session_state.pop("practice_start_error", None):
+        st.error(widgets.escape_markdown(error))
+
+
+def _start(
+    context: AppContext,
+    library: Library,
+    scenario_name: str,
+    cmoc_id: int | None,
+    event_id: int | None,
+) -> None:
+    scenario = library.scenarios.get(scenario_name)
+    try:
+        if scenario is None:
+            raise PracticeError(
+                f"The scenario {scenario_name} is not in the library: see the Scenarios tab."
+            )
+        if cmoc_id is None:
+            raise PracticeError("Choose the CMOC who is practising.")
+        with deps.session(context) as db:
+            started = practice.start_drill(
+                session=db,
+                settings=context.settings,
+                scenario=scenario,
+                cmoc_id=cmoc_id,
+                event_id=event_id,
+                now=deps.now(),
+            )
+    except PracticeError as exc:
+        st.session_state["practice_start_error"] = str(exc)
+        return
+    st.session_state["practice_drill"] = _drill_label(started, library, _names(context))
+
+
+def _run(context: AppContext, library: Library, drill: PracticeDrill, now: datetime) -> None:
+    scenario = library.scenarios.get(drill.scenario)
+    if scenario is None:
+        st.error(
+            f"This drill's scenario ({drill.scenario}) is missing from the library or broken: "
+            "see the Scenarios tab."
+        )
+        return
+    with deps.session(context) as db:
+        incident = practice.follow_scenario(session=db, drill=drill, scenario=scenario, now=now)
+    elapsed = now - drill.started_at
+    st.subheader(scenario.title)
+    cmoc = _names(context).get(drill.cmoc_id, "unknown")
+    issue = f" · incident issue {incident.issue_url}" if incident.issue_url else ""
+    st.caption(
+        widgets.escape_markdown(f"CMOC: {cmoc} · started {drill.started_at:%H:%M:%S} UTC{issue}")
+    )
+    with st.sidebar:  # the script stays in view while the CMOC works through the forms
+        _prompts(drill.started_at, scenario, len(scenario.played(elapsed)))
+    composer_view.header(incident)
+    _checklist(context, incident, paged=elapsed >= scenario.page.offset, started=drill.started_at)
+    if incident.resolved_at is not None:
+        composer_view.post_mortem(context, incident, now)
+    elif incident.statuspage_incident_id is None:
+        composer_view.message_form(context, incident, "create")
+    else:
+        update, resolve = st.tabs(["Update", "Resolve"])
+        with update:
+            composer_view.message_form(context, incident, "update")
+        with resolve:
+            composer_view.message_form(context, incident, "resolve")
+    _notes(context, drill, now)
+    st.button(
+        "End the drill and score it",
+        key="practice_end",
+        on_click=_end,
+        args=(context, drill.id, scenario),
+    )
+
+
+def _end(context: AppContext, drill_id: int, scenario: Scenario) -> None:
+    with deps.session(context) as db:
+        practice.finish_drill(session=db, drill_id=drill_id, scenario=scenario, now=deps.now())
+    st.session_state["practice_scored"] = drill_id
+    st.session_state["practice_drill"] = NEW_DRILL
+
+
+@st.fragment(run_every=timedelta(seconds=5))
+def _prompts(started_at: datetime, scenario: Scenario, seen: int) -> None:
+    elapsed = deps.now() - started_at
+    played = scenario.played(elapsed)
+    if len(played) != seen:
+        st.rerun()  # a new prompt can change the severity and the checklist: redraw the page
+    st.markdown(f"**Drill clock** +{widgets.duration(elapsed)}")
+    for prompt in reversed(played):
+        icon = ":material/notifications_active:" if prompt.page else ":material/record_voice_over:"
+        st.info(f"+{prompt.minute} min · {widgets.escape_markdown(prompt.text)}", icon=icon)
+    upcoming = scenario.upcoming(elapsed)
+    st.caption(
+        f"Next prompt in {widgets.duration(upcoming.offset - elapsed)}"
+        if upcoming
+        else "The script has ended: end the drill once the incident is resolved."
+    )
+
+
+def _checklist(
+    context: AppContext, incident: WorkingIncident, *, paged: bool, started: datetime
+) -> None:
+    st.caption(
+        "In a drill nothing reaches PagerDuty, Slack or GitLab: tick each step when you would "
+        "have done it."
+    )
+    for stage in handbook.Stage:
+        with st.expander(f"Stage {stage.value}", expanded=stage == composer.stage(incident)):
+            for step in (s for s in handbook.STEPS if s.stage == stage):
+                done = incident.steps.get(step.key)
+                left, right = st.columns([3, 2])
+                left.markdown(
+                    f"{':material/check_box:' if done else ':material/check_box_outline_blank:'} "
+                    f"{step.text}"
+                )
+                if done:
+                    at = datetime.fromisoformat(done)
+                    right.caption(f"done {at:%H:%M:%S} UTC (+{widgets.duration(at - started)})")
+                elif step.key in AUTOMATIC_STEPS:
+                    right.caption(AUTOMATIC_STEPS[step.key])
+                elif step.key == "acknowledge_page" and not paged:
+                    right.caption("waiting for the page")
+                else:
+                    right.button(
+                        "Acknowledge page" if step.key == "acknowledge_page" else "Done",
+                        key=f"practice_step_{step.key}",
+                        on_click=_tick,
+                        args=(context, incident.id, step.key),
+                    )
+
+
+def _tick(context: AppContext, incident_id: int | None, key: str) -> None:
+    with deps.session(context) as db:
+        stored = db.get(WorkingIncident, incident_id)
+        if stored is not None:
+            composer.mark_step(session=db, incident=stored, key=key, now=deps.now())
+
+
+def _notes(context: AppContext, drill: PracticeDrill, now: datetime) -> None:
+    st.markdown("**Note taker's log**")
+    with st.form("practice_note_form", clear_on_submit=True):
+        text = st.text_input(
+            "Note",
+            key="practice_note",
+            placeholder="Learnings, improvements, gaps in the documentation or the process",
+        )
+        if st.form_submit_button("Add note", key="practice_add_note"):
+            try:
+                with deps.session(context) as db:
+                    practice.add_note(session=db, drill_id=drill.id or 0, text=text, now=now)
+            except PracticeError as exc:
+                st.error(str(exc))
+    with deps.session(context) as db:
+        stored = db.get(PracticeDrill, drill.id)
+    notes_table(stored.notes if stored else [], drill.started_at)
+
+
+def notes_table(notes: list[dict], started: datetime) -> None:
+    """The note taker's log, each line with its time and how far into the drill it was."""
+    rows = []
+    for note in notes:
+        at = datetime.fromisoformat(note["at"])
+        rows.append(
+            {
+                "at (UTC)": f"{at:%H:%M:%S}",
+                "into the drill": widgets.duration(at - started),
+                "note": note["text"],
+            }
+        )
+    st.dataframe(
+        pd.DataFrame(rows, columns=["at (UTC)", "into the drill", "note"]), hide_index=True
+    )
+
+
+def score_card(card: ScoreCard) -> None:
+    """A drill's score: acknowledgement, cadence, message lengths, checklist and states."""
+    tiles = st.columns(5)
+    tiles[0].metric(
+        "Time to acknowledge",
+        _acknowledged_in(card),
+        help="From the PagerDuty page to its acknowledgement; target 15 min",
+    )
+    tiles[1].metric(
+        "Cadence kept",
+        f"{card.gaps_on_time} of {len(card.gaps)} gaps",
+        help="Gaps between updates within the handbook's interval for the severity and state",
+    )
+    tiles[2].metric(
+        "Length violations",
+        str(len(card.length_violations)),
+        help=f"Of {card.updates} messages: over 280 on X, or over 220 before the final link",
+    )
+    tiles[3].metric(
+        "Checklist steps",
+        f"{len(card.steps_done)} of {card.steps_total}",
+        help="Steps of the four stages done during the drill",
+    )
+    tiles[4].metric(
+        "States followed",
+        f"{card.states_followed} of {card.states_expected}",
+        help="States the Incident Manager asked for, published after being asked",
+    )
+    if card.gaps:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "from (UTC)": f"{datetime.fromisoformat(gap['start']):%H:%M:%S}",
+                        "to (UTC)": f"{datetime.fromisoformat(gap['end']):%H:%M:%S}",
+                        "state": gap["state"],
+                        "severity": f"S{gap['severity']}",
+                        "minutes": gap["minutes"],
+                        "allowed minutes": gap["allowed_minutes"],
+                        "on time": gap["on_time"],
+                    }
+                    for gap in card.gaps
+                ]
+            ),
+            hide_index=True,
+        )
+    for violation in card.length_violations:
+        at = datetime.fromisoformat(violation["at"])
+        for problem in violation["problems"]:
+            st.caption(f":red[{at:%H:%M:%S} UTC: {widgets.escape_markdown(problem)}]")
+    if card.steps_missing:
+        st.caption("Steps not done: " + "; ".join(card.steps_missing))
+    if card.states_missed:
+        st.caption("Not published when asked: " + "; ".join(card.states_missed))
+
+
+def _acknowledged_in(card: ScoreCard) -> str:
+    if card.ack_seconds is None:
+        return "not acknowledged"
+    return widgets.duration(timedelta(seconds=card.ack_seconds))
+
+
+def plan(context: AppContext, library: Library, now: datetime, *, facilitator: bool) -> None:
+    """This quarter's coverage, the planned events, and (for the facilitator) a planning form."""
+    quarter = practice.quarter_of(now)
+    names = _names(context)
+    with deps.session(context) as db:
+        missing = practice.regions_without_event(session=db, quarter=quarter)
+        planned = practice.events(session=db, since_quarter=quarter)
+    if missing:
+        st.warning(f"{quarter}: no practice event yet for {', '.join(missing)}.")
+    else:
+        st.success(f"{quarter}: every region has its practice event.")
+    rows = [
+        {
+            "region": e.region,
+            "quarter": e.quarter,
+            "facilitator": names.get(e.facilitator_id),
+            "note taker": names.get(e.note_taker_id),
+            "CMOC": names.get(e.cmoc_id),
+            "issue": e.issue_url,
+        }
+        | (
+            {
+                "date (UTC)": f"{e.scheduled_at:%d-%m-%Y %H:%M}",
+                "scenario": _title(library, e.scenario),
+            }
+            if facilitator
+            else {}
+        )
+        for e in planned
+    ]
+    if rows:
+        st.dataframe(
+            pd.DataFrame(rows),
+            hide_index=True,
+            column_config={"issue": st.column_config.LinkColumn("issue")},
+        )
+    if not facilitator:
+        st.caption(
+            "Dates, times and scenarios are for the facilitator: like a live incident, the "
+            "event should come unannounced to the CMOC."
+        )
+        return
+    without_issue = [e.id for e in planned if not e.issue_url]
+    if without_issue:
+        st.button(
+            f"Create the GitLab issue of {len(without_issue)} event(s)",
+            key="practice_retry_issues",
+            on_click=_create_issues,
+            args=(context, without_issue),
+        )
+    _plan_form(context, library, missing, names)
+
+
+def _title(library: Library, name: str) -> str:
+    scenario = library.scenarios.get(name)
+    return scenario.title if scenario else f"{name} (not in the library)"
+
+
+def _plan_form(
+    context: AppContext, library: Library, missing: list[str], names: dict[int | None, str]
+) -> None:
+    st.subheader("Plan an event")
+    region = st.selectbox(
+        "Region",
+        handbook.REGIONS,
+        index=handbook.REGIONS.index(missing[0]) if missing else 0,
+        key="practice_plan_region",
+    )
+    left, right = st.columns(2)
+    left.date_input("Date", format="DD-MM-YYYY", key="practice_plan_date")
+    right.time_input("Time (UTC)", value=time(14, 0), key="practice_plan_time")
+    st.selectbox(
+        "Scenario",
+        list(library.scenarios),
+        format_func=lambda n: library.scenarios[n].title,
+        key="practice_plan_scenario",
+    )
+    everyone = [i for i in names if i is not None]
+    with deps.session(context) as db:
+        cmocs = [p.id for p in practice.region_cmocs(session=db, region=region)]
+    if not cmocs:
+        st.caption(f"No {region} CMOC shift is known yet: choose the CMOC from everyone.")
+    for role, label, choices in (
+        ("facilitator", "Facilitator (Incident Manager)", everyone),
+        ("note_taker", "Note taker", everyone),
+        ("cmoc", f"CMOC ({region} rotation)", cmocs or everyone),
+    ):
+        st.selectbox(
+            label,
+            choices,
+            format_func=names.get,
+            index=None,
+            placeholder="Choose a person",
+            key=f"practice_plan_{role}",
+        )
+    st.button(
+        "Plan the event and create its issue",
+        key="practice_plan",
+        type="primary",
+        on_click=_plan,
+        args=(context,),
+    )
+    if error := st.session_state.pop("practice_plan_error", None):
+        st.error(widgets.escape_markdown(error))
+
+
+def _plan(context: AppContext) -> None:
+    chosen = {
+        name: st.session_state.get(f"practice_plan_{name}")
+        for name in ("region", "date", "time", "scenario", "facilitator", "note_taker", "cmoc")
+    }
+    if None in chosen.values():
+        st.session_state["practice_plan_error"] = (
+            "Choose the date, the time, the scenario, the facilitator, the note taker and the CMOC."
+        )
+        return
+    try:
+        with deps.session(context) as db:
+            event = practice.plan_event(
+                session=db,
+                region=chosen["region"],
+                scheduled_at=widgets.as_utc_midnight(chosen["date"])
+                + timedelta(hours=chosen["time"].hour, minutes=chosen["time"].minute),
+                scenario=chosen["scenario"],
+                facilitator_id=chosen["facilitator"],
+                note_taker_id=chosen["note_taker"],
+                cmoc_id=chosen["cmoc"],
+                now=deps.now(),
+            )
+    except PracticeError as exc:
+        st.session_state["practice_plan_error"] = str(exc)
+        return
+    _create_issues(context, [event.id])
+
+
+def _create_issues(context: AppContext, event_ids: list[int | None]) -> None:
+    st.session_state["composer_outcomes"] = [
+        practice.create_event_issue(
+            engine=context.engine,
+            clients=context.sources.clients,
+            settings=context.settings,
+            event_id=event_id or 0,
+            actor=deps.publisher(context).actor,
+            now=deps.now(),
+        )
+        for event_id in event_ids
+    ]
+
+
+def library_view(library: Library, *, facilitator: bool) -> None:
+    """The valid scenarios, each broken file's problem, and (for the facilitator) the scripts."""
+    for problem in library.problems:
+        st.error(widgets.escape_markdown(problem), icon=":material/error:")
+    folder = f"{FOLDER.parent.name}/{FOLDER.name}/"
+    st.caption(
+        f"{len(library.scenarios)} scenario(s) in {folder}: edit a TOML file there or add one; "
+        "each prompt has a minute, a text and optionally page, severity and state."
+    )
+    for scenario in library.scenarios.values():
+        with st.expander(f"{scenario.title} · S{scenario.severity} · {scenario.name}.toml"):
+            if not facilitator:
+                st.caption("The script is for the facilitator.")
+                continue
+            if scenario.summary:
+                st.caption(widgets.escape_markdown(scenario.summary))
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "minute": p.minute,
+                            "prompt": p.text,
+                            "page": p.page,
+                            "severity": f"S{p.severity}" if p.severity else "",
+                            "expected state": p.state or "",
+                        }
+                        for p in scenario.prompts
+                    ]
+                ),
+                hide_index=True,
+            )
+
+
+def retrospective(context: AppContext, library: Library) -> None:
+    """Past drills per person with their score cards and the note taker's log."""
+    names = _names(context)
+    person = st.selectbox(
+        "Person",
+        [None, *(i for i in names if i is not None)],
+        format_func=lambda i: "Everyone" if i is None else names[i],
+        key="practice_retro_person",
+    )
+    with deps.session(context) as db:
+        drills = practice.past_drills(session=db, cmoc_id=person)
+    if not drills:
+        st.info("No drill has ended yet.")
+        return
+    cards = {d.id: ScoreCard(**d.score) for d in drills}
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "CMOC": names.get(d.cmoc_id),
+                    "scenario": _title(library, d.scenario),
+                    "ended": f"{d.finished_at:%d-%m-%Y %H:%M}",
+                    "acknowledged in": _acknowledged_in(cards[d.id]),
+                    "within 15 min": cards[d.id].ack_within_target,
+                    "cadence kept": f"{cards[d.id].gaps_on_time}/{len(cards[d.id].gaps)}",
+                    "length violations": len(cards[d.id].length_violations),
+                    "checklist": f"{len(cards[d.id].steps_done)}/{cards[d.id].steps_total}",
+                    "notes": len(d.notes),
+                }
+                for d in drills
+            ]
+        ),
+        hide_index=True,
+    )
+    labels = {d.id: _drill_label(d, library, names) for d in drills}
+    chosen = st.selectbox(
+        "Drill to review", list(labels), format_func=labels.get, key="practice_retro_drill"
+    )
+    shown = next(d for d in drills if d.id == chosen)
+    score_card(cards[chosen])
+    st.markdown("**Note taker's log**")
+    notes_table(shown.notes, shown.started_at)

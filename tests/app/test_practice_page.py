@@ -1,0 +1,245 @@
+"""The practice page in demo mode: a drill on an injected clock, planning, the library."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlmodel import Session, select
+from streamlit.testing.v1 import AppTest
+
+from cmoc_core.models import Person, PracticeDrill, PracticeEvent
+from cmoc_core.storage import make_engine
+from cmoc_core.ui import deps
+from tests.app.conftest import table_with, texts
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+def at_time(app: AppTest, minutes: float) -> AppTest:
+    app.session_state["clock_now"] = T0 + timedelta(minutes=minutes)
+    return app.run()
+
+
+def open_practice(app: AppTest) -> AppTest:
+    at_time(app, 0)
+    app.switch_page("app_pages/practice.py").run()
+    assert not app.exception
+    return app
+
+
+def database() -> Session:
+    return Session(make_engine(os.environ["CMOC_DATABASE_URL"]))
+
+
+def person_ids() -> list[int]:
+    with database() as session:
+        return list(session.exec(select(Person.id).order_by(Person.name)))
+
+
+def running_drill() -> PracticeDrill:
+    with database() as session:
+        return session.exec(select(PracticeDrill)).one()
+
+
+def sandbox_of(app: AppTest):
+    return deps.sources_for(os.environ["CMOC_DATABASE_URL"]).sandbox
+
+
+def prompts(app: AppTest) -> str:
+    return " ".join(texts(app, "info")).replace("\\", "")
+
+
+def errors(app: AppTest) -> str:
+    return " ".join(texts(app, "error")).replace("\\", "")
+
+
+def metric(app: AppTest, label: str) -> str:
+    return next(str(m.value) for m in app.metric if m.label == label)
+
+
+def publish(app: AppTest, form: str, minutes: float) -> None:
+    app.session_state["clock_now"] = T0 + timedelta(minutes=minutes)
+    app.button(key=f"composer_preview_{form}").click().run()
+    blocking = [e.value for e in app.error if "overdue" not in e.value]
+    assert not blocking, blocking
+    app.button(key="composer_publish").click().run()
+    assert not app.exception
+    assert "Status.io practice page: done" in " ".join(texts(app, "success")).replace("\\", "")
+
+
+def tick(app: AppTest, step: str, minutes: float) -> None:
+    at_time(app, minutes)
+    app.button(key=f"practice_step_{step}").click().run()
+    assert not app.exception
+
+
+def start_drill(app: AppTest, scenario: str = "database-failover") -> int:
+    open_practice(app)
+    app.selectbox(key="practice_start_scenario").set_value(scenario)
+    cmoc = person_ids()[0]
+    app.selectbox(key="practice_start_cmoc").set_value(cmoc).run()
+    app.button(key="practice_start").click().run()
+    assert not app.exception
+    return cmoc
+
+
+def test_a_drill_plays_on_the_clock_publishes_to_the_practice_page_and_is_scored(app):
+    start_drill(app)
+    incident_id = running_drill().working_incident_id
+    assert "PagerDuty page: elevated 5xx error rates" in prompts(app)
+    assert "We believe it's the database" not in prompts(app)
+    assert metric(app, "Severity") == "S2"
+
+    tick(app, "acknowledge_page", 2)
+    at_time(app, 3)
+    assert "We believe it's the database" in prompts(app)
+    tick(app, "join_channel", 3.5)
+    components = app.multiselect(key=f"composer_components_{incident_id}")
+    components.select(components.options[0])
+    publish(app, "create", 4)
+
+    at_time(app, 11)
+    assert "Severity raised to S1" not in prompts(app)
+    at_time(app, 12)
+    assert "Severity raised to S1" in prompts(app)
+    assert metric(app, "Severity") == "S1"
+    details = app.text_area(key=f"composer_update_details_{incident_id}")
+    details.input(("We are still investigating elevated error rates on the website. " * 4).strip())
+    publish(app, "update", 13)
+
+    at_time(app, 19)
+    assert "we've identified the cause" in prompts(app)
+    app.radio(key=f"composer_update_state_{incident_id}").set_value(200)
+    app.text_area(key=f"composer_update_details_{incident_id}").input(
+        "We have identified a saturated database primary and are failing over."
+    )
+    publish(app, "update", 19)
+
+    at_time(app, 35)
+    app.radio(key=f"composer_update_state_{incident_id}").set_value(300)
+    app.text_area(key=f"composer_update_details_{incident_id}").input(
+        "The fix is deployed and error rates are back to normal. We are monitoring."
+    )
+    publish(app, "update", 35)
+
+    tick(app, "im_all_clear", 40)
+    assert "all clear" in prompts(app)
+    app.checkbox(key=f"composer_all_clear_{incident_id}").check()
+    publish(app, "resolve", 41)
+
+    at_time(app, 42)
+    app.text_input(key="practice_note").input("Took a while to find the components")
+    app.button(key="practice_add_note").click().run()
+    assert "Took a while" in table_with(app, "note")["note"].iloc[0]
+
+    at_time(app, 45)
+    app.button(key="practice_end").click().run()
+    assert not app.exception
+    assert metric(app, "Time to acknowledge") == "2 min 00 s"
+    assert metric(app, "Cadence kept") == "3 of 4 gaps"  # 16 min in Identified at S1: late
+    assert metric(app, "Length violations") == "1"
+    assert metric(app, "Checklist steps") == "6 of 13"
+    assert metric(app, "States followed") == "4 of 4"
+
+    sandbox = sandbox_of(app)
+    writes = sandbox.writes("statusio")
+    assert [w.path for w in writes] == [
+        "/incident/create",
+        "/incident/update",
+        "/incident/update",
+        "/incident/update",
+        "/incident/resolve",
+    ]
+    assert {w.body["statuspage_id"] for w in writes} == {sandbox.org.practice_statuspage_id}
+    assert sandbox.writes("gitlab") == [] and sandbox.slack.posts == []
+    with database() as session:
+        ended = session.get(PracticeDrill, running_drill().id)
+        assert ended.finished_at == T0 + timedelta(minutes=45)
+
+    app.selectbox(key="practice_retro_person").set_value(ended.cmoc_id).run()
+    past = table_with(app, "CMOC", "scenario", "cadence kept")
+    assert list(past["cadence kept"]) == ["3/4"]
+    assert list(past["acknowledged in"]) == ["2 min 00 s"]
+    assert list(past["within 15 min"]) == [True]
+
+
+def test_the_note_takers_log_survives_a_reload(app):
+    start_drill(app)
+    at_time(app, 1)
+    app.text_input(key="practice_note").input("CMOC asked which page to use")
+    app.button(key="practice_add_note").click().run()
+    at_time(app, 2)
+    app.text_input(key="practice_note").input("Acknowledged quickly")
+    app.button(key="practice_add_note").click().run()
+
+    fresh = AppTest.from_file(app._script_path, default_timeout=120)
+    fresh.session_state["clock_now"] = T0 + timedelta(minutes=3)
+    fresh.run()
+    fresh.switch_page("app_pages/practice.py").run()
+    assert "PagerDuty page" in prompts(fresh)
+    notes = table_with(fresh, "at (UTC)", "into the drill", "note")
+    assert list(notes["note"]) == ["CMOC asked which page to use", "Acknowledged quickly"]
+    assert list(notes["into the drill"]) == ["1 min 00 s", "2 min 00 s"]
+
+
+def test_planning_hides_the_date_from_the_cmoc_and_creates_the_issue_once(app):
+    open_practice(app)
+    assert "2026-Q4: no practice event yet for AMER, EMEA, APAC." in texts(app, "warning")
+    app.toggle(key="practice_facilitator").set_value(True).run()
+    app.selectbox(key="practice_plan_region").set_value("EMEA").run()
+    app.date_input(key="practice_plan_date").set_value(date(2026, 12, 3))
+    app.time_input(key="practice_plan_time").set_value(time(14, 30))
+    app.selectbox(key="practice_plan_scenario").set_value("registry-outage")
+    cmoc = app.selectbox(key="practice_plan_cmoc")
+    with database() as session:
+        everyone = list(session.exec(select(Person)))
+    names = {p.id: p.name for p in everyone}
+    assert 0 < len(cmoc.options) < len(everyone)  # the EMEA rotation only
+    cmoc_id = next(i for i, name in names.items() if name == cmoc.options[0])
+    others = [i for i in names if i != cmoc_id]
+    app.selectbox(key="practice_plan_facilitator").set_value(others[0])
+    app.selectbox(key="practice_plan_note_taker").set_value(others[1])
+    cmoc.set_value(cmoc_id)
+    app.button(key="practice_plan").click().run()
+    assert not app.exception
+    assert any("done" in s.value for s in app.success)
+    assert "2026-Q4: no practice event yet for AMER, APAC." in texts(app, "warning")
+    app.button(key="practice_plan").click().run()  # a second click plans nothing more
+    assert "EMEA already has a practice event in 2026-Q4." in errors(app)
+
+    planned = table_with(app, "region", "CMOC", "date (UTC)")
+    assert list(planned["date (UTC)"]) == ["03-12-2026 14:30"]
+    assert list(planned["scenario"]) == ["Container registry unavailable"]
+    app.toggle(key="practice_facilitator").set_value(False).run()
+    planned = table_with(app, "region", "CMOC", "issue")
+    assert "date (UTC)" not in planned.columns and "scenario" not in planned.columns
+    assert list(planned["CMOC"]) == [names[cmoc_id]]
+    assert "practice_plan" not in [b.key for b in app.button]
+
+    writes = sandbox_of(app).writes("gitlab")
+    assert len(writes) == 1
+    assert writes[0].body["labels"] == "CMOC Practice Event"
+    assert "14:30" not in writes[0].body["description"]
+    with database() as session:
+        event = session.exec(select(PracticeEvent)).one()
+        assert event.issue_url and event.issue_url == planned["issue"].iloc[0]
+        assert event.scheduled_at == datetime(2026, 12, 3, 14, 30, tzinfo=UTC)
+
+    app.selectbox(key="practice_start_event").set_value(
+        next(o for o in app.selectbox(key="practice_start_event").options if "EMEA" in o)
+    ).run()
+    app.button(key="practice_start").click().run()
+    assert "container registry returns 503" in prompts(app)
+    assert running_drill().event_id == event.id
+
+
+def test_the_library_lists_the_scenarios_and_shows_scripts_to_the_facilitator_only(app):
+    open_practice(app)
+    assert not app.error
+    titles = [e.label for e in app.expander]
+    assert any("Elevated 5xx errors on GitLab.com" in t for t in titles)
+    assert "The script is for the facilitator." in texts(app, "caption")
+    app.toggle(key="practice_facilitator").set_value(True).run()
+    script = table_with(app, "minute", "prompt", "expected state")
+    assert list(script["minute"]) == [0, 6, 16, 35, 66]  # apac-connectivity.toml, first by name

@@ -1,0 +1,112 @@
+"""A short drill in Chromium against the sandbox over HTTP: practice page only, then scored."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlmodel import Session, select
+
+from cmoc_core.models import Person, PracticeDrill
+from cmoc_core.sandbox import Sandbox
+from cmoc_core.sandbox.organisation import generate
+from cmoc_core.sources import demo_end
+from cmoc_core.storage import make_engine, migrate, session_scope
+from cmoc_core.timeutil import utc_now
+from tests.e2e.conftest import started_app
+from tests.e2e.test_composer_in_browser import (
+    choose_first_option,
+    click,
+    preview_and_publish,
+    wait_for,
+    write_details,
+)
+
+pytestmark = pytest.mark.browser
+CMOC = "Grace Hopper"
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    box = Sandbox(org=generate(seed=7, end=demo_end(utc_now()), days=30), clock=utc_now)
+    server, thread = box.serve(port=0)
+    box.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield box
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def practice_app(sandbox, tmp_path_factory):
+    """The app talking to the sandbox, with one person known to it."""
+    folder = tmp_path_factory.mktemp("practice")
+    engine = make_engine(f"sqlite:///{folder / 'cmoc.db'}")
+    migrate(engine)
+    with session_scope(engine) as session:
+        session.add(Person(key="grace", name=CMOC))
+    with started_app(folder, sandbox.settings(base_url=sandbox.base_url)) as app:
+        app.engine = engine
+        yield app
+    engine.dispose()
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick an option of a select box (no Escape afterwards: it would clear a clearable one)."""
+    field = page.get_by_label(label, exact=True).filter(visible=True)
+    expect(field).to_have_count(1, timeout=15_000)
+    field.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    expect(page.get_by_label(label, exact=True).filter(visible=True)).to_have_value(
+        option, timeout=15_000
+    )
+
+
+def stored_drill(engine) -> PracticeDrill:
+    with Session(engine) as session:
+        return session.exec(select(PracticeDrill)).one()
+
+
+def test_a_short_drill_from_start_to_score_card(page: Page, practice_app, sandbox):
+    page.goto(f"{practice_app.url}/practice")
+    choose(page, "Scenario", "Elevated 5xx errors on GitLab.com")
+    choose(page, "CMOC", CMOC)
+    click(page.get_by_role("button", name="Start the drill"))
+    expect(page.get_by_text(re.compile("PagerDuty page: elevated 5xx error rates"))).to_be_visible(
+        timeout=30_000
+    )
+    expect(page.get_by_text("PRACTICE: this incident publishes")).to_be_visible()
+    issue = re.escape(f"{sandbox.base_url}/gitlab-com/gl-infra/production/-/issues/18110")
+    suggested = page.get_by_label("Details").filter(visible=True)
+    expect(suggested).to_have_value(re.compile(f"investigation is underway in: {issue}$"))
+
+    click(page.get_by_role("button", name="Acknowledge page"))
+    expect(page.get_by_text(re.compile(r"^done \d\d:\d\d:\d\d UTC"))).to_be_visible(timeout=15_000)
+    choose_first_option(page, "Affected infrastructure", name=re.compile(r"\(.+\)$"))
+    preview_and_publish(page, "Preview and create")
+    wait_for(lambda: len(sandbox.writes("statusio")) == 1)
+    expect(page.get_by_text("Next update due in")).to_be_visible(timeout=30_000)
+
+    write_details(page, "We're still investigating elevated error rates on GitLab.com.")
+    preview_and_publish(page, "Preview and publish")
+    wait_for(lambda: len(sandbox.writes("statusio")) == 2)
+
+    note = page.get_by_label("Note").filter(visible=True)
+    note.fill("The CMOC found the practice page at once")
+    click(page.get_by_role("button", name="Add note"))
+    wait_for(lambda: stored_drill(practice_app.engine).notes != [])
+
+    click(page.get_by_role("button", name="End the drill and score it"))
+    expect(page.get_by_text("Score card of the drill just ended")).to_be_visible(timeout=30_000)
+    for figure in ("Time to acknowledge", "1 of 1 gaps", "3 of 13", "1 of 4"):
+        expect(page.get_by_text(figure, exact=True).filter(visible=True)).to_have_count(1)
+    expect(page.get_by_text("Traceback")).to_have_count(0)
+
+    writes = sandbox.writes("statusio")
+    assert [w.path for w in writes] == ["/incident/create", "/incident/update"]
+    assert {w.body["statuspage_id"] for w in writes} == {sandbox.org.practice_statuspage_id}
+    assert sandbox.writes("gitlab") == [] and sandbox.slack.posts == []
+    drill = stored_drill(practice_app.engine)
+    assert drill.finished_at is not None
+    assert [n["text"] for n in drill.notes] == ["The CMOC found the practice page at once"]
+    assert drill.score["ack_seconds"] >= 0
