@@ -1,15 +1,15 @@
 import streamlit as st
 
 from cmoc_core.ui import composer_view as view
-from cmoc_core.ui import deps
+from cmoc_core.ui import deps, widgets
 
 context = deps.app_context()
-view.clear_published_fields()
+widgets.clear_sent_fields("composer")
 st.title("Live composer")
 now = deps.now()
 
 incident = view.pick_incident(context, now)
-view.show_outcome()
+widgets.show_outcomes("composer")
 if incident is None:
     st.stop()
 

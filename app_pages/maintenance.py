@@ -1,13 +1,13 @@
 import streamlit as st
 
-from cmoc_core.ui import deps
+from cmoc_core.ui import deps, widgets
 from cmoc_core.ui import maintenance_view as view
 
 context = deps.app_context()
-view.clear_sent_fields()
+widgets.clear_sent_fields("maintenance")
 st.title("Maintenance")
 now = deps.now()
-view.show_outcome()
+widgets.show_outcomes("maintenance")
 board = view.load_board(context, now)
 
 active, upcoming, closed, schedule, audit = st.tabs(

@@ -1,17 +1,17 @@
 import streamlit as st
 
 from cmoc_core.scenarios import load_library
-from cmoc_core.ui import composer_view, deps
+from cmoc_core.ui import deps, widgets
 from cmoc_core.ui import practice_view as view
 
 context = deps.app_context()
-composer_view.clear_published_fields()
+widgets.clear_sent_fields("composer")
 st.title("Practice events")
 now = deps.now()
 library = load_library()
 facilitator = view.facilitator_switch()
 with st.container():  # outcomes come and go; the tabs below keep their place
-    composer_view.show_outcome()
+    widgets.show_outcomes("composer")
 
 drill_tab, plan_tab, library_tab, retrospective_tab = st.tabs(
     ["Drill", "Plan", "Scenarios", "Retrospective"]

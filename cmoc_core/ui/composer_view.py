@@ -15,7 +15,6 @@ from cmoc_core.clients import ApiError
 from cmoc_core.composer import Message
 from cmoc_core.handbook import ComponentStatus, IncidentState
 from cmoc_core.models import AuditEntry, PagerDutyIncident, WorkingIncident
-from cmoc_core.outbox import Outcome
 from cmoc_core.storage import session_scope
 from cmoc_core.ui import deps, widgets
 from cmoc_core.ui.deps import AppContext
@@ -23,25 +22,6 @@ from cmoc_core.ui.deps import AppContext
 NEW = "➕ Start a new incident"
 STATUS_CHOICES = [int(s) for s in handbook.INCIDENT_STATUSES]
 STATE_CHOICES = [int(s) for s in IncidentState]
-
-
-def clear_published_fields() -> None:
-    """Forget the fields of a message that was just published (before widgets are drawn)."""
-    for key in st.session_state.pop("composer_clear", []):
-        st.session_state.pop(key, None)
-
-
-def show_outcome() -> None:
-    """The result of the last publish, once."""
-    outcomes: list[Outcome] = st.session_state.pop("composer_outcomes", [])
-    for outcome in outcomes:
-        text = widgets.escape_markdown(outcome.message)
-        if outcome.ok:
-            st.success(text, icon=":material/check_circle:")
-        elif outcome.status == "in_progress":
-            st.info(text, icon=":material/hourglass_top:")
-        else:
-            st.error(text, icon=":material/error:")
 
 
 def pick_incident(context: AppContext, now: datetime) -> WorkingIncident | None:

@@ -12,7 +12,6 @@ from cmoc_core import maintenance
 from cmoc_core.clients import ApiError
 from cmoc_core.handbook import BROADCAST_CHANNELS
 from cmoc_core.maintenance import Action, Notice, Plan, Window
-from cmoc_core.outbox import Outcome
 from cmoc_core.ui import deps, widgets
 from cmoc_core.ui.deps import AppContext
 
@@ -31,25 +30,6 @@ def publisher(context: AppContext) -> maintenance.Publisher:
         settings.gitlab_production_project,
         settings.pagerduty_from_email or "CMOC",
     )
-
-
-def clear_sent_fields() -> None:
-    """Forget the fields of an action that was just sent (before widgets are drawn)."""
-    for key in st.session_state.pop("maintenance_clear", []):
-        st.session_state.pop(key, None)
-
-
-def show_outcome() -> None:
-    """The result of the last action, once."""
-    outcomes: list[Outcome] = st.session_state.pop("maintenance_outcomes", [])
-    for outcome in outcomes:
-        text = widgets.escape_markdown(outcome.message)
-        if outcome.ok:
-            st.success(text, icon=":material/check_circle:")
-        elif outcome.status == "in_progress":
-            st.info(text, icon=":material/hourglass_top:")
-        else:
-            st.error(text, icon=":material/error:")
 
 
 def load_board(context: AppContext, now: datetime) -> maintenance.Board:

@@ -9,6 +9,8 @@ from typing import Any
 
 import streamlit as st
 
+from cmoc_core.outbox import Outcome
+
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|:~$=])")
 
 
@@ -149,3 +151,22 @@ def trend_tile(
     """A percentage tile with its change since the previous period of the same length."""
     delta = None if value is None or before is None else f"{value - before:+.1f} pts"
     column.metric(label, percent(value), delta=delta, help=f"{help}. Change vs previous period.")
+
+
+def clear_sent_fields(page: str) -> None:
+    """Forget the fields of what `page` just sent (call before its widgets are drawn)."""
+    for key in st.session_state.pop(f"{page}_clear", []):
+        st.session_state.pop(key, None)
+
+
+def show_outcomes(page: str) -> None:
+    """The results of `page`'s last action, once."""
+    outcomes: list[Outcome] = st.session_state.pop(f"{page}_outcomes", [])
+    for outcome in outcomes:
+        text = escape_markdown(outcome.message)
+        if outcome.ok:
+            st.success(text, icon=":material/check_circle:")
+        elif outcome.status == "in_progress":
+            st.info(text, icon=":material/hourglass_top:")
+        else:
+            st.error(text, icon=":material/error:")
