@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import random
 import resource
 import sqlite3
@@ -55,6 +56,14 @@ SETTINGS = settings_from_mapping(
 )
 PROJECT = SETTINGS.gitlab_production_project
 CHUNK = 20_000
+TABLES = (
+    "statuspageincident",
+    "statuspagemessage",
+    "pagerdutyincident",
+    "oncallentry",
+    "gitlabissue",
+    "gitlablabelevent",
+)
 
 
 def build(engine, incidents: int, seed: int = 1) -> dict[str, int]:
@@ -224,6 +233,15 @@ def _issue(issue_id: int, kind: str, iid: int, created: datetime, author: str) -
     }
 
 
+def build_file(path: Path, incidents: int) -> None:
+    """Migrate and fill the SQLite file at `path`."""
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    started = time.perf_counter()
+    counts = build(engine, incidents)
+    print(f"built in {time.perf_counter() - started:.1f} s: {counts}", file=sys.stderr)
+
+
 def read_floor(path: Path) -> float:
     """Seconds SQLite takes just to read the columns the report needs."""
     queries = [
@@ -253,20 +271,27 @@ def main() -> int:
     parser.add_argument("--keep", help="build into this SQLite file (reused when present)")
     args = parser.parse_args()
     path = Path(args.keep or Path(tempfile.mkdtemp(prefix="cmoc-kpi-")) / "kpi.db")
-    engine = make_engine(f"sqlite:///{path}")
-    counts = None
     if not path.exists() or path.stat().st_size < 1_000_000:
-        migrate(engine)
-        started = time.perf_counter()
-        counts = build(engine, args.incidents)
-        print(f"built in {time.perf_counter() - started:.1f} s: {counts}", file=sys.stderr)
+        # In a child process, so the building does not count in this one's peak memory.
+        builder = multiprocessing.get_context("fork").Process(
+            target=build_file, args=(path, args.incidents)
+        )
+        builder.start()
+        builder.join()
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        counts = {
+            table: connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()
+            for table in TABLES
+        }
     floor = min(read_floor(path) for _ in range(3))
-    timings = []
+    timings, rss = [], []
     for _ in range(3):  # best of three, as for the floor
         started = time.perf_counter()
         with Session(engine) as session:
             report = compute_kpis(session=session, settings=SETTINGS, since=START, until=END)
         timings.append(time.perf_counter() - started)
+        rss.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     elapsed = min(timings)
     tracemalloc.start()  # a second, traced run: tracing slows the timed one down
     with Session(engine) as session:
@@ -280,13 +305,16 @@ def main() -> int:
         "read_floor_seconds": round(floor, 2),
         "ratio_to_floor": round(elapsed / floor, 1),
         "python_peak_mb": round(peak, 1),
-        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # The whole process (interpreter and libraries included) after the first report, and
+        # after the third: the allocator keeps some of what earlier reports freed.
+        "process_peak_rss_mb": round(rss[0], 1),
+        "process_peak_rss_after_three_mb": round(rss[-1], 1),
         "gaps": data["update_cadence"]["gaps"],
         "pages": data["ack_time"]["pages"],
         "targets_met": {
             "under_2s": elapsed < 2,
             "within_2x_floor": elapsed <= 2 * floor,
-            "under_500mb": peak < 500,
+            "under_500mb": peak < 500 and rss[0] < 500,
         },
     }
     print(json.dumps(result, indent=2))

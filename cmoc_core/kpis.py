@@ -41,6 +41,7 @@ from cmoc_core.models import (
 
 HANDOVER_WINDOW = pd.Timedelta(hours=2)
 NEVER = pd.Timestamp("9999-12-31", tz="UTC").as_unit("us")
+FETCH_ROWS = 50_000
 PERSON_FIGURES = ("pages", "within_target", "gaps", "on_time", "shifts", "handed_over")
 PAGE_COLUMNS = ["page", "title", "triggered", "ack_minutes", "person", "region", "incident"]
 GAP_COLUMNS = [
@@ -184,10 +185,12 @@ def _read(session: Session, query: Select[Any], times: Iterable[str] = ()) -> pd
     """
     result = session.connection().execute(query)
     names = list(result.keys())
-    rows = result.cursor.fetchall()
-    table = np.empty((len(rows), len(names)), dtype=object)
-    if rows:
-        table[:] = rows
+    chunks = [np.empty((0, len(names)), dtype=object)]
+    while rows := result.cursor.fetchmany(FETCH_ROWS):  # a chunk at a time keeps the peak low
+        chunk = np.empty((len(rows), len(names)), dtype=object)
+        chunk[:] = rows
+        chunks.append(chunk)
+    table = np.concatenate(chunks)
     frame = pd.DataFrame({name: _column(table[:, i]) for i, name in enumerate(names)})
     for name in times:
         frame[name] = _utc(frame[name])
@@ -447,20 +450,23 @@ def _gaps(session, settings, period, people, rota) -> pd.DataFrame:
     messages = period.messages
     codes, _ = pd.factorize(messages["incident_id"])
     order = np.lexsort((_naive(messages["posted_at"]), codes))
-    ordered = messages.iloc[order].reset_index(drop=True)
     codes = codes[order]
-    states = ordered["state"].to_numpy(dtype=np.int64)
+    states = messages["state"].to_numpy(dtype=np.int64)[order]
     cadenced = np.isin(states[:-1], [int(state) for state in handbook.CADENCE_MINUTES])
-    earlier = np.flatnonzero((codes[:-1] == codes[1:]) & cadenced)
-    first = ordered.iloc[earlier].reset_index(drop=True)
+    pairs = np.flatnonzero((codes[:-1] == codes[1:]) & cadenced)
+    earlier, later = order[pairs], order[pairs + 1]
+
+    def column(name: str, rows: np.ndarray = earlier) -> pd.Series:
+        return messages[name].iloc[rows].reset_index(drop=True)
+
     gaps = pd.DataFrame(
         {
-            "incident": first["incident_id"],
-            "start": first["posted_at"],
-            "end": ordered["posted_at"].iloc[earlier + 1].reset_index(drop=True),
-            "state_code": first["state"].astype("int64"),
-            "announced_minutes": first["announced_minutes"].astype(float),
-            "announced_clock": first["announced_clock"].astype(float),
+            "incident": column("incident_id"),
+            "start": column("posted_at"),
+            "end": column("posted_at", later),
+            "state_code": column("state").astype("int64"),
+            "announced_minutes": column("announced_minutes").astype(float),
+            "announced_clock": column("announced_clock").astype(float),
         }
     )
     where = pd.Index(period.incidents["id"]).get_indexer(gaps["incident"])
