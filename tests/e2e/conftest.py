@@ -13,6 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cmoc_core.sandbox import Sandbox
+from cmoc_core.sandbox.organisation import generate
+from cmoc_core.sources import demo_end
+from cmoc_core.timeutil import utc_now
 from tests.conftest import CONFIG_NAMES
 from tests.support.postgres import free_port
 from tests.support.system import unavailable
@@ -79,6 +83,17 @@ def running_app(tmp_path_factory) -> Iterator[RunningApp]:
     """The app in demo mode (no credentials) on an empty database."""
     with started_app(tmp_path_factory.mktemp("app")) as app:
         yield app
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    """The fake services over HTTP on 127.0.0.1, with a month of history up to today."""
+    box = Sandbox(org=generate(seed=7, end=demo_end(utc_now()), days=30), clock=utc_now)
+    server, thread = box.serve(port=0)
+    box.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield box
+    server.shutdown()
+    thread.join(timeout=5)
 
 
 def _wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:

@@ -10,24 +10,11 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from cmoc_core.sandbox import Fault, Sandbox
-from cmoc_core.sandbox.organisation import generate
-from cmoc_core.sources import demo_end
-from cmoc_core.timeutil import utc_now
 from tests.e2e.conftest import started_app
 
 pytestmark = pytest.mark.browser
 ISSUE = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/18001"
 TITLE = "Elevated error rates on GitLab.com"
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    box = Sandbox(org=generate(seed=7, end=demo_end(utc_now()), days=30), clock=utc_now)
-    server, thread = box.serve(port=0)
-    box.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield box
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,7 @@ from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
 
 from cmoc_core.models import Person, PracticeDrill
-from cmoc_core.sandbox import Sandbox
-from cmoc_core.sandbox.organisation import generate
-from cmoc_core.sources import demo_end
 from cmoc_core.storage import make_engine, migrate, session_scope
-from cmoc_core.timeutil import utc_now
 from tests.e2e.conftest import started_app
 from tests.e2e.test_composer_in_browser import (
     choose_first_option,
@@ -25,16 +21,6 @@ from tests.e2e.test_composer_in_browser import (
 
 pytestmark = pytest.mark.browser
 CMOC = "Grace Hopper"
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    box = Sandbox(org=generate(seed=7, end=demo_end(utc_now()), days=30), clock=utc_now)
-    server, thread = box.serve(port=0)
-    box.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield box
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture(scope="module")
