@@ -218,11 +218,7 @@ def _checklist(
         with st.expander(f"Stage {stage.value}", expanded=stage == composer.stage(incident)):
             for step in (s for s in handbook.STEPS if s.stage == stage):
                 done = incident.steps.get(step.key)
-                left, right = st.columns([3, 2])
-                left.markdown(
-                    f"{':material/check_box:' if done else ':material/check_box_outline_blank:'} "
-                    f"{step.text}"
-                )
+                right = widgets.checklist_row(step.text, done=bool(done))
                 if done:
                     at = datetime.fromisoformat(done)
                     right.caption(f"done {at:%H:%M:%S} UTC (+{widgets.duration(at - started)})")

@@ -170,3 +170,11 @@ def show_outcomes(page: str) -> None:
             st.info(text, icon=":material/hourglass_top:")
         else:
             st.error(text, icon=":material/error:")
+
+
+def checklist_row(text: str, *, done: bool) -> Any:
+    """One checklist line, its box ticked when done; returns the column beside it."""
+    left, right = st.columns([3, 2])
+    box = ":material/check_box:" if done else ":material/check_box_outline_blank:"
+    left.markdown(f"{box} {text}")
+    return right
