@@ -15,7 +15,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import String, Text, cast, func, or_, type_coerce
+from sqlalchemy import (
+    Boolean,
+    Float,
+    Integer,
+    String,
+    Text,
+    case,
+    cast,
+    func,
+    null,
+    or_,
+    type_coerce,
+)
 from sqlalchemy.sql import ColumnElement, Select
 from sqlmodel import Session, col, select
 
@@ -180,8 +192,8 @@ def _raw(column: Any) -> ColumnElement[Any]:
 def _read(session: Session, query: Select[Any], times: Iterable[str] = ()) -> pd.DataFrame:
     """The rows of `query` as a DataFrame, with the `times` columns as UTC timestamps.
 
-    Rows come straight from the driver's cursor: every column read here is a number, text or a
-    raw timestamp, so there is nothing to convert row by row.
+    Rows come straight from the driver's cursor and each column is converted once, as a whole,
+    by the type the query declares for it.
     """
     result = session.connection().execute(query)
     names = list(result.keys())
@@ -191,30 +203,34 @@ def _read(session: Session, query: Select[Any], times: Iterable[str] = ()) -> pd
         chunk[:] = rows
         chunks.append(chunk)
     table = np.concatenate(chunks)
-    frame = pd.DataFrame({name: _column(table[:, i]) for i, name in enumerate(names)})
-    for name in times:
-        frame[name] = _utc(frame[name])
-    return frame
+    times = set(times)
+    return pd.DataFrame(
+        {
+            name: _utc(table[:, i]) if name in times else _column(table[:, i], column.type)
+            for i, (name, column) in enumerate(zip(names, query.selected_columns, strict=True))
+        }
+    )
 
 
-def _column(values: np.ndarray) -> pd.Series:
-    """Numbers as numbers (None as NaN); anything else as it came."""
-    series = pd.Series(values, dtype=object)
-    sample = _first_value(values)
-    if isinstance(sample, int | float) and not isinstance(sample, bool):
-        return pd.to_numeric(series)
-    return series
+def _column(values: np.ndarray, kind: Any) -> pd.Series:
+    """Numbers and flags as numbers and flags (None as NaN); anything else as it came."""
+    if not isinstance(kind, Integer | Float | Boolean):
+        return pd.Series(np.ascontiguousarray(values), dtype=object)
+    numbers = values.astype(np.float64)
+    if np.isnan(numbers).any():
+        return pd.Series(numbers)
+    return pd.Series(numbers.astype(bool if isinstance(kind, Boolean) else np.int64))
 
 
 def _first_value(values: Iterable[Any]) -> Any:
     return next((value for value in values if value is not None), None)
 
 
-def _utc(values: pd.Series) -> pd.Series:
+def _utc(values: np.ndarray) -> pd.Series:
     """Timestamps in UTC at microsecond resolution, from SQLite text or driver datetimes."""
-    text = isinstance(_first_value(values), str)
-    parsed = pd.to_datetime(values, utc=True, format="ISO8601" if text else None)
-    return parsed.dt.as_unit("us")
+    if isinstance(_first_value(values), str):  # SQLite's naive UTC text, parsed in C
+        return pd.Series(values.astype("datetime64[us]")).dt.tz_localize("UTC")
+    return pd.to_datetime(pd.Series(values, dtype=object), utc=True).dt.as_unit("us")
 
 
 def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
@@ -438,11 +454,16 @@ def _period_incidents(session, settings, since, until) -> _Period:
         StatusPageMessage.announced_clock,
     )
     everything = session.exec(select(func.count()).select_from(StatusPageIncident)).one()
-    if 2 * len(incidents) < everything:  # else reading the whole table is the cheaper plan
+    narrow = 2 * len(incidents) < everything  # else reading whole tables is the cheaper plan
+    if narrow:
         messages = messages.where(col(StatusPageMessage.incident_id).in_(candidates))
     found = _read(session, messages, times=("posted_at",))
     found = found[found["incident_id"].isin(incidents["id"])]
-    return _Period(incidents, found, candidates, _Issues.load(session, settings, candidates))
+    linked = select(StatusPageIncident.production_issue_iid).where(
+        col(StatusPageIncident.id).in_(candidates)
+    )
+    issues = _Issues.load(session, settings, linked if narrow else None)
+    return _Period(incidents, found, candidates, issues)
 
 
 def _gaps(session, settings, period, people, rota) -> pd.DataFrame:
@@ -502,17 +523,17 @@ def _due(gaps: pd.DataFrame) -> pd.Series:
 @dataclass
 class _Issues:
     """The period's production issues (id, iid, current severity, whether labelled for the
-    status page) and the severity and status-page labels added to them (iid, label, when)."""
+    status page), the severity labels added to them (iid, when, level) and when each was last
+    labelled for the status page (by iid)."""
 
     issues: pd.DataFrame
-    added: pd.DataFrame
+    severity_adds: pd.DataFrame
+    labelled_at: pd.Series
 
     @classmethod
-    def load(cls, session: Session, settings: Settings, candidates: Select[Any]) -> _Issues:
+    def load(cls, session: Session, settings: Settings, iids: Select[Any] | None) -> _Issues:
+        """The production issues with these iids (all of them for None) and their labels."""
         label = handbook.STATUS_PAGE_LABEL
-        linked = select(StatusPageIncident.production_issue_iid).where(
-            col(StatusPageIncident.id).in_(candidates)
-        )
         issues = select(
             GitLabIssue.id,
             GitLabIssue.iid,
@@ -521,41 +542,60 @@ class _Issues:
         ).where(
             GitLabIssue.kind == IssueKind.PRODUCTION,
             GitLabIssue.project_path == settings.gitlab_production_project,
-            col(GitLabIssue.iid).in_(linked),
         )
-        name = func.lower(func.trim(col(GitLabLabelEvent.label_name)))
-        added = (
-            issues.with_only_columns(
-                GitLabIssue.iid, GitLabLabelEvent.label_name, _raw(GitLabLabelEvent.created_at)
-            )
-            .join(GitLabLabelEvent, col(GitLabLabelEvent.issue_id) == col(GitLabIssue.id))
-            .where(
-                GitLabLabelEvent.action == "add",
-                # SEVERITY_LABEL decides exactly, on the few distinct names this lets through
-                or_(
-                    name.like("severity::%"), name.like("s_"), GitLabLabelEvent.label_name == label
-                ),
-            )
+        added = select(GitLabLabelEvent.issue_id).where(GitLabLabelEvent.action == "add")
+        if iids is not None:
+            issues = issues.where(col(GitLabIssue.iid).in_(iids))
+            ids = issues.with_only_columns(GitLabIssue.id)
+            added = added.where(col(GitLabLabelEvent.issue_id).in_(ids))
+        found = _read(session, issues)
+        iid = found.set_index("id")["iid"]
+        levels = _severity_levels(session)
+        name = col(GitLabLabelEvent.label_name)
+        adds = _read(
+            session,
+            added.add_columns(
+                (case(levels, value=name) if levels else null()).label("level"),
+                _raw(GitLabLabelEvent.created_at),
+            ).where(name.in_(levels)),
+            times=("created_at",),
         )
-        return cls(_read(session, issues), _read(session, added, times=("created_at",)))
+        last = _read(
+            session,
+            added.add_columns(func.max(_raw(GitLabLabelEvent.created_at)).label("at"))
+            .where(name == label)
+            .group_by(GitLabLabelEvent.issue_id),
+            times=("at",),
+        )
+        severity_adds = pd.DataFrame(
+            {
+                "iid": _lookup(adds["issue_id"], iid),
+                "when": adds["created_at"],
+                "level": adds["level"],
+            }
+        ).dropna(subset=["iid"])
+        labelled_at = last.set_index(_lookup(last["issue_id"], iid).to_numpy())["at"]
+        return cls(
+            found,
+            severity_adds.astype({"iid": "int64", "level": "int64"}),
+            labelled_at[labelled_at.index.notna()],
+        )
 
     def severities(self) -> tuple[pd.DataFrame, pd.Series]:
         """Severity labels added (iid, when, level) and each issue's current severity by iid."""
-        events = self.added
-        levels = {
-            name: int(match.group(1))
-            for name in events["label_name"].dropna().unique()
-            if (match := SEVERITY_LABEL.match(name.strip()))
-        }
-        events = events.assign(level=events["label_name"].map(levels)).dropna(subset=["level"])
-        adds = pd.DataFrame(
-            {
-                "iid": events["iid"].astype("int64"),
-                "when": events["created_at"],
-                "level": events["level"].astype("int64"),
-            }
-        )
-        return adds, self.issues.set_index("iid")["severity"].dropna()
+        return self.severity_adds, self.issues.set_index("iid")["severity"].dropna()
+
+
+def _severity_levels(session: Session) -> dict[str, int]:
+    """The severity each label name ever added stands for, for the names that stand for one."""
+    names = session.exec(
+        select(GitLabLabelEvent.label_name).where(GitLabLabelEvent.action == "add").distinct()
+    )
+    return {
+        name: int(match.group(1))
+        for name in names
+        if name and (match := SEVERITY_LABEL.match(name.strip()))
+    }
 
 
 def severity_in_effect(
@@ -823,10 +863,6 @@ def _training(session, settings, since, until, people, rota) -> dict[str, Any]:
 
 
 def _status_page_label(period: _Period) -> dict[str, Any]:
-    added = period.issues.added
-    label_added = (
-        added[added["label_name"] == handbook.STATUS_PAGE_LABEL].groupby("iid")["created_at"].max()
-    )
     incidents = period.incidents.dropna(subset=["production_issue_iid"])
     linked = incidents.astype({"production_issue_iid": "int64"}).merge(
         period.issues.issues.astype({"iid": "int64"}),
@@ -834,7 +870,7 @@ def _status_page_label(period: _Period) -> dict[str, Any]:
         right_on="iid",
     )
     labelled = linked[linked["labelled"].astype(bool)]
-    at = _lookup(labelled["iid"], label_added)
+    at = _lookup(labelled["iid"], period.issues.labelled_at)
     minutes = _minutes(at - labelled["first_message_at"]).dropna().to_numpy()
     return {
         "incidents": len(linked),
