@@ -112,14 +112,14 @@ def compute_kpis(
 ) -> KpiReport:
     """All indicators for [since, until), with the rows behind them for drill-down."""
     people = _People.load(session)
-    rota = _Rota.load(session, settings)
-    regions = rota.home_regions(people)
+    rota = _Rota.load(session, settings, people)
+    regions = rota.home_regions()
     pages = _pages(session, settings, since, until, people, rota)
     period = _period_incidents(session, settings, since, until)
-    gaps = _gaps(session, settings, period, people, rota)
+    gaps = _gaps(period, rota)
     shifts = _shifts(session, since, until, people, rota)
     for frame in (pages, gaps, shifts):
-        frame["region"] = frame["person"].map(regions)
+        frame["region"] = _mapped(frame["person"], regions)
     report = KpiReport(
         since=since,
         until=until,
@@ -247,6 +247,19 @@ def _minutes(delta: pd.Series) -> pd.Series:
     return delta.dt.total_seconds() / 60
 
 
+def _categorical(codes: np.ndarray, labels: Any) -> pd.Categorical:
+    """`labels` (which may repeat) picked by `codes` (-1 for none), as a categorical."""
+    label_codes, uniques = pd.factorize(np.asarray(labels, dtype=object))
+    return pd.Categorical.from_codes(np.append(label_codes, -1)[codes], categories=uniques)
+
+
+def _mapped(values: pd.Series, mapping: dict[Any, Any]) -> pd.Series:
+    """`values` mapped through `mapping`, as a categorical: each distinct value is mapped once."""
+    labels = values.astype("category").array
+    mapped = [mapping.get(label) for label in labels.categories]
+    return pd.Series(_categorical(labels.codes, mapped), index=values.index)
+
+
 # People and the rota -------------------------------------------------------------------------
 
 
@@ -281,19 +294,22 @@ class _People:
 
 
 class _Rota:
-    """CMOC and shadow on-call entries, with lookups by time and merged shifts."""
+    """CMOC and shadow on-call entries with their people, lookups by time and merged shifts."""
 
-    def __init__(self, entries: pd.DataFrame) -> None:
-        entries = entries.assign(until=entries["end"].fillna(NEVER))
+    def __init__(self, entries: pd.DataFrame, people: _People) -> None:
+        entries = entries.assign(
+            until=entries["end"].fillna(NEVER), person=people.pagerduty(entries["user_id"])
+        )
         cmoc = entries[entries["schedule_kind"] == ScheduleKind.CMOC]
         self.cmoc = cmoc.sort_values("start", kind="stable").reset_index(drop=True)
         self.shadow = entries[entries["schedule_kind"] == ScheduleKind.SHADOW]
+        self._start = _naive(self.cmoc["start"])
         self._until = _naive(self.cmoc["until"])
         self._reach = np.maximum.accumulate(self._until) if len(self._until) else self._until
-        self._users = self.cmoc["user_id"].to_numpy(dtype=object)
+        self._people = pd.factorize(self.cmoc["person"])
 
     @classmethod
-    def load(cls, session: Session, settings: Settings) -> _Rota:
+    def load(cls, session: Session, settings: Settings, people: _People) -> _Rota:
         schedules = settings.pagerduty_cmoc_schedule_ids + settings.pagerduty_shadow_schedule_ids
         query = select(
             OnCallEntry.schedule_kind,
@@ -304,34 +320,27 @@ class _Rota:
         )
         if schedules:
             query = query.where(col(OnCallEntry.schedule_id).in_(schedules))
-        return cls(_read(session, query, times=("start", "end")))
+        return cls(_read(session, query, times=("start", "end")), people)
 
     def on_call(self, moments: pd.Series) -> pd.Series:
-        """The PagerDuty user on a CMOC schedule at each moment (the latest to start), or NaN."""
-        found = pd.Series(np.nan, index=moments.index, dtype=object)
-        if self.cmoc.empty or moments.empty:
-            return found
-        left = pd.DataFrame({"at": moments, "row": np.arange(len(moments))})
-        right = self.cmoc[["start"]].assign(position=np.arange(len(self.cmoc)))
-        hit = pd.merge_asof(
-            left.sort_values("at", kind="stable"), right, left_on="at", right_on="start"
-        )
-        at = _naive(hit["at"])
-        position = hit["position"].fillna(-1).astype(int).to_numpy()
-        matched = position >= 0
-        running = matched & (self._until[position.clip(0)] > at)
-        users = np.where(running, self._users[position.clip(0)], None)
-        # The latest to start has ended, but an earlier and longer entry may still run.
-        for index in np.flatnonzero(matched & ~running & (self._reach[position.clip(0)] > at)):
-            users[index] = self._running_before(at[index], position[index])
-        found.iloc[hit["row"].to_numpy()] = users
-        return found.where(found.notna())
+        """The person on a CMOC schedule at each moment (the latest entry to start), or NaN."""
+        codes, persons = self._people
+        found = np.full(len(moments), -1)
+        if len(codes):
+            at = _naive(moments)
+            position = np.searchsorted(self._start, at, side="right") - 1
+            started = position >= 0
+            position = position.clip(0)
+            running = started & (self._until[position] > at)
+            # The latest to start has ended, but an earlier and longer entry may still run.
+            for index in np.flatnonzero(started & ~running & (self._reach[position] > at)):
+                position[index] = self._running_before(at[index], position[index])
+                running[index] = True
+            found = np.where(running, codes[position], -1)
+        return pd.Series(pd.Categorical.from_codes(found, persons), index=moments.index)
 
-    def _running_before(self, moment: np.datetime64, position: int) -> Any:
-        for index in range(position, -1, -1):
-            if self._until[index] > moment:
-                return self._users[index]
-        return None
+    def _running_before(self, moment: np.datetime64, position: int) -> int:
+        return next(i for i in range(position, -1, -1) if self._until[i] > moment)
 
     def shifts(self) -> pd.DataFrame:
         """CMOC entries of one user that touch or overlap, merged: user, region, start, end."""
@@ -347,14 +356,12 @@ class _Rota:
         )
         return merged.assign(end=merged["until"].where(merged["until"] < NEVER))
 
-    def home_regions(self, people: _People) -> dict[str, str]:
+    def home_regions(self) -> dict[str, str]:
         """Each person's region: the one named by most of their CMOC entries."""
-        known = self.cmoc.dropna(subset=["region"])
+        known = self.cmoc.dropna(subset=["region", "person"])
         if known.empty:
             return {}
-        counts = known.assign(person=people.pagerduty(known["user_id"])).value_counts(
-            ["person", "region"], sort=True
-        )
+        counts = known.value_counts(["person", "region"], sort=True)
         return dict(counts.index[::-1])
 
 
@@ -375,10 +382,11 @@ def _pages(session, settings, since, until, people, rota) -> pd.DataFrame:
         query = query.where(col(PagerDutyIncident.service_id).in_(services))
     pages = _read(session, query, times=("created_at", "acknowledged_at"))
     who = pages["acknowledged_by"].where(pages["acknowledged_by"].fillna("") != "")
+    person = people.pagerduty(who)
     nobody = who.isna()
-    who[nobody] = rota.on_call(pages.loc[nobody, "created_at"])
+    person[nobody] = rota.on_call(pages.loc[nobody, "created_at"]).astype(object)
     return pages.assign(
-        person=people.pagerduty(who),
+        person=person,
         ack_minutes=_minutes(pages["acknowledged_at"] - pages["created_at"]),
     ).rename(
         columns={
@@ -466,41 +474,41 @@ def _period_incidents(session, settings, since, until) -> _Period:
     return _Period(incidents, found, candidates, issues)
 
 
-def _gaps(session, settings, period, people, rota) -> pd.DataFrame:
+def _gaps(period: _Period, rota: _Rota) -> pd.DataFrame:
     """Each pair of consecutive updates after a non-resolving one, judged against its due time."""
-    messages = period.messages
-    codes, _ = pd.factorize(messages["incident_id"])
+    messages, incidents = period.messages, period.incidents
+    codes, ids = pd.factorize(messages["incident_id"])
     order = np.lexsort((_naive(messages["posted_at"]), codes))
     codes = codes[order]
     states = messages["state"].to_numpy(dtype=np.int64)[order]
     cadenced = np.isin(states[:-1], [int(state) for state in handbook.CADENCE_MINUTES])
     pairs = np.flatnonzero((codes[:-1] == codes[1:]) & cadenced)
     earlier, later = order[pairs], order[pairs + 1]
+    row = pd.Index(incidents["id"]).get_indexer(ids)[codes[pairs]]  # each gap's incident
+    known, inverse = np.unique(states[pairs], return_inverse=True)
 
     def column(name: str, rows: np.ndarray = earlier) -> pd.Series:
         return messages[name].iloc[rows].reset_index(drop=True)
 
     gaps = pd.DataFrame(
         {
-            "incident": column("incident_id"),
+            "incident": pd.Categorical.from_codes(codes[pairs], ids),
+            "title": _categorical(row, incidents["name"]),
             "start": column("posted_at"),
             "end": column("posted_at", later),
-            "state_code": column("state").astype("int64"),
+            "state_code": states[pairs],
+            "state": _categorical(inverse, [handbook.state_name(code) for code in known]),
             "announced_minutes": column("announced_minutes").astype(float),
             "announced_clock": column("announced_clock").astype(float),
         }
     )
-    where = pd.Index(period.incidents["id"]).get_indexer(gaps["incident"])
-    gaps["title"] = period.incidents["name"].to_numpy()[where]
-    iids = pd.Series(period.incidents["production_issue_iid"].to_numpy()[where])
+    iids = pd.Series(incidents["production_issue_iid"].to_numpy()[row])
     gaps["severity"] = severity_in_effect(iids, gaps["start"], period.issues.severities())
     gaps["due"] = _due(gaps)
     gaps["on_time"] = gaps["end"] <= gaps["due"] + pd.Timedelta(handbook.GRACE)
     gaps["overdue_minutes"] = _minutes(gaps["end"] - gaps["due"]).where(~gaps["on_time"], 0.0)
     gaps["announced"] = gaps["announced_minutes"].notna() | gaps["announced_clock"].notna()
-    codes = gaps["state_code"].unique()
-    gaps["state"] = gaps["state_code"].map({c: handbook.state_name(c) for c in codes})
-    gaps["person"] = people.pagerduty(rota.on_call(gaps["end"]))
+    gaps["person"] = rota.on_call(gaps["end"])
     return gaps
 
 
@@ -844,11 +852,11 @@ def _training(session, settings, since, until, people, rota) -> dict[str, Any]:
     for label, start, end in quarters:
         on_rota = cmoc[(cmoc["start"] < end) & (cmoc["until"] > start)]
         shadowing = shadow[(shadow["start"] < end) & (shadow["until"] > start)]
-        trained = set(people.pagerduty(shadowing["user_id"]).dropna())
+        trained = set(shadowing["person"].dropna())
         trained |= set(
             activities.loc[(activities["at"] >= start) & (activities["at"] < end), "person"]
         )
-        cmocs = sorted(set(people.pagerduty(on_rota["user_id"]).dropna()))
+        cmocs = sorted(set(on_rota["person"].dropna()))
         grid += [{"person": p, "quarter": label, "trained": p in trained} for p in cmocs]
     done = sum(cell["trained"] for cell in grid)
     return {
