@@ -192,45 +192,53 @@ def _raw(column: Any) -> ColumnElement[Any]:
 def _read(session: Session, query: Select[Any], times: Iterable[str] = ()) -> pd.DataFrame:
     """The rows of `query` as a DataFrame, with the `times` columns as UTC timestamps.
 
-    Rows come straight from the driver's cursor and each column is converted once, as a whole,
-    by the type the query declares for it.
+    Rows come straight from the driver's cursor into typed numpy columns, a chunk at a time
+    (which keeps the memory peak low); SQLite's timestamp text is parsed on the way, in C.
     """
     result = session.connection().execute(query)
-    names = list(result.keys())
-    chunks = [np.empty((0, len(names)), dtype=object)]
-    while rows := result.cursor.fetchmany(FETCH_ROWS):  # a chunk at a time keeps the peak low
-        chunk = np.empty((len(rows), len(names)), dtype=object)
-        chunk[:] = rows
-        chunks.append(chunk)
-    table = np.concatenate(chunks)
     times = set(times)
-    return pd.DataFrame(
-        {
-            name: _utc(table[:, i]) if name in times else _column(table[:, i], column.type)
-            for i, (name, column) in enumerate(zip(names, query.selected_columns, strict=True))
-        }
+    columns = [
+        (name, column.type, name in times)
+        for name, column in zip(result.keys(), query.selected_columns, strict=True)
+    ]
+    rows = result.cursor.fetchmany(FETCH_ROWS)
+    layout = np.dtype(
+        [
+            (name, _dtype(kind, time, [row[i] for row in rows]))
+            for i, (name, kind, time) in enumerate(columns)
+        ]
     )
+    chunks = [np.array(rows, dtype=layout)]
+    while rows := result.cursor.fetchmany(FETCH_ROWS):
+        chunks.append(np.array(rows, dtype=layout))
+    table = np.concatenate(chunks)
+    return pd.DataFrame({name: _series(table[name], kind, time) for name, kind, time in columns})
 
 
-def _column(values: np.ndarray, kind: Any) -> pd.Series:
-    """Numbers and flags as numbers and flags (None as NaN); anything else as it came."""
-    if not isinstance(kind, Integer | Float | Boolean):
-        return pd.Series(np.ascontiguousarray(values), dtype=object)
-    numbers = values.astype(np.float64)
-    if np.isnan(numbers).any():
-        return pd.Series(numbers)
-    return pd.Series(numbers.astype(bool if isinstance(kind, Boolean) else np.int64))
+def _dtype(kind: Any, time: bool, sample: list[Any]) -> str:
+    """How a column is held while it is read: numbers as floats (None as NaN), SQLite's
+    timestamp text as datetime64, anything else as it came."""
+    if time:
+        return "datetime64[us]" if isinstance(_first_value(sample), str) else "O"
+    return "f8" if isinstance(kind, Integer | Float | Boolean) else "O"
+
+
+def _series(values: np.ndarray, kind: Any, time: bool) -> pd.Series:
+    """A column read by `_read` in its final type: times in UTC, whole numbers and flags as
+    such unless some are missing."""
+    if values.dtype.kind == "M":
+        return pd.Series(values).dt.tz_localize("UTC")
+    if time:  # the driver's datetimes, or no value at all
+        return pd.to_datetime(pd.Series(values, dtype=object), utc=True).dt.as_unit("us")
+    if values.dtype.kind == "O":
+        return pd.Series(values, dtype=object)
+    if np.isnan(values).any():
+        return pd.Series(values)
+    return pd.Series(values.astype(bool if isinstance(kind, Boolean) else np.int64))
 
 
 def _first_value(values: Iterable[Any]) -> Any:
     return next((value for value in values if value is not None), None)
-
-
-def _utc(values: np.ndarray) -> pd.Series:
-    """Timestamps in UTC at microsecond resolution, from SQLite text or driver datetimes."""
-    if isinstance(_first_value(values), str):  # SQLite's naive UTC text, parsed in C
-        return pd.Series(values.astype("datetime64[us]")).dt.tz_localize("UTC")
-    return pd.to_datetime(pd.Series(values, dtype=object), utc=True).dt.as_unit("us")
 
 
 def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
