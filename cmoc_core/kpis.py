@@ -204,7 +204,7 @@ def _read(session: Session, query: Select[Any], times: Iterable[str] = ()) -> pd
     rows = result.cursor.fetchmany(FETCH_ROWS)
     layout = np.dtype(
         [
-            (name, _dtype(kind, time, [row[i] for row in rows]))
+            (name, _dtype(kind, time, _first_value(row[i] for row in rows)))
             for i, (name, kind, time) in enumerate(columns)
         ]
     )
@@ -215,11 +215,11 @@ def _read(session: Session, query: Select[Any], times: Iterable[str] = ()) -> pd
     return pd.DataFrame({name: _series(table[name], kind, time) for name, kind, time in columns})
 
 
-def _dtype(kind: Any, time: bool, sample: list[Any]) -> str:
+def _dtype(kind: Any, time: bool, sample: Any) -> str:
     """How a column is held while it is read: numbers as floats (None as NaN), SQLite's
     timestamp text as datetime64, anything else as it came."""
     if time:
-        return "datetime64[us]" if isinstance(_first_value(sample), str) else "O"
+        return "datetime64[us]" if isinstance(sample, str) else "O"
     return "f8" if isinstance(kind, Integer | Float | Boolean) else "O"
 
 
@@ -426,15 +426,22 @@ def ack_figures(pages: pd.DataFrame) -> dict[str, Any]:
 
 @dataclass
 class _Period:
-    """Status-page incidents whose first message is in the period, and all their messages.
+    """Status-page incidents whose first message is in the period, and all their messages
+    (with those of other incidents when whole tables were read: `_gaps` skips them).
 
-    `candidates` selects a superset of their ids in SQL, for queries that follow them.
+    `candidates` selects their ids in SQL, for the queries that follow them, when the period
+    is a small part of the history; else reading whole tables is the cheaper plan and it is None.
     """
 
     incidents: pd.DataFrame
     messages: pd.DataFrame
-    candidates: Select[Any]
+    candidates: Select[Any] | None
     issues: _Issues
+
+
+def _following(query: Select[Any], column: Any, candidates: Select[Any] | None) -> Select[Any]:
+    """`query` kept to rows whose `column` is one of the candidates, if there are any."""
+    return query if candidates is None else query.where(col(column).in_(candidates))
 
 
 def _period_incidents(session, settings, since, until) -> _Period:
@@ -470,29 +477,24 @@ def _period_incidents(session, settings, since, until) -> _Period:
         StatusPageMessage.announced_clock,
     )
     everything = session.exec(select(func.count()).select_from(StatusPageIncident)).one()
-    narrow = 2 * len(incidents) < everything  # else reading whole tables is the cheaper plan
-    if narrow:
-        messages = messages.where(col(StatusPageMessage.incident_id).in_(candidates))
-    found = _read(session, messages, times=("posted_at",))
-    found = found[found["incident_id"].isin(incidents["id"])]
-    linked = select(StatusPageIncident.production_issue_iid).where(
-        col(StatusPageIncident.id).in_(candidates)
-    )
-    issues = _Issues.load(session, settings, linked if narrow else None)
-    return _Period(incidents, found, candidates, issues)
+    narrow = candidates if 2 * len(incidents) < everything else None
+    messages = _following(messages, StatusPageMessage.incident_id, narrow)
+    issues = _Issues.load(session, settings, narrow)
+    return _Period(incidents, _read(session, messages, times=("posted_at",)), narrow, issues)
 
 
 def _gaps(period: _Period, rota: _Rota) -> pd.DataFrame:
     """Each pair of consecutive updates after a non-resolving one, judged against its due time."""
     messages, incidents = period.messages, period.incidents
     codes, ids = pd.factorize(messages["incident_id"])
+    rows = pd.Index(incidents["id"]).get_indexer(ids)  # -1 for another period's incident
     order = np.lexsort((_naive(messages["posted_at"]), codes))
     codes = codes[order]
     states = messages["state"].to_numpy(dtype=np.int64)[order]
     cadenced = np.isin(states[:-1], [int(state) for state in handbook.CADENCE_MINUTES])
-    pairs = np.flatnonzero((codes[:-1] == codes[1:]) & cadenced)
+    pairs = np.flatnonzero((codes[:-1] == codes[1:]) & cadenced & (rows[codes[:-1]] >= 0))
     earlier, later = order[pairs], order[pairs + 1]
-    row = pd.Index(incidents["id"]).get_indexer(ids)[codes[pairs]]  # each gap's incident
+    row = rows[codes[pairs]]  # each gap's incident
     known, inverse = np.unique(states[pairs], return_inverse=True)
 
     def column(name: str, rows: np.ndarray = earlier) -> pd.Series:
@@ -500,7 +502,7 @@ def _gaps(period: _Period, rota: _Rota) -> pd.DataFrame:
 
     gaps = pd.DataFrame(
         {
-            "incident": pd.Categorical.from_codes(codes[pairs], ids),
+            "incident": pd.Categorical.from_codes(codes[pairs], ids).remove_unused_categories(),
             "title": _categorical(row, incidents["name"]),
             "start": column("posted_at"),
             "end": column("posted_at", later),
@@ -547,8 +549,9 @@ class _Issues:
     labelled_at: pd.Series
 
     @classmethod
-    def load(cls, session: Session, settings: Settings, iids: Select[Any] | None) -> _Issues:
-        """The production issues with these iids (all of them for None) and their labels."""
+    def load(cls, session: Session, settings: Settings, candidates: Select[Any] | None) -> _Issues:
+        """The production issues of these status-page incidents (all of them for None) and
+        their labels."""
         label = handbook.STATUS_PAGE_LABEL
         issues = select(
             GitLabIssue.id,
@@ -560,8 +563,11 @@ class _Issues:
             GitLabIssue.project_path == settings.gitlab_production_project,
         )
         added = select(GitLabLabelEvent.issue_id).where(GitLabLabelEvent.action == "add")
-        if iids is not None:
-            issues = issues.where(col(GitLabIssue.iid).in_(iids))
+        if candidates is not None:
+            linked = _following(
+                select(StatusPageIncident.production_issue_iid), StatusPageIncident.id, candidates
+            )
+            issues = issues.where(col(GitLabIssue.iid).in_(linked))
             ids = issues.with_only_columns(GitLabIssue.id)
             added = added.where(col(GitLabLabelEvent.issue_id).in_(ids))
         found = _read(session, issues)
@@ -620,19 +626,23 @@ def severity_in_effect(
     """Severity at each moment (kpis.md): last added by then, else first added, else current."""
     adds, current = known
     level = pd.Series(np.nan, index=iids.index)
-    linked = iids.notna().to_numpy()
-    if linked.any() and not adds.empty:
-        left = pd.DataFrame(
-            {
-                "iid": iids[linked].astype("int64").reset_index(drop=True),
-                "when": moments[linked].reset_index(drop=True),
-                "row": np.flatnonzero(linked),
-            }
-        ).sort_values("when", kind="stable")
-        right = adds.sort_values(["when", "level"], kind="stable")
-        before = pd.merge_asof(left, right, on="when", by="iid")
-        level.iloc[before["row"].to_numpy()] = before["level"].to_numpy(dtype=float)
-        level = level.fillna(iids.map(right.groupby("iid")["level"].first()))
+    if iids.notna().any() and not adds.empty:
+        adds = adds.sort_values(["when", "level"], kind="stable")
+        per_issue = adds.groupby("iid")["level"].agg(["first", "nunique"])
+        level = iids.map(per_issue["first"])  # the rule wherever the severity never changed
+        changed = per_issue.index[per_issue["nunique"] > 1]
+        rows = np.flatnonzero(iids.isin(changed).to_numpy())
+        if len(rows):
+            left = pd.DataFrame(
+                {
+                    "iid": iids.iloc[rows].astype("int64").to_numpy(),
+                    "when": moments.iloc[rows].to_numpy(),
+                    "row": rows,
+                }
+            ).sort_values("when", kind="stable")
+            right = adds[adds["iid"].isin(changed)]
+            before = pd.merge_asof(left, right, on="when", by="iid").dropna(subset=["level"])
+            level.iloc[before["row"].to_numpy()] = before["level"].to_numpy(dtype=float)
     level = level.fillna(iids.map(current))
     return level.fillna(handbook.DEFAULT_SEVERITY).astype("int64")
 
@@ -669,8 +679,10 @@ def cadence_figures(gaps: pd.DataFrame) -> dict[str, Any]:
 def _stakeholder_threads(session, period) -> dict[str, Any]:
     threads = _read(
         session,
-        select(StakeholderThread.statuspage_incident_id, _raw(StakeholderThread.posted_at)).where(
-            col(StakeholderThread.statuspage_incident_id).in_(period.candidates)
+        _following(
+            select(StakeholderThread.statuspage_incident_id, _raw(StakeholderThread.posted_at)),
+            StakeholderThread.statuspage_incident_id,
+            period.candidates,
         ),
         times=("posted_at",),
     )
@@ -855,17 +867,27 @@ def _training(session, settings, since, until, people, rota) -> dict[str, Any]:
             _read(session, drills, times=("finished_at",)).set_axis(["person", "at"], axis=1),
         ]
     ).dropna()
-    cmoc, shadow = rota.cmoc, rota.shadow
-    grid = []
-    for label, start, end in quarters:
-        on_rota = cmoc[(cmoc["start"] < end) & (cmoc["until"] > start)]
-        shadowing = shadow[(shadow["start"] < end) & (shadow["until"] > start)]
-        trained = set(shadowing["person"].dropna())
-        trained |= set(
-            activities.loc[(activities["at"] >= start) & (activities["at"] < end), "person"]
-        )
-        cmocs = sorted(set(on_rota["person"].dropna()))
-        grid += [{"person": p, "quarter": label, "trained": p in trained} for p in cmocs]
+    bounds = _naive(pd.Series([start for _, start, _ in quarters] + [last]))
+    done = pd.concat(
+        [
+            _quarters_covered(rota.shadow, bounds),
+            pd.DataFrame(
+                {
+                    "person": activities["person"].to_numpy(),
+                    "quarter": np.searchsorted(bounds, _naive(activities["at"]), "right") - 1,
+                }
+            ),
+        ]
+    ).dropna()
+    cells = _quarters_covered(rota.cmoc, bounds).dropna().drop_duplicates()
+    cells = cells.assign(
+        trained=pd.MultiIndex.from_frame(cells).isin(pd.MultiIndex.from_frame(done))
+    ).sort_values(["quarter", "person"])
+    labels = [label for label, _, _ in quarters]
+    grid = [
+        {"person": person, "quarter": labels[quarter], "trained": bool(trained)}
+        for person, quarter, trained in cells.itertuples(index=False)
+    ]
     done = sum(cell["trained"] for cell in grid)
     return {
         "cmoc_quarters": len(grid),
@@ -873,6 +895,21 @@ def _training(session, settings, since, until, people, rota) -> dict[str, Any]:
         "trained_pct": _pct(done, len(grid)),
         "grid": grid,
     }
+
+
+def _quarters_covered(entries: pd.DataFrame, bounds: np.ndarray) -> pd.DataFrame:
+    """(person, quarter) for each quarter an on-call entry overlaps; quarter k runs from
+    bounds[k] to bounds[k + 1]."""
+    first = (np.searchsorted(bounds, _naive(entries["start"]), "right") - 1).clip(0)
+    last = (np.searchsorted(bounds, _naive(entries["until"]), "left") - 1).clip(max=len(bounds) - 2)
+    counts = (last - first + 1).clip(0)
+    steps = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    return pd.DataFrame(
+        {
+            "person": np.repeat(entries["person"].to_numpy(), counts),
+            "quarter": np.repeat(first, counts) + steps,
+        }
+    )
 
 
 # 7. Status-page label ------------------------------------------------------------------------

@@ -249,7 +249,7 @@ class World:
         self,
         user: Who | str,
         start: datetime,
-        end: datetime,
+        end: datetime | None,
         *,
         kind: ScheduleKind | str = ScheduleKind.CMOC,
     ) -> None:

@@ -866,6 +866,31 @@ def test_a_practice_drill_completed_in_the_app_counts_in_its_quarter(sqlite_engi
     assert grid(data) == [("Alice Adams", "2026-Q2", True), ("Bob Brown", "2026-Q2", False)]
 
 
+def test_training_quarters_follow_on_call_entries_over_the_turn_of_a_quarter(sqlite_engine):
+    """A shift over midnight on 31 March is in Q1 and Q2; one ending at midnight is in Q1 only;
+    an open shadow entry trains its person in every quarter after it starts."""
+    world = World(sqlite_engine)
+    alice = world.person("Alice Adams", pd_id="PALICE")
+    bob = world.person("Bob Brown", pd_id="PBOB")
+    carol = world.person("Carol Chen", pd_id="PCAROL")
+    world.shift(alice, utc(2026, 3, 31, 20), utc(2026, 4, 1, 4))
+    world.shift(bob, utc(2026, 3, 31, 16), utc(2026, 4, 1))
+    world.shift(bob, utc(2026, 6, 1), utc(2026, 6, 1, 8))
+    world.shift(bob, utc(2026, 1, 5), None, kind=ScheduleKind.SHADOW)
+    world.shift(carol, utc(2026, 2, 1), utc(2026, 2, 1, 8))
+    world.shift(carol, utc(2026, 5, 1), utc(2026, 5, 1, 8))
+    world.shift(carol, utc(2025, 12, 1), utc(2026, 4, 1), kind=ScheduleKind.SHADOW)
+    data = report(sqlite_engine, utc(2026, 1, 1), utc(2026, 7, 1))
+    assert grid(data) == [
+        ("Alice Adams", "2026-Q1", False),
+        ("Alice Adams", "2026-Q2", False),
+        ("Bob Brown", "2026-Q1", True),
+        ("Bob Brown", "2026-Q2", True),
+        ("Carol Chen", "2026-Q1", True),
+        ("Carol Chen", "2026-Q2", False),
+    ]
+
+
 # 7. Status-page label ------------------------------------------------------------------------
 
 
@@ -921,28 +946,38 @@ def test_pages_are_counted_by_the_configured_cmoc_services_only(sqlite_engine):
 
 
 def test_severity_in_effect_over_many_gaps_agrees_with_the_rule_for_one_incident():
-    """The whole-column form the report uses and the one-incident form the timeline uses."""
+    """The whole-column form the report uses, over 200 issues at once (and moments with no
+    issue), and the one-incident form the timeline uses."""
     rng = random.Random(4)
     base = utc(2026, 1, 1)
-    for _ in range(200):
-        adds = [
+    adds, current, iids, moments, expected = [], {}, [], [], []
+    for iid in range(200):
+        added = [
             (base + minutes(rng.randint(0, 120)), rng.randint(1, 4))
             for _ in range(rng.randint(0, 4))
         ]
-        current = rng.choice([None, 1, 2, 3, 4])
-        moments = [base + minutes(rng.randint(-10, 130)) for _ in range(6)]
-        expected = [Severity(adds, current).at(m) or handbook.DEFAULT_SEVERITY for m in moments]
-        known = (
-            pd.DataFrame(
-                {
-                    "iid": pd.Series([7] * len(adds), dtype="int64"),
-                    "when": pd.Series([a for a, _ in adds], dtype="datetime64[us, UTC]"),
-                    "level": pd.Series([level for _, level in adds], dtype="int64"),
-                }
-            ),
-            pd.Series([] if current is None else [current], index=[] if current is None else [7]),
-        )
-        found = severity_in_effect(
-            pd.Series([7.0] * len(moments)), pd.Series(moments, dtype="datetime64[us, UTC]"), known
-        )
-        assert found.tolist() == expected, (adds, current, moments)
+        adds += [(iid, when, level) for when, level in added]
+        now = rng.choice([None, 1, 2, 3, 4])
+        if now is not None:
+            current[iid] = now
+        for _ in range(6):
+            moment = base + minutes(rng.randint(-10, 130))
+            linked = rng.random() < 0.9
+            iids.append(float(iid) if linked else np.nan)
+            moments.append(moment)
+            found = Severity(added, now).at(moment) if linked else None
+            expected.append(found or handbook.DEFAULT_SEVERITY)
+    known = (
+        pd.DataFrame(
+            {
+                "iid": pd.Series([iid for iid, _, _ in adds], dtype="int64"),
+                "when": pd.Series([when for _, when, _ in adds], dtype="datetime64[us, UTC]"),
+                "level": pd.Series([level for _, _, level in adds], dtype="int64"),
+            }
+        ),
+        pd.Series(current, dtype="float64"),
+    )
+    found = severity_in_effect(
+        pd.Series(iids), pd.Series(moments, dtype="datetime64[us, UTC]"), known
+    )
+    assert found.tolist() == expected
