@@ -24,7 +24,6 @@ from sqlalchemy import (
     case,
     cast,
     func,
-    null,
     or_,
     type_coerce,
 )
@@ -572,35 +571,23 @@ class _Issues:
             added = added.where(col(GitLabLabelEvent.issue_id).in_(ids))
         found = _read(session, issues)
         iid = found.set_index("id")["iid"]
-        levels = _severity_levels(session)
+        levels = {**_severity_levels(session), label: 0}  # 0 stands for the status-page label
         name = col(GitLabLabelEvent.label_name)
-        adds = _read(
+        events = _read(
             session,
             added.add_columns(
-                (case(levels, value=name) if levels else null()).label("level"),
-                _raw(GitLabLabelEvent.created_at),
+                case(levels, value=name).label("level"), _raw(GitLabLabelEvent.created_at)
             ).where(name.in_(levels)),
             times=("created_at",),
         )
-        last = _read(
-            session,
-            added.add_columns(func.max(_raw(GitLabLabelEvent.created_at)).label("at"))
-            .where(name == label)
-            .group_by(GitLabLabelEvent.issue_id),
-            times=("at",),
-        )
-        severity_adds = pd.DataFrame(
-            {
-                "iid": _lookup(adds["issue_id"], iid),
-                "when": adds["created_at"],
-                "level": adds["level"],
-            }
-        ).dropna(subset=["iid"])
-        labelled_at = last.set_index(_lookup(last["issue_id"], iid).to_numpy())["at"]
+        events = events.assign(iid=_lookup(events["issue_id"], iid)).dropna(subset=["iid"])
+        events = events.astype({"iid": "int64", "level": "int64"})
+        labelled = events["level"] == 0
+        severity_adds = events.loc[~labelled, ["iid", "created_at", "level"]]
         return cls(
             found,
-            severity_adds.astype({"iid": "int64", "level": "int64"}),
-            labelled_at[labelled_at.index.notna()],
+            severity_adds.rename(columns={"created_at": "when"}),
+            events[labelled].groupby("iid")["created_at"].max(),
         )
 
     def severities(self) -> tuple[pd.DataFrame, pd.Series]:
@@ -636,7 +623,7 @@ def severity_in_effect(
             left = pd.DataFrame(
                 {
                     "iid": iids.iloc[rows].astype("int64").to_numpy(),
-                    "when": moments.iloc[rows].to_numpy(),
+                    "when": moments.iloc[rows].reset_index(drop=True),
                     "row": rows,
                 }
             ).sort_values("when", kind="stable")
