@@ -1,7 +1,7 @@
 """KPI dashboard rerun time on ten years of a big rotation, with a warm and a cold cache.
 
 Uses the history of benchmarks/kpi_scale.py (built on first use, or reused with --keep). Each
-rerun changes the person filter, as a manager exploring the figures does. Target (issue 4):
+rerun changes the person filter, as a manager exploring the figures does. Target:
 warm median under 300 ms. Exits 1 when missed.
 
     .venv/bin/python benchmarks/dashboard_rerun.py [--keep FILE] [--runs 20]
