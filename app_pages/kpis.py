@@ -85,10 +85,13 @@ left, right = st.columns(2)
 clickable = {"on_select": "rerun", "selection_mode": "points"}
 picks = []
 if pages["ack_minutes"].notna().any():
-    left.plotly_chart(charts.ack_distribution(pages), key="kpis_ack_chart")
-    right.plotly_chart(charts.ack_trend(pages), key="kpis_ack_trend")
+    chart = charts.ack_distribution(pages)
+    picks.append(("ack", left.plotly_chart(chart, key="kpis_ack_chart", **clickable)))
+    chart = charts.ack_trend(pages)
+    picks.append(("ack_trend", right.plotly_chart(chart, key="kpis_ack_trend", **clickable)))
 if not gaps.empty:
-    left.plotly_chart(charts.cadence_heatmap(gaps), key="kpis_cadence_chart")
+    chart = charts.cadence_matrix(gaps)
+    picks.append(("cadence", left.plotly_chart(chart, key="kpis_cadence_chart", **clickable)))
     chart = charts.overdue_over_time(gaps)
     picks.append(("overdue", right.plotly_chart(chart, key="kpis_overdue_chart", **clickable)))
 if not shifts.empty:

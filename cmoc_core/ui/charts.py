@@ -12,6 +12,9 @@ import plotly.graph_objects as go
 from cmoc_core import handbook
 
 ON_TIME, LATE = "#2e7d32", "#d32f2f"
+STATES = [state.name.title() for state in handbook.IncidentState]
+SEVERITIES = ["S1", "S2", "S3", "S4"]
+ACK_BINS = 30
 
 
 def _layout(figure: go.Figure, title: str) -> go.Figure:
@@ -21,10 +24,18 @@ def _layout(figure: go.Figure, title: str) -> go.Figure:
     return figure
 
 
+def ack_bins(pages: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
+    """The edges of the ack-time histogram's bins, and the bin of each acknowledged page."""
+    minutes = pages["ack_minutes"].dropna()
+    edges = np.histogram_bin_edges(minutes, bins=ACK_BINS) if len(minutes) else np.zeros(1)
+    found = np.searchsorted(edges, minutes.to_numpy(), side="right") - 1
+    return edges, pd.Series(found.clip(0, ACK_BINS - 1), index=minutes.index)  # last bin closed
+
+
 def ack_distribution(pages: pd.DataFrame) -> go.Figure:
     """Minutes to acknowledge (binned here, so years of pages stay light), with the target line."""
-    minutes = pages["ack_minutes"].dropna().to_numpy()
-    counts, edges = np.histogram(minutes, bins=30) if len(minutes) else ([], [0])
+    edges, found = ack_bins(pages)
+    counts = np.bincount(found, minlength=len(edges) - 1)
     bins = pd.DataFrame({"minutes": edges[:-1], "pages": counts, "width": np.diff(edges)})
     figure = px.bar(bins, x="minutes", y="pages", labels={"minutes": "minutes to acknowledge"})
     figure.update_traces(width=bins["width"], offset=0)
@@ -50,23 +61,44 @@ def ack_trend(pages: pd.DataFrame) -> go.Figure:
     return _layout(figure, "Acknowledgement trend (median by month)")
 
 
-def cadence_heatmap(gaps: pd.DataFrame) -> go.Figure:
-    """Share of gaps on time by severity and state."""
-    states = [s.name.title() for s in handbook.IncidentState]
-    table = (
+def cadence_matrix(gaps: pd.DataFrame) -> go.Figure:
+    """Share of gaps on time by severity and state, drawn as squares so that each can be
+    clicked (Streamlit reports no clicks on heatmap cells)."""
+    cells = (
         gaps.assign(on_time=gaps["on_time"].astype(float))
-        .pivot_table(index="severity", columns="state", values="on_time", aggfunc="mean")
-        .reindex(index=[1, 2, 3, 4], columns=states)
-        * 100
+        .groupby(["severity", "state"], observed=True)["on_time"]
+        .agg(["mean", "size"])
+        .reset_index()
     )
-    figure = px.imshow(
-        table,
-        text_auto=".0f",
-        zmin=0,
-        zmax=100,
-        color_continuous_scale="RdYlGn",
-        labels={"color": "% on time", "x": "state", "y": "severity"},
-        aspect="auto",
+    cells = cells[cells["state"].isin(STATES)]
+    percent = 100 * cells["mean"]
+    figure = go.Figure(
+        go.Scatter(
+            x=cells["state"].astype(str),
+            y="S" + cells["severity"].astype(str),
+            mode="markers+text",
+            text=percent.map("{:.0f}".format),
+            customdata=cells["size"],
+            marker={
+                "symbol": "square",
+                "size": 56,
+                "color": percent,
+                "cmin": 0,
+                "cmax": 100,
+                "colorscale": "RdYlGn",
+                "colorbar": {"title": {"text": "% on time"}},
+            },
+            hovertemplate="%{y} while %{x}: %{text}% of %{customdata} on time<extra></extra>",
+        )
+    )
+    figure.update_xaxes(
+        title="state", categoryorder="array", categoryarray=STATES, range=[-0.5, len(STATES) - 0.5]
+    )
+    figure.update_yaxes(
+        title="severity",
+        categoryorder="array",
+        categoryarray=SEVERITIES[::-1],
+        range=[-0.5, len(SEVERITIES) - 0.5],
     )
     return _layout(figure, "Updates on time (%) by severity and state")
 
@@ -199,12 +231,25 @@ def picked(chart: str, points: list[dict[str, Any]], rows: dict[str, pd.DataFram
     if not points:
         return None
     point = points[0]
+    pages, gaps, shifts = rows["pages"], rows["gaps"], rows["shifts"]
+    if chart == "ack":  # one bar per bin, in order
+        edges, found = ack_bins(pages)
+        chosen = int(point["point_index"])
+        low, high = edges[chosen], edges[chosen + 1]
+        title = f"Pages acknowledged in {low:.1f} to {high:.1f} minutes"
+        return title, pages.loc[found.index[found == chosen]]
+    if chart == "ack_trend":
+        month = str(point["x"])[:7]
+        return f"Pages of {month}", pages[pages["triggered"].dt.strftime("%Y-%m") == month]
+    if chart == "cadence":
+        severity, state = str(point["y"]), str(point["x"])
+        cell = (gaps["severity"] == int(severity[1:])) & (gaps["state"] == state)
+        return f"{severity} updates while {state}", gaps[cell]
     if chart == "handover":
         person = str(point["x"])
-        return f"Shifts of {person}", rows["shifts"][rows["shifts"]["person"] == person]
+        return f"Shifts of {person}", shifts[shifts["person"] == person]
     if chart == "overdue":
         month = str(point["x"])[:7]
-        gaps = rows["gaps"]
         late = gaps[~gaps["on_time"].astype(bool)]
         return f"Overdue updates in {month}", late[late["end"].dt.strftime("%Y-%m") == month]
     return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -24,32 +26,30 @@ def test_the_dashboard_draws_its_charts(page: Page, running_app, tmp_path):
     page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
 
 
-def test_clicking_a_bar_shows_the_rows_behind_it(page: Page, running_app):
+@pytest.mark.parametrize(
+    ("chart_title", "mark", "picked"),
+    [
+        ("Handover issue after each shift", ".bars path", "Shifts of "),
+        ("Overdue updates over time", ".bars path", "Overdue updates in 20"),
+        ("Time to acknowledge pages", ".bars path", "Pages acknowledged in "),
+        ("Acknowledgement trend", ".points path", "Pages of 20"),
+        ("Updates on time (%) by severity and state", ".points path", r"S\d updates while "),
+    ],
+)
+def test_clicking_a_mark_shows_the_rows_behind_it(
+    page: Page, running_app, chart_title, mark, picked
+):
     page.set_viewport_size({"width": 1400, "height": 2400})
     page.goto(f"{running_app.url}/kpis")
     page.get_by_text("Last 365 days", exact=True).click()
-    chart = page.locator(".js-plotly-plot").filter(has_text="Handover issue after each shift")
-    bar = chart.locator(".bars path").first
-    expect(bar).to_be_visible(timeout=60_000)
+    chart = page.locator(".js-plotly-plot").filter(has_text=chart_title)
+    first = chart.locator(mark).first
+    expect(first).to_be_visible(timeout=60_000)
     page.wait_for_timeout(1_000)  # let the chart settle after the period's rerun
-    bar.click(force=True)
-    picked = page.get_by_text("Picked on a chart: Shifts of ")
-    expect(picked).to_be_visible(timeout=30_000)
+    first.click(force=True)
+    expect(page.get_by_text(re.compile(f"Picked on a chart: {picked}"))).to_be_visible(
+        timeout=30_000
+    )
     expect(page.get_by_role("combobox", name="Show")).to_have_count(0)  # the pick decides
     expect(page.get_by_test_id("stDataFrame").filter(visible=True)).to_have_count(1)
     expect(page.get_by_text("Traceback")).to_have_count(0)
-
-
-def test_clicking_a_month_of_overdue_updates_lists_them(page: Page, running_app):
-    page.set_viewport_size({"width": 1400, "height": 2400})
-    page.goto(f"{running_app.url}/kpis")
-    page.get_by_text("Last 365 days", exact=True).click()
-    chart = page.locator(".js-plotly-plot").filter(has_text="Overdue updates over time")
-    bar = chart.locator(".bars path").first
-    expect(bar).to_be_visible(timeout=60_000)
-    page.wait_for_timeout(1_000)
-    bar.click(force=True)
-    expect(page.get_by_text("Picked on a chart: Overdue updates in 20")).to_be_visible(
-        timeout=30_000
-    )
-    expect(page.get_by_role("combobox", name="Show")).to_have_count(0)
