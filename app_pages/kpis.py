@@ -125,8 +125,10 @@ else:
     shown = st.selectbox("Show", list(drill), key="kpis_drill")
     table = drill[shown]
 st.dataframe(table.head(SHOWN_ROWS), hide_index=True)
+count = f"{shown}: {len(table):,} rows"
 if len(table) > SHOWN_ROWS:
-    st.caption(f"Showing the first {SHOWN_ROWS:,} of {len(table):,} rows; the CSV has them all.")
+    count += f", the first {SHOWN_ROWS:,} shown here; the CSV has them all"
+st.caption(count + ".")
 st.download_button(
     "Download CSV",
     lambda: table.to_csv(index=False),
