@@ -855,7 +855,7 @@ def _training(session, settings, since, until, people, rota) -> dict[str, Any]:
         ]
     ).dropna()
     bounds = _naive(pd.Series([start for _, start, _ in quarters] + [last]))
-    done = pd.concat(
+    trained = pd.concat(  # (person, quarter) of each shadow shift and training activity
         [
             _quarters_covered(rota.shadow, bounds),
             pd.DataFrame(
@@ -868,14 +868,14 @@ def _training(session, settings, since, until, people, rota) -> dict[str, Any]:
     ).dropna()
     cells = _quarters_covered(rota.cmoc, bounds).dropna().drop_duplicates()
     cells = cells.assign(
-        trained=pd.MultiIndex.from_frame(cells).isin(pd.MultiIndex.from_frame(done))
+        trained=pd.MultiIndex.from_frame(cells).isin(pd.MultiIndex.from_frame(trained))
     ).sort_values(["quarter", "person"])
     labels = [label for label, _, _ in quarters]
     grid = [
         {"person": person, "quarter": labels[quarter], "trained": bool(trained)}
         for person, quarter, trained in cells.itertuples(index=False)
     ]
-    done = sum(cell["trained"] for cell in grid)
+    done = int(cells["trained"].sum())
     return {
         "cmoc_quarters": len(grid),
         "trained": done,
