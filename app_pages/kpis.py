@@ -114,6 +114,10 @@ drill = {
     "All status updates": gaps,
     "All shifts": shifts,
     "Per person": pd.DataFrame(per_person(pages, gaps, shifts)),
+    "Training per quarter": grid,
+    "Contact requests by assignee": pd.DataFrame(
+        data["contact_requests"]["by_assignee"], columns=["person", "opened", "completed"]
+    ),
 }
 chosen = [
     found for name, event in picks if (found := charts.picked(name, event.selection.points, rows))

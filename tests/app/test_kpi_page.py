@@ -102,3 +102,14 @@ def test_charts_leave_background_and_text_colours_to_the_light_or_dark_theme(app
         layout = json.loads(chart.proto.spec)["layout"]
         assert not {"paper_bgcolor", "plot_bgcolor"} & set(layout)
         assert "color" not in layout.get("font", {})
+
+
+def test_the_training_grid_and_contact_requests_are_tables_to_download_too(app):
+    open_dashboard(app)
+    app.selectbox(key="kpis_drill").set_value("Training per quarter").run()
+    grid = table_with(app, "person", "quarter", "trained")
+    assert len(grid) > 0 and set(grid["trained"]) == {True, False}
+    app.selectbox(key="kpis_drill").set_value("Contact requests by assignee").run()
+    requests = table_with(app, "person", "opened", "completed")
+    assert len(requests) > 0 and (requests["completed"] <= requests["opened"]).all()
+    assert app.get("download_button")[0].proto.label == "Download CSV"
