@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 from sqlmodel import col, select
 
@@ -567,18 +566,4 @@ def audit_log(context: AppContext, incident: WorkingIncident) -> None:
             .where(AuditEntry.incident_id == incident.id)
             .order_by(col(AuditEntry.at).desc())
         ).all()
-    frame = pd.DataFrame(
-        [
-            {
-                "at": e.at,
-                "who": e.actor,
-                "action": e.action,
-                "target": e.target,
-                "result": e.result,
-                "detail": e.detail,
-            }
-            for e in entries
-        ],
-        columns=["at", "who", "action", "target", "result", "detail"],
-    )
-    st.dataframe(frame, hide_index=True)
+    widgets.audit_table(entries)

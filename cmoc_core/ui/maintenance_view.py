@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from cmoc_core import maintenance
@@ -318,18 +317,4 @@ def audit_log(context: AppContext) -> None:
     """Every maintenance action sent from here: who, when, what, target, result."""
     with deps.session(context) as db:
         entries = maintenance.audit_log(session=db)
-    frame = pd.DataFrame(
-        [
-            {
-                "at": maintenance.when(e.at),
-                "who": e.actor,
-                "action": e.action,
-                "target": e.target,
-                "result": e.result,
-                "detail": e.detail,
-            }
-            for e in entries
-        ],
-        columns=["at", "who", "action", "target", "result", "detail"],
-    )
-    st.dataframe(frame, hide_index=True, key="maintenance_audit")
+    widgets.audit_table(entries, when=maintenance.when, key="maintenance_audit")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
+from cmoc_core.models import AuditEntry
 from cmoc_core.outbox import Outcome
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|:~$=])")
@@ -178,3 +181,15 @@ def checklist_row(text: str, *, done: bool) -> Any:
     box = ":material/check_box:" if done else ":material/check_box_outline_blank:"
     left.markdown(f"{box} {text}")
     return right
+
+
+def audit_table(
+    entries: Iterable[AuditEntry],
+    *,
+    when: Callable[[datetime], Any] = lambda at: at,
+    key: str | None = None,
+) -> None:
+    """Audit entries as a table: when (shown by `when`), who, action, target, result, detail."""
+    rows = [(when(e.at), e.actor, e.action, e.target, e.result, e.detail) for e in entries]
+    columns = ["at", "who", "action", "target", "result", "detail"]
+    st.dataframe(pd.DataFrame(rows, columns=columns), hide_index=True, key=key)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, date, datetime, time
 
 from cmoc_core.maintenance import Action
 from cmoc_core.ui import deps
-from tests.app.conftest import texts
+from tests.app.conftest import table_with, texts
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 ISSUE = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/21001"
@@ -94,6 +95,9 @@ def test_scheduling_through_the_form_sends_utc_times_once_and_lists_the_window(a
     assert next(t.label for t in app.tabs if t.label.startswith("Upcoming")) == "Upcoming (3)"
     assert "PostgreSQL upgrade" in shown(app)
     assert app.text_input(key="maintenance_new_name").value == ""  # the form starts afresh
+    audit = table_with(app, "at", "who", "action", "target", "result", "detail")
+    assert len(audit) == 1
+    assert re.fullmatch(r"\d\d-\d\d-\d{4} \d\d:\d\d UTC", audit["at"].iloc[0])
 
 
 def test_bad_input_is_explained_plainly_and_the_form_keeps_its_values(app):
