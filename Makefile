@@ -20,6 +20,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python tests/preflight.py
 	$(BIN)/ruff check .
+	$(BIN)/mypy cmoc_core
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -1,20 +1,18 @@
 import streamlit as st
 
 from cmoc_core import people
-from cmoc_core.sources import source_overview
+from cmoc_core.sources import SOURCE_NAMES, source_overview
 from cmoc_core.sync import SOURCES
 from cmoc_core.ui import deps, widgets
 
 context = deps.app_context()
 st.title("Sync & settings")
 
-SOURCE_TITLES = {"pagerduty": "PagerDuty", "statusio": "Status.io", "gitlab": "GitLab"}
-
 with deps.session(context) as db:
     overview = source_overview(session=db, settings=context.settings, demo=context.demo)
 for column, status in zip(st.columns(len(overview)), overview, strict=True):
     with column.container(border=True):
-        st.subheader(SOURCE_TITLES[status.name])
+        st.subheader(SOURCE_NAMES[status.name])
         if not status.configured:
             st.caption("Not configured")
         st.caption(f"Last complete sync: {widgets.ago(status.last_sync)}")
@@ -33,7 +31,7 @@ source_col, since_col = st.columns(2)
 choice = source_col.selectbox(
     "Source",
     ["all", *SOURCES],
-    format_func=lambda s: SOURCE_TITLES.get(s, "All sources"),
+    format_func=lambda s: SOURCE_NAMES.get(s, "All sources"),
     key="sync_source",
 )
 since = since_col.date_input(

@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 FOLDER = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 SEVERITIES = (1, 2, 3, 4)
@@ -187,7 +187,7 @@ def _known_fields(data: dict[str, Any], allowed: frozenset[str], where: str) -> 
         )
 
 
-def _whole(value: Any) -> bool:
+def _whole(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from cmoc_core.clients import Clients, build_clients
+from cmoc_core.clients import Clients, build_clients, gitlab, pagerduty, slack, statusio, zendesk
 from cmoc_core.config import Settings, settings_from_mapping
 from cmoc_core.models import (
     Component,
@@ -24,6 +25,15 @@ from cmoc_core.models import (
     SyncState,
 )
 from cmoc_core.timeutil import utc_now
+
+# Each client names its service in its errors; the pages and reports use the same spelling.
+SOURCE_NAMES = {
+    "pagerduty": pagerduty.API,
+    "statusio": statusio.API,
+    "gitlab": gitlab.API,
+    "slack": slack.API,
+    "zendesk": zendesk.API,
+}
 
 
 @dataclass
@@ -41,10 +51,18 @@ def demo_end(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def open_sources(settings: Settings, *, sandbox: object | None = None) -> Sources:
-    """Clients for the configured services, or for the in-process sandbox when there are none."""
+def open_sources(
+    settings: Settings,
+    *,
+    sandbox: object | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> Sources:
+    """Clients for the configured services, or for the in-process sandbox when there are none.
+
+    `sleep` replaces real waiting (retry back-off, Status.io's spacing), as in tests.
+    """
     if not settings.demo_mode:
-        return Sources(settings, build_clients(settings), demo=False)
+        return Sources(settings, build_clients(settings, sleep=sleep), demo=False)
     from cmoc_core.sandbox import Sandbox
 
     if not isinstance(sandbox, Sandbox):
@@ -53,7 +71,9 @@ def open_sources(settings: Settings, *, sandbox: object | None = None) -> Source
     effective = settings_from_mapping(
         {**box.settings(), "CMOC_DATABASE_URL": settings.cmoc_database_url}
     )
-    clients = build_clients(effective, transport=box.transport, statusio_min_interval=0.0)
+    clients = build_clients(
+        effective, transport=box.transport, sleep=sleep, statusio_min_interval=0.0
+    )
     return Sources(effective, clients, demo=True, sandbox=box)
 
 

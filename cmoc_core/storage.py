@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, inspect
+from sqlalchemy import Table, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel, create_engine
@@ -84,11 +84,10 @@ def upsert(
         return 0
     table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
-    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
     values = list(unique.values())
     for start in range(0, len(values), UPSERT_CHUNK):
         chunk = values[start : start + UPSERT_CHUNK]
-        statement = insert(table).values(chunk)
+        statement = _insert(dialect, table).values(chunk)
         updated = [c for c in chunk[0] if c not in keys and c not in keep]
         if updated:
             statement = statement.on_conflict_do_update(
@@ -99,3 +98,12 @@ def upsert(
             statement = statement.on_conflict_do_nothing(index_elements=list(keys))
         session.execute(statement)
     return len(values)
+
+
+def _insert(dialect: str, table: Table) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT of the dialect that can say what to do on a key conflict."""
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    raise ValueError(f"upserts are not supported on {dialect}")

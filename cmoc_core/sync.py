@@ -39,11 +39,11 @@ from cmoc_core.models import (
     SyncState,
     System,
 )
+from cmoc_core.sources import SOURCE_NAMES
 from cmoc_core.storage import session_scope, upsert
 from cmoc_core.timeutil import parse_time, utc_now
 
 SOURCES = ("statusio", "gitlab", "pagerduty")
-SOURCE_NAMES = {"statusio": "Status.io", "gitlab": "GitLab", "pagerduty": "PagerDuty"}
 FIRST_SYNC_DAYS = 365
 OVERLAP = timedelta(minutes=10)
 COMPONENTS_REFRESH = timedelta(hours=24)
@@ -288,7 +288,7 @@ def _sync_statusio_incidents(run: _Run) -> int:
 
 def _message_count() -> Any:
     return (
-        select(func.count(StatusPageMessage.id))
+        select(func.count(col(StatusPageMessage.id)))
         .where(StatusPageMessage.incident_id == StatusPageIncident.id)
         .scalar_subquery()
     )
@@ -319,7 +319,8 @@ def _statusio_incident(
         messages[0]["posted_at"] if messages else None
     )
     if opened is None:
-        raise ApiError("Status.io", "list incidents", f"incident {incident_id} has no opening time")
+        cause = f"incident {incident_id} has no opening time"
+        raise ApiError(SOURCE_NAMES["statusio"], "list incidents", cause)
     incident = {
         "id": incident_id,
         "statuspage_id": page_id,
@@ -426,7 +427,7 @@ def _sync_label_events(run: _Run) -> int:
         linked = set(
             session.exec(
                 select(StatusPageIncident.production_issue_iid).where(
-                    StatusPageIncident.production_issue_iid.is_not(None)  # type: ignore[union-attr]
+                    col(StatusPageIncident.production_issue_iid).is_not(None)
                 )
             )
         )
@@ -556,9 +557,9 @@ def _store_log_entries(run: _Run, entries: list[dict[str, Any]], services: set[s
         known = set(
             session.exec(
                 select(PagerDutyIncident.id).where(
-                    PagerDutyIncident.id.in_({r["incident_id"] for r in rows})
+                    col(PagerDutyIncident.id).in_({r["incident_id"] for r in rows})
                 )
-            )  # type: ignore[attr-defined]
+            )
         )
         rows = [r for r in rows if r["incident_id"] in known]
         upsert(session, PagerDutyLogEntry, rows, keys=("id",))
@@ -585,7 +586,7 @@ def _refresh_acknowledgements(
     earliest: dict[str, tuple[datetime, str | None]] = {}
     entries = session.exec(
         select(PagerDutyLogEntry).where(
-            PagerDutyLogEntry.incident_id.in_(incident_ids),  # type: ignore[attr-defined]
+            col(PagerDutyLogEntry.incident_id).in_(incident_ids),
             PagerDutyLogEntry.type == "acknowledge_log_entry",
         )
     )
@@ -593,8 +594,8 @@ def _refresh_acknowledgements(
         if entry.incident_id not in earliest or entry.created_at < earliest[entry.incident_id][0]:
             earliest[entry.incident_id] = (entry.created_at, entry.agent_id)
     for incident in session.exec(
-        select(PagerDutyIncident).where(PagerDutyIncident.id.in_(incident_ids))
-    ):  # type: ignore[attr-defined]
+        select(PagerDutyIncident).where(col(PagerDutyIncident.id).in_(incident_ids))
+    ):
         found = earliest.get(incident.id) or payload_acks.get(incident.id)
         if found and (incident.acknowledged_at, incident.acknowledged_by) != found:
             incident.acknowledged_at, incident.acknowledged_by = found
@@ -695,8 +696,8 @@ def _sync_users(run: _Run) -> int:
     with Session(run.engine) as session:
         unresolved = session.exec(
             select(Identity.id).where(
-                Identity.system == System.PAGERDUTY, Identity.username.is_(None)
-            )  # type: ignore[union-attr]
+                Identity.system == System.PAGERDUTY, col(Identity.username).is_(None)
+            )
         ).first()
     if unresolved is None and run.since is None:
         return 0
@@ -718,7 +719,9 @@ def _sync_users(run: _Run) -> int:
         written += len(rows)
     with session_scope(run.engine) as session:
         for identity in session.exec(
-            select(Identity).where(Identity.system == System.PAGERDUTY, Identity.username.is_(None))  # type: ignore[union-attr]
+            select(Identity).where(
+                Identity.system == System.PAGERDUTY, col(Identity.username).is_(None)
+            )
         ):
             identity.username = identity.external_id
             session.add(identity)
@@ -729,7 +732,9 @@ def refresh_links(*, session: Session, settings: Settings) -> None:
     """Link every CMOC page to its status-page incident (kpis.md "Linking")."""
     opened = [
         linking.OpenedIncident(i.id, i.datetime_open, i.production_issue_iid)
-        for i in session.exec(select(StatusPageIncident).order_by(StatusPageIncident.datetime_open))
+        for i in session.exec(
+            select(StatusPageIncident).order_by(col(StatusPageIncident.datetime_open))
+        )
     ]
     for page in session.exec(select(PagerDutyIncident)):
         target = linking.link_page(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol, TypedDict
 
 import httpx
 
 from cmoc_core.clients.gitlab import GitLabClient
-from cmoc_core.clients.http import ApiError
+from cmoc_core.clients.http import ApiError, ApiOutcomeUnclear, JsonApi
 from cmoc_core.clients.pagerduty import PagerDutyClient
 from cmoc_core.clients.slack import SlackWebhook
 from cmoc_core.clients.statusio import StatusIoClient
@@ -17,12 +19,17 @@ from cmoc_core.config import Settings
 
 __all__ = [
     "ApiError",
+    "ApiOutcomeUnclear",
     "Clients",
     "GitLabClient",
     "PagerDutyClient",
     "StatusIoClient",
     "build_clients",
 ]
+
+
+class _Client(Protocol):
+    http: JsonApi
 
 
 @dataclass
@@ -35,8 +42,12 @@ class Clients:
     slack: list[SlackWebhook] = field(default_factory=list)
     zendesk: ZendeskClient | None = None
 
-    def _by_source(self) -> dict[str, list]:
-        sources = {"pagerduty": self.pagerduty, "statusio": self.statusio, "gitlab": self.gitlab}
+    def _by_source(self) -> dict[str, list[_Client]]:
+        sources: dict[str, _Client | None] = {
+            "pagerduty": self.pagerduty,
+            "statusio": self.statusio,
+            "gitlab": self.gitlab,
+        }
         found = {name: [c] for name, c in sources.items() if c is not None}
         if self.slack:
             found["slack"] = list(self.slack)
@@ -57,17 +68,30 @@ class Clients:
                 client.http.close()
 
 
+class _Options(TypedDict):
+    transport: httpx.BaseTransport | None
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+
+
 def build_clients(
     settings: Settings,
     *,
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
     statusio_min_interval: float = 1.0,
 ) -> Clients:
-    """Clients for every configured source, sharing an optional transport (the sandbox's)."""
-    options: dict[str, object] = {"transport": transport}
-    if sleep is not None:
-        options["sleep"] = sleep
+    """Clients for every configured source, sharing an optional transport (the sandbox's).
+
+    `sleep` and `clock` (monotonic seconds) pace retries and Status.io's spacing; a test passes
+    its own so that nothing waits for real.
+    """
+    options = _Options(
+        transport=transport,
+        sleep=time.sleep if sleep is None else sleep,
+        clock=time.monotonic if clock is None else clock,
+    )
     clients = Clients()
     if settings.pagerduty_api_token is not None:
         clients.pagerduty = PagerDutyClient(

@@ -67,11 +67,22 @@ class GitLabClient:
         pages = self._pages(path, {}, f"list label events of {project}#{iid}")
         return [event for page in pages for event in page]
 
+    def issue(self, project: str, iid: int) -> dict[str, Any]:
+        """One issue as GitLab has it now."""
+        call = f"read {project}#{iid}"
+        issue = self.http.json("GET", f"projects/{_project(project)}/issues/{iid}", call=call)
+        if not isinstance(issue, dict):
+            raise ApiBadResponse(API, call, "the answer is not an issue")
+        return issue
+
     def add_labels(self, project: str, iid: int, labels: list[str]) -> dict[str, Any]:
         """Add labels to an issue; returns the updated issue."""
         call = f"label {project}#{iid}"
         path = f"projects/{_project(project)}/issues/{iid}"
-        issue = self.http.json("PUT", path, call=call, body={"add_labels": ",".join(labels)})
+        # Not repeated blindly: a scoped label replaces its siblings, so a late repeat could undo
+        # a label someone changed in the meantime; the caller reads the issue back instead.
+        body = {"add_labels": ",".join(labels)}
+        issue = self.http.json("PUT", path, call=call, body=body, repeatable=False)
         if not isinstance(issue, dict):
             raise ApiBadResponse(API, call, "the answer is not an issue")
         return issue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -12,7 +13,21 @@ from typing import Any
 import httpx
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-Params = Mapping[str, Any] | Sequence[tuple[str, Any]]
+# Methods whose repetition leaves the service as one call would (RFC 9110 section 9.2.2).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Failures raised before any byte of the request was written: the service cannot have acted.
+# httpx reports refused connections, DNS and TLS handshake failures as ConnectError.
+NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+)
+UNCLEAR = "it may or may not have taken effect"
+
+Primitive = str | int | float | bool | None
+Params = Mapping[str, Primitive | Sequence[Primitive]] | Sequence[tuple[str, Primitive]]
 
 
 class ApiError(Exception):
@@ -35,8 +50,25 @@ class ApiUnavailable(ApiError):
     """The API did not answer usefully after bounded retries (timeouts, 5xx, rate limits)."""
 
 
+class ApiOutcomeUnclear(ApiUnavailable):
+    """A call that is not safe to repeat was sent, and no clear answer came back.
+
+    It may or may not have taken effect: the connection broke or timed out after the request
+    went out, the service answered 5xx, or its success answer could not be read. It is never
+    repeated automatically; the caller checks with the service or asks the person.
+    """
+
+
 class ApiBadResponse(ApiError):
     """The API answered something that is not the documented shape."""
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """An attempt that got no response; `sent` when the request may have reached the service."""
+
+    cause: str
+    sent: bool
 
 
 def retry_delay(response: httpx.Response | None, attempt: int, *, now: datetime) -> float:
@@ -63,12 +95,12 @@ def retry_delay(response: httpx.Response | None, attempt: int, *, now: datetime)
     return min(30.0, 0.5 * 2**attempt)
 
 
-def error_text(response: httpx.Response) -> str:
-    """The error message an API put in its body, whatever its shape, shortened."""
+def error_text(response: httpx.Response, *, limit: int | None = 200) -> str:
+    """The error message an API put in its body, whatever its shape, shortened to `limit`."""
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip()[:200]
+        return response.text.strip()[:limit]
     message: Any = body
     if isinstance(body, dict):
         message = body.get("error") or body.get("message") or body.get("status") or body
@@ -77,14 +109,11 @@ def error_text(response: httpx.Response) -> str:
             message = message.get("message") or message
             if detail:
                 message = f"{message} ({'; '.join(map(str, detail))})"
-    return str(message)[:200]
+    return str(message)[:limit]
 
 
-def _safe_to_repeat(response: httpx.Response | None, cause: str) -> bool:
-    """Whether a failed attempt certainly did nothing: rate limited, or never connected."""
-    if response is None:
-        return cause.startswith("could not connect")
-    return response.status_code < 500
+def _repeatable(method: str, repeatable: bool | None) -> bool:
+    return method.upper() in IDEMPOTENT_METHODS if repeatable is None else repeatable
 
 
 class JsonApi:
@@ -136,17 +165,31 @@ class JsonApi:
         call: str,
         params: Params | None = None,
         body: Any = None,
+        repeatable: bool | None = None,
     ) -> Any:
-        """The decoded JSON answer of a call, or a typed ApiError."""
-        response = self.request(method, path, call=call, params=params, body=body)
-        return self.decode(response, call=call)
+        """The decoded JSON answer of a call, or a typed ApiError.
+
+        An unreadable success answer to a call that is not safe to repeat is ApiOutcomeUnclear:
+        the service acted, or not, and the answer that would say which was lost.
+        """
+        repeatable = _repeatable(method, repeatable)
+        response = self.request(
+            method, path, call=call, params=params, body=body, repeatable=repeatable
+        )
+        if repeatable:
+            return self.decode(response, call=call)
+        try:
+            return response.json()
+        except ValueError:
+            cause = f"the answer was not valid JSON; {UNCLEAR}"
+            raise self.error(ApiOutcomeUnclear, call, cause, status=response.status_code) from None
 
     def decode(self, response: httpx.Response, *, call: str) -> Any:
         """The JSON body of a response, or ApiBadResponse naming the call."""
         try:
             return response.json()
         except ValueError:
-            raise self._error(ApiBadResponse, call, "the answer was not valid JSON") from None
+            raise self.error(ApiBadResponse, call, "the answer was not valid JSON") from None
 
     def request(
         self,
@@ -156,43 +199,40 @@ class JsonApi:
         call: str,
         params: Params | None = None,
         body: Any = None,
+        repeatable: bool | None = None,
     ) -> httpx.Response:
         """The successful response of a call after bounded retries, or a typed ApiError.
 
-        A POST may already have taken effect when it times out or gets a 5xx, so it is retried
-        only after a 429 or a failed connection, where nothing was done; the caller's outbox
-        decides about the rest.
+        A repeatable call (by default GET, PUT and DELETE) is retried after timeouts, broken
+        connections, 429 and 5xx. Any other (a POST, or a write marked `repeatable=False`) is
+        repeated only when nothing can have been done: after a 429 or 408, or when the
+        connection failed before the request was written; when it was sent and no clear answer
+        came back, ApiOutcomeUnclear says it may or may not have taken effect.
         """
+        idempotent = _repeatable(method, repeatable)
         for attempt in range(self.retries + 1):
-            response, cause = self._attempt(method, path, params, body)
-            if method.upper() == "POST" and not _safe_to_repeat(response, cause):
-                status = response.status_code if response is not None else None
-                if status is None or status >= 500:
-                    detail = cause or f"HTTP {status}: {error_text(response)}"  # type: ignore[arg-type]
-                    raise self._error(
-                        ApiUnavailable,
+            outcome = self._attempt(method, path, params, body)
+            response = outcome if isinstance(outcome, httpx.Response) else None
+            if isinstance(outcome, _Failure):
+                cause = outcome.cause
+                if outcome.sent and not idempotent:
+                    raise self.error(ApiOutcomeUnclear, call, f"{cause}; {UNCLEAR}")
+            else:
+                status = outcome.status_code
+                if status < 400:
+                    return outcome
+                if status in (401, 403):
+                    raise self.error(
+                        ApiAuthError,
                         call,
-                        f"{detail}; it may or may not have taken effect",
+                        f"HTTP {status}, credentials refused ({self.message_of(outcome)})",
                         status=status,
                     )
-            if response is not None and response.status_code < 400:
-                return response
-            if response is not None and response.status_code in (401, 403):
-                raise self._error(
-                    ApiAuthError,
-                    call,
-                    f"HTTP {response.status_code}, credentials refused ({error_text(response)})",
-                    status=response.status_code,
-                )
-            if response is not None and response.status_code not in RETRYABLE_STATUS:
-                raise self._error(
-                    ApiRejected,
-                    call,
-                    f"HTTP {response.status_code}: {error_text(response)}",
-                    status=response.status_code,
-                )
-            if response is not None:
-                cause = f"HTTP {response.status_code}: {error_text(response)}"
+                cause = f"HTTP {status}: {self.message_of(outcome)}"
+                if status not in RETRYABLE_STATUS:
+                    raise self.error(ApiRejected, call, cause, status=status)
+                if status >= 500 and not idempotent:
+                    raise self.error(ApiOutcomeUnclear, call, f"{cause}; {UNCLEAR}", status=status)
             delay = retry_delay(response, attempt, now=datetime.now(UTC))
             if attempt == self.retries:
                 break
@@ -200,33 +240,50 @@ class JsonApi:
                 cause = f"{cause}; asked to wait {delay:.0f} s, more than {self.max_wait:.0f} s"
                 break
             self._sleep(delay)
-        status = response.status_code if response is not None else None
+        last_status = response.status_code if response is not None else None
         tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
-        raise self._error(ApiUnavailable, call, f"{cause} (after {tries})", status=status)
+        raise self.error(ApiUnavailable, call, f"{cause} (after {tries})", status=last_status)
+
+    def error(
+        self, kind: type[ApiError], call: str, cause: str, *, status: int | None = None
+    ) -> ApiError:
+        """An error of `kind` naming this API and the call, with every secret redacted."""
+        return kind(self.api, call, self.redact(cause), status=status)
+
+    def redact(self, text: str) -> str:
+        """`text` with this API's secrets replaced by `[redacted]`."""
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+    def message_of(self, response: httpx.Response, *, limit: int = 200) -> str:
+        """The error message in a response, redacted, then shortened (no secret is cut in two)."""
+        return self.redact(error_text(response, limit=None))[:limit]
 
     def _attempt(
         self, method: str, path: str, params: Params | None, body: Any
-    ) -> tuple[httpx.Response | None, str]:
+    ) -> httpx.Response | _Failure:
         with self._lock:
             if self.min_interval and self._last_finished is not None:
                 wait = self._last_finished + self.min_interval - self._clock()
                 if wait > 0:
                     self._sleep(wait)
             self.requests_made += 1
+            query = params if params is None or isinstance(params, Mapping) else list(params)
             try:
-                response = self._client.request(method, path.lstrip("/"), params=params, json=body)
+                response = self._client.request(method, path.lstrip("/"), params=query, json=body)
                 response.read()
-                return response, ""
-            except httpx.TimeoutException:
-                return None, f"no answer within {self.timeout:g} s"
+                return response
+            except NOT_SENT as exc:
+                return _Failure(f"could not connect ({type(exc).__name__})", sent=False)
+            except httpx.ReadTimeout:
+                return _Failure(f"no answer within {self.timeout:g} s", sent=True)
+            except httpx.WriteTimeout:
+                return _Failure(f"the request was not sent within {self.timeout:g} s", sent=True)
             except httpx.TransportError as exc:
-                return None, f"could not connect ({type(exc).__name__})"
+                lost = f"the connection broke before the whole answer came ({type(exc).__name__})"
+                return _Failure(lost, sent=True)
+            except httpx.DecodingError as exc:
+                return _Failure(f"the answer could not be decoded ({exc})", sent=True)
             finally:
                 self._last_finished = self._clock()
-
-    def _error(
-        self, kind: type[ApiError], call: str, cause: str, *, status: int | None = None
-    ) -> ApiError:
-        for secret in self._secrets:
-            cause = cause.replace(secret, "[redacted]")
-        return kind(self.api, call, cause, status=status)

@@ -74,6 +74,14 @@ class PagerDutyClient:
         """Pages of the account's users."""
         yield from self._offset_pages("users", "users", [], call="list users")
 
+    def incident(self, incident_id: str) -> dict[str, Any]:
+        """One incident as PagerDuty has it now."""
+        call = f"read page {incident_id}"
+        answer = self.http.json("GET", f"incidents/{incident_id}", call=call)
+        if not isinstance(answer, dict) or not isinstance(answer.get("incident"), dict):
+            raise ApiBadResponse(API, call, "the answer has no incident")
+        return answer["incident"]
+
     def acknowledge(self, incident_id: str) -> dict[str, Any]:
         """Acknowledge a page; needs PAGERDUTY_FROM_EMAIL."""
         return self._set_status(incident_id, "acknowledged")
@@ -87,7 +95,11 @@ class PagerDutyClient:
         if not self.from_email:
             raise ApiRejected(API, call, "PAGERDUTY_FROM_EMAIL is not set; PagerDuty needs it")
         body = {"incident": {"type": "incident_reference", "status": status}}
-        answer = self.http.json("PUT", f"incidents/{incident_id}", call=call, body=body)
+        # Not repeated blindly: a second acknowledgement is recorded and restarts the
+        # acknowledgement timeout, and a second resolve is refused as already resolved.
+        answer = self.http.json(
+            "PUT", f"incidents/{incident_id}", call=call, body=body, repeatable=False
+        )
         if not isinstance(answer, dict) or not isinstance(answer.get("incident"), dict):
             raise ApiBadResponse(API, call, "the answer has no incident")
         return answer["incident"]
@@ -134,7 +146,7 @@ class PagerDutyClient:
             return
         yield first[key]
         offset = len(first[key])
-        more = first.get("more") and offset > 0
+        more = bool(first.get("more")) and offset > 0
         while more:
             if offset + PAGE_SIZE > OFFSET_CEILING:
                 if until - since <= SMALLEST_WINDOW:
@@ -147,7 +159,7 @@ class PagerDutyClient:
             page = self._page(path, key, window, offset, call)
             yield page[key]
             offset += len(page[key])
-            more = page.get("more") and page[key]
+            more = bool(page.get("more")) and bool(page[key])
 
     def _offset_pages(
         self, path: str, key: str, params: list[tuple[str, str]], *, call: str
@@ -157,7 +169,7 @@ class PagerDutyClient:
             page = self._page(path, key, params, offset, call)
             yield page[key]
             offset += len(page[key])
-            more = page.get("more") and page[key]
+            more = bool(page.get("more")) and bool(page[key])
 
     def _page(
         self, path: str, key: str, params: list[tuple[str, str]], offset: int, call: str

@@ -38,4 +38,5 @@ class SlackWebhook:
         call = f"post to {self.name}"
         response = self.http.request("POST", self._last, call=call, body={"text": text})
         if response.text.strip() != "ok":
-            raise ApiBadResponse(API, call, f"unexpected answer {response.text.strip()[:60]!r}")
+            cause = f"unexpected answer {self.http.redact(response.text.strip())[:60]!r}"
+            raise self.http.error(ApiBadResponse, call, cause)

@@ -65,7 +65,7 @@ class StatusIoClient:
         """Pages of active or resolved incidents (newest first) until an empty page."""
         call = f"list {which} incidents"
         page_id = statuspage_id or self.statuspage_id
-        seen: set[str] = set()
+        seen: set[object] = set()
         for page in range(1, MAX_PAGES + 1):
             items = _as_list(
                 self._result(call, f"incident/list/{which}/{page_id}", {"page": page}),
@@ -233,9 +233,12 @@ class StatusIoClient:
         body = self.http.json(method, path, call=call, params=params, body=body)
         status = body.get("status") if isinstance(body, dict) else None
         if not isinstance(status, dict) or "error" not in status:
-            raise ApiBadResponse(API, call, "the answer has no status envelope")
+            raise self.http.error(ApiBadResponse, call, "the answer has no status envelope")
         if str(status.get("error")).lower() != "no":
-            raise ApiRejected(API, call, str(status.get("message") or "error without a message"))
+            # Status.io answers its errors with HTTP 200: the message is the service's text and
+            # may echo what was sent, credentials included.
+            message = str(status.get("message") or "error without a message")
+            raise self.http.error(ApiRejected, call, self.http.redact(message)[:200])
         return body.get("result")
 
 

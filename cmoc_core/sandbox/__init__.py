@@ -45,14 +45,27 @@ PREFIXES = {
     "zendesk": "/zendesk/api/v2",
 }
 READ_METHODS = ("GET", "HEAD")
-FAULT_KINDS = ("status", "timeout", "malformed", "statusio_error")
+# Answered instead of the service, which does not handle the request (see Fault for `timeout`).
+BEFORE_KINDS = ("status", "timeout", "malformed", "statusio_error", "refused")
+# The service handles the request (a write takes effect), then its answer is lost or damaged.
+AFTER_KINDS = ("reset_after", "timeout_after", "status_after", "truncated_after")
+FAULT_KINDS = BEFORE_KINDS + AFTER_KINDS
 MALFORMED_BODY = b'{"incidents": ['
 STATUSIO_MIN_INTERVAL = 1.0
 HOP_HEADERS = ("content-length", "transfer-encoding", "connection")
+SHUTDOWN_POLL = 0.05
 
 
 class _Server(Protocol):
     def handle(self, request: httpx.Request, path: str) -> httpx.Response: ...
+
+
+class _DropConnection(Exception):
+    """Over HTTP: close the connection without an answer, after `delay` seconds."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        super().__init__(f"drop the connection after {delay:g} s")
+        self.delay = delay
 
 
 @dataclass(frozen=True)
@@ -72,11 +85,32 @@ class RecordedRequest:
 
 @dataclass
 class Fault:
-    """A failure answered instead of the normal response, for requests that match it.
+    """A failure on the wire, for requests that match it.
 
     A request matches when its service agrees and its full path (prefix included, still
     URL-encoded) contains `path_contains`. The first `after` matching requests pass; the next
     `times` (None: all) get the fault.
+
+    Kinds answered instead of the service, which does not handle the request (it is recorded,
+    except for `refused`):
+
+    - `status`: HTTP `status` with `headers` and `body`.
+    - `timeout`: in process, `httpx.ReadTimeout`. Over HTTP the request is handled and answered
+      `delay` s late, by when a client with a shorter timeout has given up.
+    - `malformed`: HTTP 200 with JSON cut short.
+    - `statusio_error`: Status.io's HTTP 200 error envelope carrying `message`.
+    - `refused`: in process, `httpx.ConnectError`, as when nothing listens; the request is not
+      recorded. Over HTTP the connection is already open, so it is closed without an answer.
+
+    Kinds where the service handles the request first (a write takes effect and is recorded),
+    then the answer is lost or damaged:
+
+    - `reset_after`: in process, `httpx.RemoteProtocolError`; over HTTP, the connection is
+      closed without an answer.
+    - `timeout_after`: in process, `httpx.ReadTimeout`; over HTTP, the connection is closed
+      without an answer after `delay` s.
+    - `status_after`: HTTP `status` with `headers` and `body` instead of the real answer.
+    - `truncated_after`: the real status and headers with the first half of the real body.
     """
 
     service: str | None = None
@@ -134,7 +168,8 @@ class Sandbox:
     the organisation's end plus the real time elapsed since the sandbox was made.
 
     With `min_interval_ok=False`, Status.io answers 429 to a request arriving less than a
-    second after the previous one, as the real service asks clients to wait between calls.
+    second after the previous one, as the real service asks clients to wait between calls;
+    `monotonic` (seconds) measures that second, so a test can share a fake one with its clients.
     """
 
     BASE_URL = BASE_URL
@@ -147,6 +182,7 @@ class Sandbox:
         end: datetime | None = None,
         min_interval_ok: bool = True,
         clock: Clock | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.org = org if org is not None else generate(seed=seed, end=end or _start_of_today())
         self.min_interval_ok = min_interval_ok
@@ -162,6 +198,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self._state_lock = threading.RLock()
         self._last_statusio: float | None = None
+        self._monotonic = monotonic
 
     @property
     def zendesk_email(self) -> str:
@@ -237,7 +274,7 @@ class Sandbox:
             self.faults.clear()
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        """The in-process answer to `request`; a timeout fault raises `httpx.ReadTimeout`."""
+        """The in-process answer to `request`; faults may raise httpx errors (see `Fault`)."""
         return self._dispatch(request, over_http=False)
 
     def _dispatch(self, request: httpx.Request, *, over_http: bool) -> httpx.Response:
@@ -245,26 +282,40 @@ class Sandbox:
         service, path = _split_path(raw_path)
         content = request.read()
         with self._lock:
-            self.requests.append(
-                RecordedRequest(
-                    method=request.method,
-                    service=service,
-                    path=path,
-                    params=list(request.url.params.multi_items()),
-                    body=parse_body(content, request.headers.get("content-type", "")),
-                    headers=dict(request.headers),
-                )
-            )
             fault = next((f for f in self.faults if f.claims(service, raw_path)), None)
-            too_soon = service == "statusio" and self._statusio_too_soon()
-        if fault is not None:
+            # A refused connection never carries the request: nothing arrives to be recorded.
+            arrived = fault is None or fault.kind != "refused"
+            if arrived:
+                self.requests.append(
+                    RecordedRequest(
+                        method=request.method,
+                        service=service,
+                        path=path,
+                        params=list(request.url.params.multi_items()),
+                        body=parse_body(content, request.headers.get("content-type", "")),
+                        headers=dict(request.headers),
+                    )
+                )
+            too_soon = arrived and service == "statusio" and self._statusio_too_soon()
+        if fault is not None and fault.kind in BEFORE_KINDS:
+            if fault.kind == "refused":
+                if over_http:
+                    raise _DropConnection()
+                raise httpx.ConnectError("Sandbox fault: connection refused", request=request)
             if fault.kind != "timeout":
                 return self._fault_response(fault)
             if not over_http:
                 raise httpx.ReadTimeout("Sandbox fault: read timed out", request=request)
             time.sleep(fault.delay)
         if too_soon:
-            return statusio.error_envelope("Too many requests, wait between calls", 429)
+            response = statusio.error_envelope("Too many requests, wait between calls", 429)
+        else:
+            response = self._serve(service, request, path)
+        if fault is None or fault.kind in BEFORE_KINDS:
+            return response
+        return self._damaged(fault, request, response, over_http=over_http)
+
+    def _serve(self, service: str, request: httpx.Request, path: str) -> httpx.Response:
         servers: dict[str, _Server] = {
             "pagerduty": self.pagerduty,
             "statusio": self.statusio,
@@ -278,8 +329,32 @@ class Sandbox:
         with self._state_lock:
             return server.handle(request, path)
 
+    def _damaged(
+        self, fault: Fault, request: httpx.Request, response: httpx.Response, *, over_http: bool
+    ) -> httpx.Response:
+        """The answer of an AFTER_KINDS fault, once the service has handled the request."""
+        if fault.kind == "status_after":
+            return self._fault_response(fault)
+        if fault.kind == "truncated_after":
+            body = response.read()
+            headers = [
+                (name, value)
+                for name, value in response.headers.multi_items()
+                if name.lower() not in HOP_HEADERS
+            ]
+            return httpx.Response(
+                response.status_code, headers=headers, content=body[: len(body) // 2]
+            )
+        if over_http:
+            raise _DropConnection(fault.delay if fault.kind == "timeout_after" else 0.0)
+        if fault.kind == "timeout_after":
+            raise httpx.ReadTimeout("Sandbox fault: no answer after handling", request=request)
+        raise httpx.RemoteProtocolError(
+            "Sandbox fault: server disconnected without sending a response", request=request
+        )
+
     def _statusio_too_soon(self) -> bool:
-        now = time.monotonic()
+        now = self._monotonic()
         previous, self._last_statusio = self._last_statusio, now
         if self.min_interval_ok or previous is None:
             return False
@@ -305,7 +380,13 @@ class Sandbox:
     ) -> tuple[ThreadingHTTPServer, threading.Thread]:
         """Serve over HTTP from a background thread; stop with `server.shutdown()`."""
         server = self.make_server(host, port)
-        thread = threading.Thread(target=server.serve_forever, name="cmoc-sandbox", daemon=True)
+        # A short poll lets `shutdown()` return at once instead of after up to half a second.
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_POLL},
+            name="cmoc-sandbox",
+            daemon=True,
+        )
         thread.start()
         return server, thread
 
@@ -322,7 +403,12 @@ def _handler_class(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             request = httpx.Request(
                 self.command, f"http://{host}{self.path}", headers=headers, content=body
             )
-            response = sandbox._dispatch(request, over_http=True)
+            try:
+                response = sandbox._dispatch(request, over_http=True)
+            except _DropConnection as drop:
+                time.sleep(drop.delay)
+                self.close_connection = True
+                return
             content = response.content
             try:
                 self.send_response(response.status_code)

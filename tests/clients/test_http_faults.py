@@ -12,6 +12,7 @@ from cmoc_core.clients import build_clients
 from cmoc_core.clients.http import (
     ApiAuthError,
     ApiBadResponse,
+    ApiOutcomeUnclear,
     ApiRejected,
     ApiUnavailable,
     JsonApi,
@@ -199,7 +200,7 @@ def test_a_post_that_times_out_is_not_repeated_and_says_it_may_have_landed():
         transport=httpx.MockTransport(slow),
         sleep=lambda _s: None,
     )
-    with pytest.raises(ApiUnavailable) as caught:
+    with pytest.raises(ApiOutcomeUnclear) as caught:
         api.json("POST", "incident/update", call="update incident", body={"x": 1})
     assert calls == ["POST"]
     assert "may or may not have taken effect" in str(caught.value)

@@ -583,13 +583,13 @@ def test_sandbox_serves_the_same_answers_over_http(sandbox: Sandbox, org: Organi
 
 
 def test_timeout_fault_over_http_delays_the_answer(sandbox: Sandbox) -> None:
-    sandbox.add_fault(Fault(service="pagerduty", kind="timeout", delay=0.5))
+    sandbox.add_fault(Fault(service="pagerduty", kind="timeout", delay=0.2))
     server, thread = sandbox.serve()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/pagerduty/users"
         headers = {"Authorization": "Token token=sandbox-pagerduty-token"}
         with pytest.raises(httpx.ReadTimeout):
-            httpx.get(url, headers=headers, timeout=0.1)
+            httpx.get(url, headers=headers, timeout=0.05)
         assert httpx.get(url, headers=headers, timeout=5).status_code == 200
     finally:
         server.shutdown()
