@@ -1,6 +1,9 @@
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
+from cmoc_core.kpi_results import rounded
 from cmoc_core.kpis import (
     Selection,
     ack_figures,
@@ -21,7 +24,7 @@ st.title("CMOC performance indicators")
 since, until = widgets.period_preset(key="kpis_period")
 report = report_for(context, since, until)
 previous = report_for(context, since - (until - since), since)
-people = sorted({row["person"] for row in report.per_person})
+people = sorted({row.person for row in report.per_person})
 person_col, region_col, severity_col = st.columns(3)
 person = person_col.selectbox("Person", ["Everyone", *people], key="kpis_person")
 region = region_col.selectbox(
@@ -38,39 +41,39 @@ pages, gaps, shifts = rows["pages"], rows["gaps"], rows["shifts"]
 grid = selected_grid(report, selection)
 
 ack, cadence, handover = ack_figures(pages), cadence_figures(gaps), handover_figures(shifts)
-data, earlier = report.as_dict(), previous.as_dict()
 tiles = st.columns(6)
 widgets.trend_tile(
     tiles[0],
     "Acknowledged ≤ 15 min",
-    ack["within_target_pct"],
-    ack_figures(before["pages"])["within_target_pct"],
-    help=f"{ack['within_target']} of {ack['pages']} pages; target 100%",
+    ack.within_target_pct,
+    ack_figures(before["pages"]).within_target_pct,
+    help=f"{ack.within_target} of {ack.pages} pages; target 100%",
 )
 widgets.trend_tile(
     tiles[1],
     "Updates on time",
-    cadence["on_time_pct"],
-    cadence_figures(before["gaps"])["on_time_pct"],
-    help=f"{cadence['on_time']} of {cadence['gaps']} gaps; target 100%",
+    cadence.on_time_pct,
+    cadence_figures(before["gaps"]).on_time_pct,
+    help=f"{cadence.on_time} of {cadence.gaps} gaps; target 100%",
 )
+# The whole-rotation tiles show the figures as the report prints them (2 decimals).
 widgets.trend_tile(
     tiles[2],
     "Incidents with a stakeholder thread",
-    data["stakeholder_threads"]["with_thread_pct"],
-    earlier["stakeholder_threads"]["with_thread_pct"],
+    rounded(report.stakeholder_threads.with_thread_pct),
+    rounded(previous.stakeholder_threads.with_thread_pct),
     help="Whole rotation; target 100%",
 )
 widgets.trend_tile(
     tiles[3],
     "Shifts handed over",
-    handover["handed_over_pct"],
-    handover_figures(before["shifts"])["handed_over_pct"],
-    help=f"{handover['handed_over']} of {handover['shifts']}; target 100%",
+    handover.handed_over_pct,
+    handover_figures(before["shifts"]).handed_over_pct,
+    help=f"{handover.handed_over} of {handover.shifts}; target 100%",
 )
 tiles[4].metric(
     "Contact requests completed",
-    widgets.ratio(data["contact_requests"]["completed_per_opened"]),
+    widgets.ratio(rounded(report.contact_requests.completed_per_opened)),
     help="Completed per opened, whole rotation",
 )
 widgets.trend_tile(
@@ -82,7 +85,7 @@ widgets.trend_tile(
 )
 
 left, right = st.columns(2)
-clickable = {"on_select": "rerun", "selection_mode": "points"}
+clickable: dict[str, Any] = {"on_select": "rerun", "selection_mode": "points"}
 picks = []
 if pages["ack_minutes"].notna().any():
     chart = charts.ack_distribution(pages)
@@ -99,11 +102,9 @@ if not shifts.empty:
     picks.append(("handover", left.plotly_chart(chart, key="kpis_handover_chart", **clickable)))
 if len(grid):
     right.plotly_chart(charts.training_grid(grid), key="kpis_training_chart")
-if data["contact_requests"]["by_assignee"]:
-    left.plotly_chart(
-        charts.contact_requests(pd.DataFrame(data["contact_requests"]["by_assignee"])),
-        key="kpis_contact_chart",
-    )
+by_assignee = report.contact_requests.by_assignee
+if by_assignee:
+    left.plotly_chart(charts.contact_requests(by_assignee), key="kpis_contact_chart")
 
 st.subheader("Behind the figures")
 drill = {
@@ -116,7 +117,7 @@ drill = {
     "Per person": pd.DataFrame(per_person(pages, gaps, shifts)),
     "Training per quarter": grid,
     "Contact requests by assignee": pd.DataFrame(
-        data["contact_requests"]["by_assignee"], columns=["person", "opened", "completed"]
+        by_assignee, columns=["person", "opened", "completed"]
     ),
 }
 chosen = [

@@ -4,6 +4,9 @@ A message may announce its own next update ("Next update in 45 minutes", "within
 hours", "next update at 14:30 UTC"); then that time is due instead of the handbook's interval.
 Relative phrases count only when tied to an update or when they end the message, so "in 2019"
 or "in 3 regions" announce nothing. Clock times are UTC and mean their next occurrence.
+
+`next_due` is the rule for one update (the composer's countdown, the incident timeline, the drill
+score card, the handover); `due_times` is the same rule for whole columns (the KPI report).
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from cmoc_core import handbook
 
@@ -178,6 +184,37 @@ def next_due(*, posted_at: datetime, text: str, state: int, severity: int | None
     return announced if announced is not None else posted_at.astimezone(UTC) + interval
 
 
+def is_on_time(*, due: datetime, posted_at: datetime) -> bool:
+    """Whether an update posted at `posted_at` kept a due time: by then, or within the grace."""
+    _require_aware("due", due)
+    _require_aware("posted_at", posted_at)
+    return posted_at <= due + handbook.GRACE
+
+
+def due_times(
+    *,
+    posted_at: pd.Series,
+    state: pd.Series,
+    severity: pd.Series,
+    announced_minutes: pd.Series,
+    announced_clock: pd.Series,
+) -> pd.Series:
+    """`next_due` for whole columns of updates in a cadenced state, from what they announce as
+    stored (`announcement_columns`); an unknown severity (NaN) counts as the default."""
+    states = sorted(handbook.CADENCE_MINUTES)
+    table = np.array(
+        [[handbook.CADENCE_MINUTES[s][level] for level in (1, 2, 3, 4)] for s in states]
+    )
+    row = np.searchsorted(np.array(states, dtype=np.int64), state.to_numpy(dtype=np.int64))
+    level = severity.fillna(handbook.DEFAULT_SEVERITY).to_numpy(dtype=np.int64)
+    interval = table[row, level - 1]
+    due = posted_at + pd.to_timedelta(interval, unit="m")
+    after = posted_at + pd.to_timedelta(announced_minutes, unit="m")
+    clock = posted_at.dt.floor("D") + pd.to_timedelta(announced_clock, unit="m")
+    clock = clock.where(clock.isna() | (clock >= posted_at), clock + pd.Timedelta(days=1))
+    return after.fillna(clock).fillna(due).dt.as_unit("us")
+
+
 def gap_verdict(
     *,
     earlier_posted_at: datetime,
@@ -194,8 +231,7 @@ def gap_verdict(
     due = next_due(
         posted_at=earlier_posted_at, text=earlier_text, state=earlier_state, severity=severity
     )
-    gap = later_posted_at - earlier_posted_at
-    on_time = gap <= (due - earlier_posted_at) + handbook.GRACE
+    on_time = is_on_time(due=due, posted_at=later_posted_at)
     return Gap(
         start=earlier_posted_at,
         end=later_posted_at,

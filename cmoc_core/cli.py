@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from sqlalchemy.engine import Engine
@@ -16,6 +17,7 @@ from cmoc_core.kpis import compute_kpis
 from cmoc_core.sources import open_sources
 from cmoc_core.storage import make_engine, migrate
 from cmoc_core.sync import SOURCES, run_sync
+from cmoc_core.timeutil import iso_z
 
 
 def _day(text: str) -> datetime:
@@ -45,8 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one command; 0 on success, 1 with a one-line reason on failure."""
+def main(argv: list[str] | None = None, *, sleep: Callable[[float], None] | None = None) -> int:
+    """Run one command; 0 on success, 1 with a one-line reason on failure.
+
+    `sleep` replaces the clients' real waits (retry back-off, Status.io's spacing).
+    """
     args = _parser().parse_args(argv)
     if args.command == "sandbox":
         from cmoc_core.sandbox import run_server
@@ -67,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "kpis":
         effective = open_sources(settings).settings if settings.demo_mode else settings
         return _print_kpis(engine, effective, args)
-    sources = open_sources(settings)
+    sources = open_sources(settings, sleep=sleep)
     if sources.demo:
         print("demo mode: syncing from the built-in sandbox (nothing leaves this machine)")
     chosen = SOURCES if args.command == "demo" or args.source == "all" else (args.source,)
@@ -97,23 +102,16 @@ def _print_kpis(engine: Engine, settings: Settings, args: argparse.Namespace) ->
         report = compute_kpis(
             session=session, settings=settings, since=args.since, until=args.until
         )
-    data = report.as_dict()
     if args.format == "json":
-        print(json.dumps(data, indent=2))
+        print(json.dumps(report.as_dict(), indent=2))
         return 0
-    rows = [
-        (kpi, figure, value)
-        for kpi, figures in data.items()
-        if kpi not in ("period", "per_person") and isinstance(figures, dict)
-        for figure, value in figures.items()
-        if not isinstance(value, dict | list)
-    ]
+    rows = report.figures()
     if args.format == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(["kpi", "figure", "value"])
         writer.writerows((k, f, "" if v is None else v) for k, f, v in rows)
         return 0
-    print(f"CMOC indicators {data['period']['since']} .. {data['period']['until']}")
+    print(f"CMOC indicators {iso_z(report.since)} .. {iso_z(report.until)}")
     for kpi, figure, value in rows:
         print(f"  {kpi:<22} {figure:<32} {'-' if value is None else value}")
     return 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import pandas as pd
 from sqlalchemy import func, or_
@@ -12,7 +11,6 @@ from sqlmodel import Session, col, select
 
 from cmoc_core import cadence, handbook
 from cmoc_core.handbook import state_name, status_name
-from cmoc_core.kpis import severities
 from cmoc_core.models import (
     GitLabIssue,
     GitLabLabelEvent,
@@ -22,6 +20,7 @@ from cmoc_core.models import (
     StatusPageIncident,
     StatusPageMessage,
 )
+from cmoc_core.severity import Severity, severities
 
 INCIDENT_COLUMNS = [
     "id",
@@ -58,22 +57,12 @@ def incident_table(
         .subquery()
     )
     query = (
-        select(
-            StatusPageIncident.id,
-            StatusPageIncident.datetime_open,
-            StatusPageIncident.name,
-            StatusPageIncident.resolved,
-            StatusPageIncident.production_issue_iid,
-            GitLabIssue.severity,
-            GitLabIssue.web_url,
-            last.c.updates,
-            last.c.last_update,
-        )
+        select(StatusPageIncident, GitLabIssue, last.c.updates, last.c.last_update)
         .outerjoin(last, last.c.incident_id == StatusPageIncident.id)
         .outerjoin(
             GitLabIssue,
-            (GitLabIssue.iid == StatusPageIncident.production_issue_iid)
-            & (GitLabIssue.kind == IssueKind.PRODUCTION),
+            (col(GitLabIssue.iid) == col(StatusPageIncident.production_issue_iid))
+            & (col(GitLabIssue.kind) == IssueKind.PRODUCTION),
         )
         .where(StatusPageIncident.datetime_open >= since, StatusPageIncident.datetime_open < until)
         .order_by(col(StatusPageIncident.datetime_open).desc())
@@ -88,27 +77,31 @@ def incident_table(
         )
     if state in ("active", "resolved"):
         query = query.where(StatusPageIncident.resolved == (state == "resolved"))
-    rows = session.exec(query).all()
+    rows = [
+        (incident, issue.severity if issue else None, issue.web_url if issue else None, n, last_at)
+        for incident, issue, n, last_at in session.exec(query)
+    ]
     if severities:
-        rows = [r for r in rows if (r.severity or 0) in severities]
-    latest = _latest_messages(session, [r.id for r in rows])
-    pages = _page_numbers(session, [r.id for r in rows])
+        rows = [row for row in rows if (row[1] or 0) in severities]
+    latest = _latest_messages(session, [incident.id for incident, *_ in rows])
+    pages = _page_numbers(session, [incident.id for incident, *_ in rows])
     records = []
-    for r in rows:
-        message = latest.get(r.id)
+    for incident, severity, url, updates, last_update in rows:
+        message = latest.get(incident.id)
+        state_now = state_name(message.state) if message else ""
         records.append(
             {
-                "id": r.id,
-                "opened": r.datetime_open,
-                "title": r.name,
-                "state": "Resolved" if r.resolved else state_name(message.state) if message else "",
+                "id": incident.id,
+                "opened": incident.datetime_open,
+                "title": incident.name,
+                "state": "Resolved" if incident.resolved else state_now,
                 "status": status_name(message.status) if message else "",
-                "severity": f"S{r.severity}" if r.severity else "unknown",
-                "updates": int(r.updates or 0),
-                "last_update": r.last_update,
-                "issue_iid": r.production_issue_iid,
-                "issue_url": r.web_url,
-                "page": pages.get(r.id),
+                "severity": f"S{severity}" if severity else "unknown",
+                "updates": int(updates or 0),
+                "last_update": last_update,
+                "issue_iid": incident.production_issue_iid,
+                "issue_url": url,
+                "page": pages.get(incident.id),
             }
         )
     return pd.DataFrame(records, columns=INCIDENT_COLUMNS)
@@ -134,7 +127,7 @@ def _latest_messages(session: Session, ids: list[str]) -> dict[str, StatusPageMe
     for message in session.exec(
         select(StatusPageMessage)
         .where(col(StatusPageMessage.incident_id).in_(ids))
-        .order_by(StatusPageMessage.posted_at)
+        .order_by(col(StatusPageMessage.posted_at))
     ):
         latest[message.incident_id] = message
     return latest
@@ -146,7 +139,7 @@ def _page_numbers(session: Session, ids: list[str]) -> dict[str, int]:
     query = select(
         PagerDutyIncident.statuspage_incident_id, PagerDutyIncident.incident_number
     ).where(col(PagerDutyIncident.statuspage_incident_id).in_(ids))
-    return dict(session.exec(query).all())
+    return {incident: number for incident, number in session.exec(query) if incident is not None}
 
 
 def production_issue(*, session: Session, iid: int | None) -> GitLabIssue | None:
@@ -193,13 +186,13 @@ def incident_record(*, session: Session, incident_id: str) -> IncidentRecord | N
     messages = session.exec(
         select(StatusPageMessage)
         .where(StatusPageMessage.incident_id == incident_id)
-        .order_by(StatusPageMessage.posted_at)
+        .order_by(col(StatusPageMessage.posted_at))
     ).all()
     issue = production_issue(session=session, iid=incident.production_issue_iid)
     pages = session.exec(
         select(PagerDutyIncident)
         .where(PagerDutyIncident.statuspage_incident_id == incident_id)
-        .order_by(PagerDutyIncident.created_at)
+        .order_by(col(PagerDutyIncident.created_at))
     ).all()
     return IncidentRecord(incident, list(messages), issue, list(pages))
 
@@ -232,9 +225,11 @@ def incident_timeline(
     """State phases, updates, due windows, page and label events, and what looks inconsistent."""
     incident, messages = record.incident, record.rows
     iid = incident.production_issue_iid
-    severity = severities(session, [iid], project).get(iid) if iid is not None else None
+    known = severities(session=session, project=project, iids=[iid] if iid is not None else [])
+    severity = known.get(iid) if iid is not None else None
     end_of_story = messages[-1].posted_at if incident.resolved and messages else now
-    phases, gaps = [], []
+    phases: list[tuple[str, datetime, datetime]] = []
+    gaps: list[TimelineGap] = []
     for position, message in enumerate(messages):
         later = messages[position + 1] if position + 1 < len(messages) else None
         until = later.posted_at if later else end_of_story
@@ -252,11 +247,11 @@ def incident_timeline(
                 message.posted_at,
                 due,
                 arrived,
-                arrived - due <= handbook.GRACE,
+                cadence.is_on_time(due=due, posted_at=arrived),
                 state_name(message.state),
             )
         )
-    events = []
+    events: list[tuple[str, datetime]] = []
     for page in record.pages:
         events.append((f"page #{page.incident_number} triggered", page.created_at))
         if page.acknowledged_at:
@@ -281,7 +276,7 @@ def incident_timeline(
     )
 
 
-def _flags(session: Session, record: IncidentRecord, severity: Any) -> list[str]:
+def _flags(session: Session, record: IncidentRecord, severity: Severity | None) -> list[str]:
     incident, issue = record.incident, record.issue
     flags = []
     if incident.production_issue_iid is None:

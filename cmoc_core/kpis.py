@@ -1,58 +1,62 @@
 """The CMOC performance indicators of ../spec/kpis.md, computed from the stored history.
 
-Each indicator reads only the columns it needs, straight into pandas, and works on whole
-columns: ten years of history cost about what reading them costs. The rows behind every
-figure are kept as DataFrames for drill-down.
+Each indicator reads only the columns it needs, straight into pandas (`cmoc_core.columns`),
+and works on whole columns: ten years of history cost about what reading them costs. The
+figures come out as the types of `cmoc_core.kpi_results`; the rows behind every figure are
+kept as DataFrames for drill-down.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import (
-    Boolean,
-    Float,
-    Integer,
-    String,
-    Text,
-    case,
-    cast,
-    func,
-    or_,
-    type_coerce,
-)
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy import Text, case, cast, func, or_
+from sqlalchemy.sql import Select
 from sqlmodel import Session, col, select
 
 from cmoc_core import handbook
+from cmoc_core.cadence import due_times
+from cmoc_core.columns import Query
+from cmoc_core.columns import raw as _raw
+from cmoc_core.columns import read as _read
 from cmoc_core.config import Settings
 from cmoc_core.handbook import IncidentState
-from cmoc_core.linking import SEVERITY_LABEL, severity_from_labels
+from cmoc_core.kpi_results import (
+    AckTime,
+    AssigneeRequests,
+    ContactRequests,
+    GapCounts,
+    GapFigures,
+    Handover,
+    KpiReport,
+    PersonFigures,
+    PersonShifts,
+    StakeholderThreads,
+    StatusPageLabel,
+    Training,
+    TrainingCell,
+    UpdateCadence,
+)
 from cmoc_core.models import (
     GitLabIssue,
     GitLabLabelEvent,
-    Identity,
     IssueKind,
     OnCallEntry,
     PagerDutyIncident,
     Person,
     PracticeDrill,
-    ScheduleKind,
     StakeholderThread,
     StatusPageIncident,
     StatusPageMessage,
-    System,
 )
+from cmoc_core.rota import HANDOVER_WINDOW, People, Rota
+from cmoc_core.severity import label_levels, severity_in_effect
 
-HANDOVER_WINDOW = pd.Timedelta(hours=2)
-NEVER = pd.Timestamp("9999-12-31", tz="UTC").as_unit("us")
-FETCH_ROWS = 50_000
 PERSON_FIGURES = ("pages", "within_target", "gaps", "on_time", "shifts", "handed_over")
 PAGE_COLUMNS = ["page", "title", "triggered", "ack_minutes", "person", "region", "incident"]
 GAP_COLUMNS = [
@@ -72,45 +76,11 @@ GAP_COLUMNS = [
 SHIFT_COLUMNS = ["person", "region", "start", "end", "handed_over"]
 
 
-@dataclass
-class KpiReport:
-    """Every indicator for one period, shaped as the `kpis` command prints it."""
-
-    since: datetime
-    until: datetime
-    ack_time: dict[str, Any]
-    update_cadence: dict[str, Any]
-    stakeholder_threads: dict[str, Any]
-    handover: dict[str, Any]
-    contact_requests: dict[str, Any]
-    training: dict[str, Any]
-    status_page_label: dict[str, Any]
-    per_person: list[dict[str, Any]] = field(default_factory=list)
-    rows: dict[str, pd.DataFrame] = field(default_factory=dict)
-    regions: dict[str, str] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON object of kpis.md, numbers rounded to 2 decimals."""
-        return _rounded(
-            {
-                "period": {"since": _z(self.since), "until": _z(self.until)},
-                "ack_time": self.ack_time,
-                "update_cadence": self.update_cadence,
-                "stakeholder_threads": self.stakeholder_threads,
-                "handover": self.handover,
-                "contact_requests": self.contact_requests,
-                "training": self.training,
-                "status_page_label": self.status_page_label,
-                "per_person": self.per_person,
-            }
-        )
-
-
 def compute_kpis(
     *, session: Session, settings: Settings, since: datetime, until: datetime
 ) -> KpiReport:
     """All indicators for [since, until), with the rows behind them for drill-down."""
-    people = _People.load(session)
+    people = People.load(session=session)
     rota = _Rota.load(session, settings, people)
     regions = rota.home_regions()
     pages = _pages(session, settings, since, until, people, rota)
@@ -119,25 +89,24 @@ def compute_kpis(
     shifts = _shifts(session, since, until, people, rota)
     for frame in (pages, gaps, shifts):
         frame["region"] = _mapped(frame["person"], regions)
-    report = KpiReport(
+    return KpiReport(
         since=since,
         until=until,
         ack_time=ack_figures(pages),
-        update_cadence={"incidents": len(period.incidents), **cadence_figures(gaps)},
+        update_cadence=UpdateCadence.of(len(period.incidents), cadence_figures(gaps)),
         stakeholder_threads=_stakeholder_threads(session, period),
         handover=handover_figures(shifts),
         contact_requests=_contact_requests(session, settings, since, until, people),
         training=_training(session, settings, since, until, people, rota),
         status_page_label=_status_page_label(period),
         per_person=per_person(pages, gaps, shifts),
+        rows={
+            "pages": _lean(pages[PAGE_COLUMNS]),
+            "gaps": _lean(gaps[GAP_COLUMNS]),
+            "shifts": _lean(shifts[SHIFT_COLUMNS]),
+        },
+        regions=regions,
     )
-    report.rows = {
-        "pages": _lean(pages[PAGE_COLUMNS]),
-        "gaps": _lean(gaps[GAP_COLUMNS]),
-        "shifts": _lean(shifts[SHIFT_COLUMNS]),
-    }
-    report.regions = regions
-    return report
 
 
 @dataclass(frozen=True)
@@ -166,7 +135,7 @@ def selected_rows(report: KpiReport, selection: Selection) -> dict[str, pd.DataF
 
 def selected_grid(report: KpiReport, selection: Selection) -> pd.DataFrame:
     """The training grid (person, quarter, trained) for a selection's person and region."""
-    grid = pd.DataFrame(report.training["grid"], columns=["person", "quarter", "trained"])
+    grid = pd.DataFrame(report.training.grid, columns=["person", "quarter", "trained"])
     if selection.person:
         grid = grid[grid["person"] == selection.person]
     if selection.region:
@@ -180,64 +149,7 @@ def _lean(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True).astype(dict.fromkeys(text, "category"))
 
 
-# Reading -------------------------------------------------------------------------------------
-
-
-def _raw(column: Any) -> ColumnElement[Any]:
-    """A column read as the driver returns it: timestamps are parsed per column, not per row."""
-    return type_coerce(column, String).label(column.key)
-
-
-def _read(session: Session, query: Select[Any], times: Iterable[str] = ()) -> pd.DataFrame:
-    """The rows of `query` as a DataFrame, with the `times` columns as UTC timestamps.
-
-    Rows come straight from the driver's cursor into typed numpy columns, a chunk at a time
-    (which keeps the memory peak low); SQLite's timestamp text is parsed on the way, in C.
-    """
-    result = session.connection().execute(query)
-    times = set(times)
-    columns = [
-        (name, column.type, name in times)
-        for name, column in zip(result.keys(), query.selected_columns, strict=True)
-    ]
-    rows = result.cursor.fetchmany(FETCH_ROWS)
-    layout = np.dtype(
-        [
-            (name, _dtype(kind, time, _first_value(row[i] for row in rows)))
-            for i, (name, kind, time) in enumerate(columns)
-        ]
-    )
-    chunks = [np.array(rows, dtype=layout)]
-    while rows := result.cursor.fetchmany(FETCH_ROWS):
-        chunks.append(np.array(rows, dtype=layout))
-    table = np.concatenate(chunks)
-    return pd.DataFrame({name: _series(table[name], kind, time) for name, kind, time in columns})
-
-
-def _dtype(kind: Any, time: bool, sample: Any) -> str:
-    """How a column is held while it is read: numbers as floats (None as NaN), SQLite's
-    timestamp text as datetime64, anything else as it came."""
-    if time:
-        return "datetime64[us]" if isinstance(sample, str) else "O"
-    return "f8" if isinstance(kind, Integer | Float | Boolean) else "O"
-
-
-def _series(values: np.ndarray, kind: Any, time: bool) -> pd.Series:
-    """A column read by `_read` in its final type: times in UTC, whole numbers and flags as
-    such unless some are missing."""
-    if values.dtype.kind == "M":
-        return pd.Series(values).dt.tz_localize("UTC")
-    if time:  # the driver's datetimes, or no value at all
-        return pd.to_datetime(pd.Series(values, dtype=object), utc=True).dt.as_unit("us")
-    if values.dtype.kind == "O":
-        return pd.Series(values, dtype=object)
-    if np.isnan(values).any():
-        return pd.Series(values)
-    return pd.Series(values.astype(bool if isinstance(kind, Boolean) else np.int64))
-
-
-def _first_value(values: Iterable[Any]) -> Any:
-    return next((value for value in values if value is not None), None)
+# Whole columns -------------------------------------------------------------------------------
 
 
 def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
@@ -270,120 +182,44 @@ def _mapped(values: pd.Series, mapping: dict[Any, Any]) -> pd.Series:
 # People and the rota -------------------------------------------------------------------------
 
 
-class _People:
-    """Person names by (system, account id), as matched by the sync."""
-
-    def __init__(self, names: dict[tuple[str, str], str]) -> None:
-        self.names = names
+class _Rota(Rota):
+    """The rota as the report reads it: the configured CMOC and shadow schedules' entries."""
 
     @classmethod
-    def load(cls, session: Session) -> _People:
-        rows = session.exec(
-            select(Identity.system, Identity.external_id, Identity.name, Person.name).join(
-                Person, col(Identity.person_id) == col(Person.id), isouter=True
-            )
-        )
-        return cls({(system, eid): person or name for system, eid, name, person in rows})
-
-    def pagerduty(self, ids: pd.Series) -> pd.Series:
-        """Person names for PagerDuty user ids (NaN where there is no id)."""
-        return self._names(System.PAGERDUTY, ids)
-
-    def gitlab(self, ids: pd.Series) -> pd.Series:
-        """Person names for GitLab user ids (NaN where there is no id)."""
-        return self._names(System.GITLAB, ids)
-
-    def _names(self, system: System, ids: pd.Series) -> pd.Series:
-        codes, uniques = pd.factorize(ids)
-        names = [(self.names.get((system, i)) or i) if i else None for i in uniques]
-        found = np.array([*names, None], dtype=object)[codes]  # code -1 (no id) takes the None
-        return pd.Series(found, index=ids.index, dtype=object).where(codes >= 0)
-
-
-class _Rota:
-    """CMOC and shadow on-call entries with their people, lookups by time and merged shifts."""
-
-    def __init__(self, entries: pd.DataFrame, people: _People) -> None:
-        entries = entries.assign(
-            until=entries["end"].fillna(NEVER), person=people.pagerduty(entries["user_id"])
-        )
-        cmoc = entries[entries["schedule_kind"] == ScheduleKind.CMOC]
-        self.cmoc = cmoc.sort_values("start", kind="stable").reset_index(drop=True)
-        self.shadow = entries[entries["schedule_kind"] == ScheduleKind.SHADOW]
-        self._start = _naive(self.cmoc["start"])
-        self._until = _naive(self.cmoc["until"])
-        self._reach = np.maximum.accumulate(self._until) if len(self._until) else self._until
-        self._people = pd.factorize(self.cmoc["person"])
-
-    @classmethod
-    def load(cls, session: Session, settings: Settings, people: _People) -> _Rota:
+    def load(cls, session: Session, settings: Settings, people: People) -> _Rota:
         schedules = settings.pagerduty_cmoc_schedule_ids + settings.pagerduty_shadow_schedule_ids
-        query = select(
-            OnCallEntry.schedule_kind,
-            OnCallEntry.user_id,
-            _raw(OnCallEntry.start),
-            _raw(OnCallEntry.end),
-            OnCallEntry.region,
-        )
+        query: Select[Any] = select(
+            OnCallEntry.schedule_kind, OnCallEntry.user_id, OnCallEntry.region
+        ).add_columns(_raw(OnCallEntry.start), _raw(OnCallEntry.end))
         if schedules:
             query = query.where(col(OnCallEntry.schedule_id).in_(schedules))
         return cls(_read(session, query, times=("start", "end")), people)
-
-    def on_call(self, moments: pd.Series) -> pd.Series:
-        """The person on a CMOC schedule at each moment (the latest entry to start), or NaN."""
-        codes, persons = self._people
-        found = np.full(len(moments), -1)
-        if len(codes):
-            at = _naive(moments)
-            position = np.searchsorted(self._start, at, side="right") - 1
-            started = position >= 0
-            position = position.clip(0)
-            running = started & (self._until[position] > at)
-            # The latest to start has ended, but an earlier and longer entry may still run.
-            for index in np.flatnonzero(started & ~running & (self._reach[position] > at)):
-                position[index] = self._running_before(at[index], position[index])
-                running[index] = True
-            found = np.where(running, codes[position], -1)
-        return pd.Series(pd.Categorical.from_codes(found, persons), index=moments.index)
-
-    def _running_before(self, moment: np.datetime64, position: int) -> int:
-        return next(i for i in range(position, -1, -1) if self._until[i] > moment)
-
-    def shifts(self) -> pd.DataFrame:
-        """CMOC entries of one user that touch or overlap, merged: user, region, start, end."""
-        entries = self.cmoc.sort_values(["user_id", "start"], kind="stable")
-        by_user = entries.groupby("user_id", sort=False)["until"]
-        before = by_user.cummax().groupby(entries["user_id"], sort=False).shift()
-        fresh = before.isna() | (entries["start"] > before)
-        merged = entries.groupby(fresh.cumsum().to_numpy(), sort=False).agg(
-            user_id=("user_id", "first"),
-            region=("region", "last"),
-            start=("start", "min"),
-            until=("until", "max"),
-        )
-        return merged.assign(end=merged["until"].where(merged["until"] < NEVER))
-
-    def home_regions(self) -> dict[str, str]:
-        """Each person's region: the one named by most of their CMOC entries."""
-        known = self.cmoc.dropna(subset=["region", "person"])
-        if known.empty:
-            return {}
-        counts = known.value_counts(["person", "region"], sort=True)
-        return dict(counts.index[::-1])
 
 
 # 1. Time to acknowledge ----------------------------------------------------------------------
 
 
-def _pages(session, settings, since, until, people, rota) -> pd.DataFrame:
-    query = select(
-        PagerDutyIncident.incident_number,
-        PagerDutyIncident.title,
-        _raw(PagerDutyIncident.created_at),
-        _raw(PagerDutyIncident.acknowledged_at),
-        PagerDutyIncident.acknowledged_by,
-        PagerDutyIncident.statuspage_incident_id,
-    ).where(col(PagerDutyIncident.created_at) >= since, col(PagerDutyIncident.created_at) < until)
+def _pages(
+    session: Session,
+    settings: Settings,
+    since: datetime,
+    until: datetime,
+    people: People,
+    rota: _Rota,
+) -> pd.DataFrame:
+    triggered = col(PagerDutyIncident.created_at)
+    query = (
+        select(
+            PagerDutyIncident.incident_number,
+            PagerDutyIncident.title,
+            _raw(PagerDutyIncident.created_at),
+            _raw(PagerDutyIncident.acknowledged_at),
+        )
+        .add_columns(
+            col(PagerDutyIncident.acknowledged_by), col(PagerDutyIncident.statuspage_incident_id)
+        )
+        .where(triggered >= since, triggered < until)
+    )
     if settings.pagerduty_cmoc_service_ids:
         services = settings.pagerduty_cmoc_service_ids
         query = query.where(col(PagerDutyIncident.service_id).in_(services))
@@ -404,20 +240,18 @@ def _pages(session, settings, since, until, people, rota) -> pd.DataFrame:
     )
 
 
-def ack_figures(pages: pd.DataFrame) -> dict[str, Any]:
+def ack_figures(pages: pd.DataFrame) -> AckTime:
     """The ack-time figures of kpis.md 1 for these pages."""
     minutes = pages["ack_minutes"].dropna().to_numpy()
     target = handbook.ACK_TARGET.total_seconds() / 60
-    within = int((minutes <= target).sum())
-    return {
-        "pages": len(pages),
-        "acknowledged": len(minutes),
-        "median_minutes": _percentile(minutes, 50),
-        "p90_minutes": _percentile(minutes, 90),
-        "within_target": within,
-        "within_target_pct": _pct(within, len(pages)),
-        "target_minutes": int(target),
-    }
+    return AckTime(
+        pages=len(pages),
+        acknowledged=len(minutes),
+        median_minutes=_percentile(minutes, 50),
+        p90_minutes=_percentile(minutes, 90),
+        within_target=int((minutes <= target).sum()),
+        target_minutes=int(target),
+    )
 
 
 # 2. Cadence ----------------------------------------------------------------------------------
@@ -434,16 +268,18 @@ class _Period:
 
     incidents: pd.DataFrame
     messages: pd.DataFrame
-    candidates: Select[Any] | None
+    candidates: Query | None
     issues: _Issues
 
 
-def _following(query: Select[Any], column: Any, candidates: Select[Any] | None) -> Select[Any]:
+def _following(query: Query, column: Any, candidates: Query | None) -> Query:
     """`query` kept to rows whose `column` is one of the candidates, if there are any."""
     return query if candidates is None else query.where(col(column).in_(candidates))
 
 
-def _period_incidents(session, settings, since, until) -> _Period:
+def _period_incidents(
+    session: Session, settings: Settings, since: datetime, until: datetime
+) -> _Period:
     first = col(StatusPageIncident.first_message_at)
     opened = col(StatusPageIncident.datetime_open)
     candidates = select(StatusPageIncident.id).where(
@@ -459,9 +295,9 @@ def _period_incidents(session, settings, since, until) -> _Period:
     incidents = _read(
         session,
         candidates.with_only_columns(
-            StatusPageIncident.id,
-            StatusPageIncident.name,
-            StatusPageIncident.production_issue_iid,
+            col(StatusPageIncident.id),
+            col(StatusPageIncident.name),
+            col(StatusPageIncident.production_issue_iid),
             _raw(StatusPageIncident.first_message_at),
             _raw(StatusPageIncident.datetime_open),
         ),
@@ -473,8 +309,7 @@ def _period_incidents(session, settings, since, until) -> _Period:
         _raw(StatusPageMessage.posted_at),
         StatusPageMessage.state,
         StatusPageMessage.announced_minutes,
-        StatusPageMessage.announced_clock,
-    )
+    ).add_columns(col(StatusPageMessage.announced_clock))
     everything = session.exec(select(func.count()).select_from(StatusPageIncident)).one()
     narrow = candidates if 2 * len(incidents) < everything else None
     messages = _following(messages, StatusPageMessage.incident_id, narrow)
@@ -513,28 +348,18 @@ def _gaps(period: _Period, rota: _Rota) -> pd.DataFrame:
     )
     iids = pd.Series(incidents["production_issue_iid"].to_numpy()[row])
     gaps["severity"] = severity_in_effect(iids, gaps["start"], period.issues.severities())
-    gaps["due"] = _due(gaps)
+    gaps["due"] = due_times(
+        posted_at=gaps["start"],
+        state=gaps["state_code"],
+        severity=gaps["severity"],
+        announced_minutes=gaps["announced_minutes"],
+        announced_clock=gaps["announced_clock"],
+    )
     gaps["on_time"] = gaps["end"] <= gaps["due"] + pd.Timedelta(handbook.GRACE)
     gaps["overdue_minutes"] = _minutes(gaps["end"] - gaps["due"]).where(~gaps["on_time"], 0.0)
     gaps["announced"] = gaps["announced_minutes"].notna() | gaps["announced_clock"].notna()
     gaps["person"] = rota.on_call(gaps["end"])
     return gaps
-
-
-def _due(gaps: pd.DataFrame) -> pd.Series:
-    """When each gap's later update was due: as the earlier one announced, else the table."""
-    states = sorted(handbook.CADENCE_MINUTES)
-    table = np.array(
-        [[handbook.CADENCE_MINUTES[s][level] for level in (1, 2, 3, 4)] for s in states]
-    )
-    row = np.searchsorted(np.array(states, dtype=np.int64), gaps["state_code"].to_numpy())
-    interval = table[row, gaps["severity"].to_numpy(dtype=np.int64) - 1]
-    start = gaps["start"]
-    due = start + pd.to_timedelta(interval, unit="m")
-    after = start + pd.to_timedelta(gaps["announced_minutes"], unit="m")
-    clock = start.dt.floor("D") + pd.to_timedelta(gaps["announced_clock"], unit="m")
-    clock = clock.where(clock.isna() | (clock >= start), clock + pd.Timedelta(days=1))
-    return after.fillna(clock).fillna(due).dt.as_unit("us")
 
 
 @dataclass
@@ -567,11 +392,11 @@ class _Issues:
                 select(StatusPageIncident.production_issue_iid), StatusPageIncident.id, candidates
             )
             issues = issues.where(col(GitLabIssue.iid).in_(linked))
-            ids = issues.with_only_columns(GitLabIssue.id)
+            ids = issues.with_only_columns(col(GitLabIssue.id))
             added = added.where(col(GitLabLabelEvent.issue_id).in_(ids))
         found = _read(session, issues)
         iid = found.set_index("id")["iid"]
-        levels = {**_severity_levels(session), label: 0}  # 0 stands for the status-page label
+        levels = {**label_levels(session=session), label: 0}  # 0 stands for the status-page label
         name = col(GitLabLabelEvent.label_name)
         events = _read(
             session,
@@ -595,75 +420,34 @@ class _Issues:
         return self.severity_adds, self.issues.set_index("iid")["severity"].dropna()
 
 
-def _severity_levels(session: Session) -> dict[str, int]:
-    """The severity each label name ever added stands for, for the names that stand for one."""
-    names = session.exec(
-        select(GitLabLabelEvent.label_name).where(GitLabLabelEvent.action == "add").distinct()
-    )
-    return {
-        name: int(match.group(1))
-        for name in names
-        if name and (match := SEVERITY_LABEL.match(name.strip()))
-    }
-
-
-def severity_in_effect(
-    iids: pd.Series, moments: pd.Series, known: tuple[pd.DataFrame, pd.Series]
-) -> pd.Series:
-    """Severity at each moment (kpis.md): last added by then, else first added, else current."""
-    adds, current = known
-    level = pd.Series(np.nan, index=iids.index)
-    if iids.notna().any() and not adds.empty:
-        adds = adds.sort_values(["when", "level"], kind="stable")
-        per_issue = adds.groupby("iid")["level"].agg(["first", "nunique"])
-        level = iids.map(per_issue["first"])  # the rule wherever the severity never changed
-        changed = per_issue.index[per_issue["nunique"] > 1]
-        rows = np.flatnonzero(iids.isin(changed).to_numpy())
-        if len(rows):
-            left = pd.DataFrame(
-                {
-                    "iid": iids.iloc[rows].astype("int64").to_numpy(),
-                    "when": moments.iloc[rows].reset_index(drop=True),
-                    "row": rows,
-                }
-            ).sort_values("when", kind="stable")
-            right = adds[adds["iid"].isin(changed)]
-            before = pd.merge_asof(left, right, on="when", by="iid").dropna(subset=["level"])
-            level.iloc[before["row"].to_numpy()] = before["level"].to_numpy(dtype=float)
-    level = level.fillna(iids.map(current))
-    return level.fillna(handbook.DEFAULT_SEVERITY).astype("int64")
-
-
-def cadence_figures(gaps: pd.DataFrame) -> dict[str, Any]:
+def cadence_figures(gaps: pd.DataFrame) -> GapFigures:
     """The cadence figures of kpis.md 2 for these gaps, also per severity and per state."""
     on_time = gaps["on_time"].astype(bool)
     overdue = gaps.loc[~on_time, "overdue_minutes"].to_numpy()
     lengths = _minutes(gaps["end"] - gaps["start"])
 
-    def split(by: str, keys: Iterable[Any]) -> dict[str, dict[str, int]]:
+    def split(by: str, keys: list[Any]) -> dict[Any, GapCounts]:
         counts = gaps.assign(on_time=on_time).groupby(by)["on_time"].agg(["size", "sum"])
-        counts = counts.reindex(list(keys), fill_value=0)
+        counts = counts.reindex(keys, fill_value=0)
         return {
-            str(key): {"gaps": int(size), "on_time": int(done), "overdue": int(size - done)}
-            for key, (size, done) in counts.iterrows()
+            key: GapCounts(gaps=int(size), on_time=int(done))
+            for key, size, done in zip(keys, counts["size"], counts["sum"], strict=True)
         }
 
-    return {
-        "gaps": len(gaps),
-        "on_time": int(on_time.sum()),
-        "on_time_pct": _pct(int(on_time.sum()), len(gaps)),
-        "overdue": len(overdue),
-        "longest_gap_minutes": float(lengths.max()) if len(gaps) else None,
-        "median_overdue_minutes": _percentile(overdue, 50),
-        "by_severity": split("severity", (1, 2, 3, 4)),
-        "by_state": split("state", (state.name.title() for state in IncidentState)),
-    }
+    return GapFigures(
+        gaps=len(gaps),
+        on_time=int(on_time.sum()),
+        longest_gap_minutes=float(lengths.max()) if len(gaps) else None,
+        median_overdue_minutes=_percentile(overdue, 50),
+        by_severity=split("severity", [1, 2, 3, 4]),
+        by_state=split("state", [state.name.title() for state in IncidentState]),
+    )
 
 
 # 3. Stakeholder threads ----------------------------------------------------------------------
 
 
-def _stakeholder_threads(session, period) -> dict[str, Any]:
+def _stakeholder_threads(session: Session, period: _Period) -> StakeholderThreads:
     threads = _read(
         session,
         _following(
@@ -678,20 +462,20 @@ def _stakeholder_threads(session, period) -> dict[str, Any]:
     per_incident = threads.groupby("statuspage_incident_id")["posted_at"].agg(["min", "size"])
     opened = incidents.set_index("id")["first_message_at"].reindex(per_incident.index)
     firsts = _minutes(per_incident["min"] - opened).to_numpy()
-    count = len(incidents)
-    return {
-        "incidents": count,
-        "with_thread": len(per_incident),
-        "with_thread_pct": _pct(len(per_incident), count),
-        "threads_per_incident": int(per_incident["size"].sum()) / count if count else None,
-        "median_minutes_to_first_thread": _percentile(firsts, 50),
-    }
+    return StakeholderThreads(
+        incidents=len(incidents),
+        with_thread=len(per_incident),
+        threads=int(per_incident["size"].sum()),
+        median_minutes_to_first_thread=_percentile(firsts, 50),
+    )
 
 
 # 4. Handover ---------------------------------------------------------------------------------
 
 
-def _shifts(session, since, until, people, rota) -> pd.DataFrame:
+def _shifts(
+    session: Session, since: datetime, until: datetime, people: People, rota: _Rota
+) -> pd.DataFrame:
     """Merged CMOC shifts ending in the period, and whether each was handed over in time."""
     shifts = rota.shifts()
     shifts = shifts[(shifts["end"] >= since) & (shifts["end"] < until)]
@@ -721,24 +505,23 @@ def _shifts(session, since, until, people, rota) -> pd.DataFrame:
     return found.sort_values(["end", "person"], kind="stable").reset_index(drop=True)
 
 
-def handover_figures(shifts: pd.DataFrame) -> dict[str, Any]:
+def handover_figures(shifts: pd.DataFrame) -> Handover:
     """The handover figures of kpis.md 4 for these shifts, also per person."""
     done = shifts["handed_over"].astype(bool)
     per_person = shifts.assign(done=done).groupby("person")["done"].agg(["size", "sum"])
-    return {
-        "shifts": len(shifts),
-        "handed_over": int(done.sum()),
-        "handed_over_pct": _pct(int(done.sum()), len(shifts)),
-        "by_person": [
-            {"person": person, "shifts": int(size), "handed_over": int(handed)}
+    return Handover(
+        shifts=len(shifts),
+        handed_over=int(done.sum()),
+        by_person=tuple(
+            PersonShifts(person=person, shifts=int(size), handed_over=int(handed))
             for person, (size, handed) in per_person.iterrows()
-        ],
-    }
+        ),
+    )
 
 
 def per_person(
     pages: pd.DataFrame, gaps: pd.DataFrame, shifts: pd.DataFrame
-) -> list[dict[str, Any]]:
+) -> tuple[PersonFigures, ...]:
     """The per-person figures of kpis.md for these rows, by name."""
     target = handbook.ACK_TARGET.total_seconds() / 60
     columns = [
@@ -750,16 +533,26 @@ def per_person(
         shifts[shifts["handed_over"].astype(bool)].groupby("person").size().rename("handed_over"),
     ]
     table = pd.concat(columns, axis=1).reindex(columns=list(PERSON_FIGURES)).fillna(0)
-    return [
-        {"person": person, **{name: int(value) for name, value in row.items()}}
-        for person, row in table.sort_index().iterrows()
-    ]
+    return tuple(
+        PersonFigures(
+            person=row.Index,
+            pages=int(row.pages),
+            within_target=int(row.within_target),
+            gaps=int(row.gaps),
+            on_time=int(row.on_time),
+            shifts=int(row.shifts),
+            handed_over=int(row.handed_over),
+        )
+        for row in table.sort_index().itertuples()
+    )
 
 
 # 5. Contact requests -------------------------------------------------------------------------
 
 
-def _contact_requests(session, settings, since, until, people) -> dict[str, Any]:
+def _contact_requests(
+    session: Session, settings: Settings, since: datetime, until: datetime, people: People
+) -> ContactRequests:
     query = select(
         cast(GitLabIssue.labels, Text).label("labels"),
         cast(GitLabIssue.assignee_ids, Text).label("assignee_ids"),
@@ -781,16 +574,14 @@ def _contact_requests(session, settings, since, until, people) -> dict[str, Any]
     ).explode("person")
     per_assignee["person"] = people.gitlab(per_assignee["person"]).fillna("unassigned")
     counts = per_assignee.groupby("person")["done"].agg(["size", "sum"])
-    completed = int(issues["done"].sum())
-    return {
-        "opened": len(issues),
-        "completed": completed,
-        "completed_per_opened": completed / len(issues) if len(issues) else None,
-        "by_assignee": [
-            {"person": person, "opened": int(size), "completed": int(done)}
+    return ContactRequests(
+        opened=len(issues),
+        completed=int(issues["done"].sum()),
+        by_assignee=tuple(
+            AssigneeRequests(person=person, opened=int(size), completed=int(done))
             for person, (size, done) in counts.iterrows()
-        ],
-    }
+        ),
+    )
 
 
 # 6. Training ---------------------------------------------------------------------------------
@@ -807,10 +598,17 @@ def _quarters(since: datetime, until: datetime) -> list[tuple[str, datetime, dat
     return quarters
 
 
-def _training(session, settings, since, until, people, rota) -> dict[str, Any]:
+def _training(
+    session: Session,
+    settings: Settings,
+    since: datetime,
+    until: datetime,
+    people: People,
+    rota: _Rota,
+) -> Training:
     quarters = _quarters(since, until)
     if not quarters:
-        return {"cmoc_quarters": 0, "trained": 0, "trained_pct": None, "grid": []}
+        return Training(grid=())
     first, last = quarters[0][1], quarters[-1][2]
     events = _read(
         session,
@@ -871,17 +669,12 @@ def _training(session, settings, since, until, people, rota) -> dict[str, Any]:
         trained=pd.MultiIndex.from_frame(cells).isin(pd.MultiIndex.from_frame(trained))
     ).sort_values(["quarter", "person"])
     labels = [label for label, _, _ in quarters]
-    grid = [
-        {"person": person, "quarter": labels[quarter], "trained": bool(trained)}
-        for person, quarter, trained in cells.itertuples(index=False)
-    ]
-    done = int(cells["trained"].sum())
-    return {
-        "cmoc_quarters": len(grid),
-        "trained": done,
-        "trained_pct": _pct(done, len(grid)),
-        "grid": grid,
-    }
+    return Training(
+        grid=tuple(
+            TrainingCell(person=person, quarter=labels[quarter], trained=bool(trained))
+            for person, quarter, trained in cells.itertuples(index=False)
+        )
+    )
 
 
 def _quarters_covered(entries: pd.DataFrame, bounds: np.ndarray) -> pd.DataFrame:
@@ -902,7 +695,7 @@ def _quarters_covered(entries: pd.DataFrame, bounds: np.ndarray) -> pd.DataFrame
 # 7. Status-page label ------------------------------------------------------------------------
 
 
-def _status_page_label(period: _Period) -> dict[str, Any]:
+def _status_page_label(period: _Period) -> StatusPageLabel:
     incidents = period.incidents.dropna(subset=["production_issue_iid"])
     linked = incidents.astype({"production_issue_iid": "int64"}).merge(
         period.issues.issues.astype({"iid": "int64"}),
@@ -912,62 +705,11 @@ def _status_page_label(period: _Period) -> dict[str, Any]:
     labelled = linked[linked["labelled"].astype(bool)]
     at = _lookup(labelled["iid"], period.issues.labelled_at)
     minutes = _minutes(at - labelled["first_message_at"]).dropna().to_numpy()
-    return {
-        "incidents": len(linked),
-        "labelled": len(labelled),
-        "labelled_pct": _pct(len(labelled), len(linked)),
-        "median_minutes_to_label": _percentile(minutes, 50),
-    }
-
-
-# Severity of one incident, for the history page ----------------------------------------------
-
-
-class Severity:
-    """Severity in effect at a time, from the linked issue's label events (kpis.md)."""
-
-    def __init__(self, adds: list[tuple[datetime, int]], current: int | None) -> None:
-        self.adds = sorted(adds)
-        self.current = current
-
-    def at(self, moment: datetime) -> int | None:
-        before = [level for when, level in self.adds if when <= moment]
-        if before:
-            return before[-1]
-        if self.adds:
-            return self.adds[0][1]
-        return self.current
-
-
-def severities(session: Session, iids: Iterable[int], project: str) -> dict[int, Severity]:
-    """Severity-in-effect lookups for production issues, by iid."""
-    wanted = set(iids)
-    if not wanted:
-        return {}
-    issues = {
-        issue.id: issue
-        for issue in session.exec(
-            select(GitLabIssue).where(
-                GitLabIssue.kind == IssueKind.PRODUCTION,
-                GitLabIssue.project_path == project,
-                col(GitLabIssue.iid).in_(wanted),
-            )
-        )
-    }
-    adds: dict[int, list[tuple[datetime, int]]] = {}
-    if issues:
-        for event in session.exec(
-            select(GitLabLabelEvent).where(
-                col(GitLabLabelEvent.issue_id).in_(list(issues)), GitLabLabelEvent.action == "add"
-            )
-        ):
-            match = SEVERITY_LABEL.match((event.label_name or "").strip())
-            if match:
-                adds.setdefault(event.issue_id, []).append((event.created_at, int(match.group(1))))
-    return {
-        issue.iid: Severity(adds.get(issue.id, []), severity_from_labels(issue.labels))
-        for issue in issues.values()
-    }
+    return StatusPageLabel(
+        incidents=len(linked),
+        labelled=len(labelled),
+        median_minutes_to_label=_percentile(minutes, 50),
+    )
 
 
 # Numbers -------------------------------------------------------------------------------------
@@ -975,23 +717,3 @@ def severities(session: Session, iids: Iterable[int], project: str) -> dict[int,
 
 def _percentile(values: Any, q: float) -> float | None:
     return float(np.percentile(values, q)) if len(values) else None
-
-
-def _pct(part: int, whole: int) -> float | None:
-    return 100 * part / whole if whole else None
-
-
-def _z(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _rounded(value: Any) -> Any:
-    if isinstance(value, float | np.floating):
-        return round(float(value), 2)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    return value

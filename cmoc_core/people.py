@@ -6,7 +6,7 @@ import csv
 import io
 
 import pandas as pd
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from cmoc_core import linking
 from cmoc_core.models import Identity, Person, PersonMapping, System
@@ -21,7 +21,7 @@ def refresh_people(*, session: Session) -> None:
         session.exec(select(Identity)).all(),
         key=lambda i: (i.system != System.PAGERDUTY, i.external_id),
     )
-    mappings = {
+    mappings: dict[tuple[str, str], str] = {
         (m.system, m.external_id): m.person_key for m in session.exec(select(PersonMapping))
     }
     records = [linking.IdentityRecord(i.system, i.external_id, i.name, i.email) for i in identities]
@@ -52,7 +52,9 @@ def refresh_people(*, session: Session) -> None:
 def people_table(*, session: Session) -> pd.DataFrame:
     """One row per identity: its person, whether mapped by hand, and how many systems they span."""
     rows = session.exec(
-        select(Identity, Person).join(Person, Identity.person_id == Person.id, isouter=True)
+        select(Identity, Person).join(
+            Person, col(Identity.person_id) == col(Person.id), isouter=True
+        )
     ).all()
     frame = pd.DataFrame(
         [

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta, timezone
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from cmoc_core.cadence import Gap, announced_due, countdown, gap_verdict, next_due
+from cmoc_core.cadence import (
+    Gap,
+    announced_due,
+    announcement_columns,
+    countdown,
+    due_times,
+    gap_verdict,
+    is_on_time,
+    next_due,
+)
 from cmoc_core.handbook import IncidentState
 
 POSTED = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -218,3 +230,69 @@ def test_naive_datetimes_are_refused():
         )
     with pytest.raises(ValueError):
         countdown(now=naive, due=POSTED)
+
+
+def test_an_update_is_on_time_until_the_grace_after_due_has_passed():
+    due = at(12, 15)
+    assert is_on_time(due=due, posted_at=at(12, 0))
+    assert is_on_time(due=due, posted_at=due + timedelta(seconds=60))
+    assert not is_on_time(due=due, posted_at=due + timedelta(seconds=61))
+
+
+ANNOUNCEMENTS = [
+    "Still investigating.",
+    "We are looking into it. Next update in 45 minutes.",
+    "The fix is rolling out; we will post an update in 1 hour.",
+    "Monitoring the recovery. Next update in 1.5 hours.",
+    "Next update in 2.7 hours.",
+    "We expect to share more within the next 2 hours.",
+    "Next update at 14:30 UTC.",
+    "Failover in progress, next update by 00:10 UTC.",
+    "Next update at 11:59 UTC.",
+    "Deploying the fix to 3 regions in 2019 style.",
+]
+
+
+def test_due_times_for_whole_columns_agree_with_next_due_for_one_update():
+    """The KPI report's column form and the countdown's, timeline's and drill's one-update form,
+    over many random gaps: severities 1-4 and unknown, every cadenced state, announced or not,
+    posted at any minute of the day (clock times past midnight included)."""
+    rng = random.Random(9)
+    posted, states, levels, texts = [], [], [], []
+    for _ in range(2000):
+        posted.append(
+            datetime(2026, 3, rng.randint(1, 3), tzinfo=UTC)
+            + timedelta(minutes=rng.randint(0, 24 * 60 - 1), seconds=rng.choice([0, 0, 30, 59]))
+        )
+        states.append(rng.choice(list(IncidentState)[:3]))
+        levels.append(rng.choice([1, 2, 3, 4, None]))
+        texts.append(rng.choice(ANNOUNCEMENTS))
+    stored = [announcement_columns(text) for text in texts]
+    found = due_times(
+        posted_at=pd.Series(posted, dtype="datetime64[us, UTC]"),
+        state=pd.Series([int(state) for state in states], dtype="int64"),
+        severity=pd.Series([np.nan if lv is None else lv for lv in levels], dtype="float64"),
+        announced_minutes=pd.Series([c["announced_minutes"] for c in stored], dtype="float64"),
+        announced_clock=pd.Series([c["announced_clock"] for c in stored], dtype="float64"),
+    )
+    expected = [
+        next_due(posted_at=moment, text=text, state=state, severity=level)
+        for moment, text, state, level in zip(posted, texts, states, levels, strict=True)
+    ]
+    assert found.tolist() == expected
+    assert sum(announced_due(text, POSTED) is not None for text in ANNOUNCEMENTS) == 8
+
+
+def test_a_clock_time_announced_before_midnight_is_due_the_next_day_in_both_forms():
+    posted = datetime(2026, 3, 2, 23, 50, tzinfo=UTC)
+    text = "Next update at 00:20 UTC."
+    stored = announcement_columns(text)
+    found = due_times(
+        posted_at=pd.Series([posted], dtype="datetime64[us, UTC]"),
+        state=pd.Series([int(IncidentState.IDENTIFIED)]),
+        severity=pd.Series([2]),
+        announced_minutes=pd.Series([stored["announced_minutes"]], dtype="float64"),
+        announced_clock=pd.Series([stored["announced_clock"]], dtype="float64"),
+    )
+    due = next_due(posted_at=posted, text=text, state=IncidentState.IDENTIFIED, severity=2)
+    assert found.tolist() == [due] == [at(0, 20, day=3)]

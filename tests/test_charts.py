@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from cmoc_core.clients import build_clients
 from cmoc_core.config import settings_from_mapping
+from cmoc_core.kpi_results import AssigneeRequests
 from cmoc_core.kpis import compute_kpis
 from cmoc_core.sandbox import Sandbox
 from cmoc_core.storage import make_engine, migrate
@@ -107,3 +108,17 @@ def test_each_person_of_the_handover_chart_picks_their_shifts(rows):
 
 def test_no_click_picks_nothing(rows):
     assert charts.picked("cadence", [], rows) is None
+
+
+def test_the_contact_request_chart_draws_each_assignees_opened_and_completed():
+    figure = charts.contact_requests(
+        (
+            AssigneeRequests("Ada Lovelace", opened=3, completed=2),
+            AssigneeRequests("unassigned", 1, 0),
+        )
+    )
+    bars = {trace.name: dict(zip(trace.x, trace.y, strict=True)) for trace in figure.data}
+    assert bars == {
+        "opened": {"Ada Lovelace": 3, "unassigned": 1},
+        "completed": {"Ada Lovelace": 2, "unassigned": 0},
+    }

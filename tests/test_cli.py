@@ -27,7 +27,12 @@ def served(organisation, org_end, tmp_path, monkeypatch):
 
 def test_sync_over_http_stores_the_history_and_exits_0(served, capsys):
     sandbox, database = served
-    assert main(["sync", "--since", "2025-11-01"]) == 0
+    waits: list[float] = []
+    assert main(["sync", "--since", "2025-11-01"], sleep=waits.append) == 0
+    # Status.io asks for a second between calls: every call after the first waited for it,
+    # unless its predecessor had already finished more than a second earlier.
+    assert 0 < len(waits) <= sandbox.count("statusio") - 1
+    assert all(0 < wait <= 1.0 for wait in waits)
     out = capsys.readouterr().out
     assert "statusio.incidents" in out and "requests:" in out and "FAILED" not in out
     with Session(make_engine(f"sqlite:///{database}")) as session:

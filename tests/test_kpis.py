@@ -15,9 +15,10 @@ import pandas as pd
 import pytest
 from sqlalchemy.engine import Engine
 
-from cmoc_core import handbook
-from cmoc_core.kpis import Severity, compute_kpis, severity_in_effect
+from cmoc_core import handbook, history
+from cmoc_core.kpis import compute_kpis
 from cmoc_core.models import ScheduleKind, StatusPageIncident, System
+from cmoc_core.severity import Severity, severity_in_effect
 from cmoc_core.storage import session_scope
 from tests.kpi_worlds import (
     CMOC_SERVICE,
@@ -25,6 +26,7 @@ from tests.kpi_worlds import (
     FEBRUARY,
     OTHER_SERVICE,
     PRACTICE_PAGE,
+    PRODUCTION,
     SETTINGS,
     STATUS_PAGE_LABEL,
     T0,
@@ -981,3 +983,64 @@ def test_severity_in_effect_over_many_gaps_agrees_with_the_rule_for_one_incident
         pd.Series(iids), pd.Series(moments, dtype="datetime64[us, UTC]"), known
     )
     assert found.tolist() == expected
+
+
+def test_the_report_judges_every_gap_as_the_incident_timeline_does(sqlite_engine):
+    """The report's whole-column due times (stored announcements, severity columns) and the
+    timeline's one-update rule, over random incidents: severities changing or unknown, every
+    cadenced state, announced next updates (clock times past midnight included)."""
+    rng = random.Random(12)
+    world = World(sqlite_engine)
+    texts = [
+        "Investigating.",
+        "Next update in 45 minutes.",
+        "We will post an update in 1 hour.",
+        "Next update in 1.5 hours.",
+        "Next update at 14:30 UTC.",
+        "Next update by 00:10 UTC.",
+        "We expect to share more within the next 2 hours.",
+    ]
+    incidents = []
+    for n in range(40):
+        opened = T0 + timedelta(hours=3 * n, minutes=rng.randint(0, 59))
+        issue = None
+        if rng.random() < 0.8:
+            labels = [f"severity::{rng.randint(1, 4)}"] if rng.random() < 0.8 else []
+            issue = world.production_issue(9000 + n, labels=labels)
+            for _ in range(rng.randint(0, 3)):
+                at = opened + minutes(rng.randint(-30, 200))
+                world.label_event(issue, f"severity::{rng.randint(1, 4)}", at)
+        posted, messages = 0, []
+        for _ in range(rng.randint(1, 6)):
+            state = rng.choice([INVESTIGATING, IDENTIFIED, MONITORING])
+            messages.append((posted, state, rng.choice(texts)))
+            posted += rng.choice([5, 10, 11, 15, 16, 29, 31, 45, 46, 60, 61, 90, 120, 200])
+        resolved = rng.random() < 0.7
+        incidents.append(world.incident(opened, messages, issue=issue, resolved=resolved))
+    now = utc(2026, 3, 10)
+
+    def moment(value) -> datetime:
+        return pd.Timestamp(value).to_pydatetime()
+
+    with session_scope(sqlite_engine) as session:
+        report = compute_kpis(
+            session=session, settings=SETTINGS, since=FEBRUARY[0], until=FEBRUARY[1]
+        )
+        expected = set()
+        for incident in incidents:
+            record = history.incident_record(session=session, incident_id=incident.id)
+            assert record is not None
+            timeline = history.incident_timeline(
+                session=session, record=record, project=PRODUCTION, now=now
+            )
+            expected |= {
+                (incident.id, gap.start, gap.end, gap.due, gap.on_time)
+                for gap in timeline.gaps
+                if gap.end != now  # a still-open incident's running gap is not scored
+            }
+    found = {
+        (str(row.incident), moment(row.start), moment(row.end), moment(row.due), bool(row.on_time))
+        for row in report.rows["gaps"].itertuples()
+    }
+    assert len(found) > 60 and {on_time for *_, on_time in found} == {True, False}
+    assert found == expected

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session
@@ -14,11 +15,17 @@ from cmoc_core.cli import main
 from cmoc_core.clients import build_clients
 from cmoc_core.config import settings_from_mapping
 from cmoc_core.kpis import compute_kpis
+from cmoc_core.sandbox import Sandbox
+from cmoc_core.storage import make_engine, migrate
 from cmoc_core.sync import run_sync
 from tests.test_kpis import TOP_KEYS
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 10, 1, tzinfo=UTC)
+# The JSON printed for the demo organisation's first quarter of 2026, recorded once and checked
+# by hand: other tools read this output, so no key may be renamed or moved and no number change.
+QUARTER_JSON = Path(__file__).parent / "data" / "kpis_demo_2026-Q1.json"
+QUARTER = {"since": datetime(2026, 1, 1, tzinfo=UTC), "until": datetime(2026, 4, 1, tzinfo=UTC)}
 
 
 def synced_report(engine, sandbox, org_end) -> dict:
@@ -77,3 +84,53 @@ def test_kpis_csv_has_one_row_per_kpi_and_figure(demo_database, capsys):
 def test_kpis_with_an_empty_period_is_refused(demo_database, capsys):
     assert main(["kpis", "--since", "2026-04-01", "--until", "2026-04-01"]) == 2
     assert "--until must be after --since" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def synced_demo(organisation, org_end, tmp_path_factory):
+    """A database synced from the demo organisation, and the sandbox it was synced from."""
+    database = tmp_path_factory.mktemp("kpis_demo") / "cmoc.db"
+    engine = make_engine(f"sqlite:///{database}")
+    migrate(engine)
+    sandbox = Sandbox(org=organisation, end=org_end)
+    settings = settings_from_mapping(sandbox.settings())
+    clients = build_clients(settings, transport=sandbox.transport, statusio_min_interval=0)
+    assert run_sync(engine=engine, settings=settings, clients=clients, now=org_end).ok
+    engine.dispose()
+    return database, sandbox
+
+
+def test_kpis_prints_the_demo_quarter_byte_for_byte_as_recorded(synced_demo, monkeypatch, capsys):
+    database, sandbox = synced_demo
+    for name, value in sandbox.settings().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CMOC_DATABASE_URL", f"sqlite:///{database}")
+    capsys.readouterr()
+    assert main(["kpis", "--since", "2026-01-01", "--until", "2026-04-01"]) == 0
+    assert capsys.readouterr().out == QUARTER_JSON.read_text()
+
+
+def test_the_report_holds_the_printed_figures_unrounded(synced_demo):
+    database, sandbox = synced_demo
+    settings = settings_from_mapping(sandbox.settings())
+    engine = make_engine(f"sqlite:///{database}")
+    with Session(engine) as session:
+        report = compute_kpis(session=session, settings=settings, **QUARTER)
+    engine.dispose()
+    printed = json.loads(QUARTER_JSON.read_text())
+    ack, cadence = report.ack_time, report.update_cadence
+    assert ack.within_target_pct == 100 * ack.within_target / ack.pages
+    assert ack.within_target_pct != round(ack.within_target_pct, 2)
+    assert round(ack.within_target_pct, 2) == printed["ack_time"]["within_target_pct"]
+    expected = printed["update_cadence"]
+    assert (cadence.incidents, cadence.gaps, cadence.overdue) == (
+        expected["incidents"],
+        expected["gaps"],
+        expected["overdue"],
+    )
+    assert cadence.by_severity[1].as_dict() == expected["by_severity"]["1"]
+    assert cadence.by_state["Identified"].as_dict() == expected["by_state"]["Identified"]
+    assert report.contact_requests.completed_per_opened == 0.75
+    assert [row.as_dict() for row in report.handover.by_person] == printed["handover"]["by_person"]
+    assert [cell.as_dict() for cell in report.training.grid] == printed["training"]["grid"]
+    assert [row.as_dict() for row in report.per_person] == printed["per_person"]

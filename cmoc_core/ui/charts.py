@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from cmoc_core import handbook
+from cmoc_core.kpi_results import AssigneeRequests
 
 ON_TIME, LATE = "#2e7d32", "#d32f2f"
 STATES = [state.name.title() for state in handbook.IncidentState]
@@ -158,9 +160,10 @@ def training_grid(grid: pd.DataFrame) -> go.Figure:
     return _layout(figure, "Training per quarter")
 
 
-def contact_requests(by_assignee: pd.DataFrame) -> go.Figure:
+def contact_requests(by_assignee: Sequence[AssigneeRequests]) -> go.Figure:
     """Contact requests opened and completed per assignee."""
-    long = by_assignee.melt(
+    table = pd.DataFrame(by_assignee, columns=["person", "opened", "completed"])
+    long = table.melt(
         id_vars="person", value_vars=["opened", "completed"], var_name="figure", value_name="count"
     )
     figure = px.bar(

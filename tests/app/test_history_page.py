@@ -6,7 +6,7 @@ import json
 import os
 import re
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
 from cmoc_core.models import StatusPageIncident
@@ -64,14 +64,16 @@ def test_a_search_with_no_match_says_so(app):
 
 
 def incident_ids(where) -> list[str]:
-    query = select(StatusPageIncident.id).where(where).order_by(StatusPageIncident.datetime_open)
+    query = (
+        select(StatusPageIncident.id).where(where).order_by(col(StatusPageIncident.datetime_open))
+    )
     with Session(make_engine(os.environ["CMOC_DATABASE_URL"])) as session:
         return list(session.exec(query))
 
 
 def test_a_deep_link_opens_the_incident_with_its_timeline_and_flags(app):
     open_history(app)  # loads the demo organisation
-    unlinked = incident_ids(StatusPageIncident.production_issue_iid.is_(None))[0]  # the oldest
+    unlinked = incident_ids(col(StatusPageIncident.production_issue_iid).is_(None))[0]  # the oldest
     linked_app = AppTest.from_file(app._script_path, default_timeout=60)
     linked_app.query_params["incident"] = unlinked
     open_history(linked_app)
