@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 import streamlit as st
 
 from cmoc_core.ui import composer_view as view
@@ -16,6 +18,7 @@ if incident is None:
 view.header(incident)
 view.checklist(context, incident, now)
 
+sections: dict[str, Callable[..., None]]
 if incident.resolved_at is not None:
     sections = {"Post-mortem": view.post_mortem}
 elif incident.statuspage_incident_id is None:

@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from cmoc_core import cadence, handbook, linking, outbox, textlimits
+from cmoc_core import cadence, drafts, handbook, linking, textlimits
 from cmoc_core.clients import Clients
-from cmoc_core.handbook import ComponentStatus, IncidentState
+from cmoc_core.commands import (
+    AddLabel,
+    ChangePage,
+    Command,
+    CreateStatusIncident,
+    LocalRecord,
+    Result,
+    SlackNotice,
+    UpdateStatusIncident,
+    flags,
+)
+from cmoc_core.config import Settings
+from cmoc_core.handbook import ComponentStatus, IncidentState, StepKey
 from cmoc_core.history import production_issue
 from cmoc_core.models import (
-    Draft,
-    OutboxEntry,
+    AuditEntry,
+    PagerDutyIncident,
     StakeholderThread,
     StatusPageIncident,
     StatusPageMessage,
     WorkingIncident,
 )
-from cmoc_core.outbox import Outcome
-
-CONFIRM_WINDOW = timedelta(minutes=2)
+from cmoc_core.outbox import OnSent, Outbox, Outcome, OutcomeStatus
 
 
 @dataclass
@@ -40,6 +50,17 @@ class Message:
 
 
 RECENTLY_RESOLVED = timedelta(hours=24)
+# What each checklist button says: a call to a service, or a tick for what is done elsewhere.
+STEP_ACTIONS = {
+    StepKey.ACKNOWLEDGE_PAGE: "Acknowledge page",
+    StepKey.RESOLVE_PAGE: "Resolve page",
+    StepKey.LABEL_ISSUE: "Add label",
+    StepKey.JOIN_CHANNEL: "Joined",
+    StepKey.ZENDESK_TAG: "Done",
+    StepKey.IM_ALL_CLEAR: "All-clear given",
+    StepKey.FINAL_ZENDESK_CHECK: "Checked",
+}
+ALL_CLEAR_FIRST = "Resolve only after the Incident Manager's all-clear: tick it above."
 
 
 def open_incidents(*, session: Session, now: datetime) -> list[WorkingIncident]:
@@ -68,19 +89,81 @@ def unadopted_active(*, session: Session, statuspage_ids: list[str]) -> list[Sta
     return list(session.exec(query.order_by(col(StatusPageIncident.datetime_open).desc())))
 
 
+@dataclass(frozen=True)
+class IncidentFacts:
+    """What the CMOC knows when starting an incident (all but the title may come later)."""
+
+    title: str
+    practice: bool = False
+    severity: int | None = None
+    issue_url: str | None = None
+    page_id: str | None = None
+    slack_channel: str | None = None
+    zoom_url: str | None = None
+
+
 def start_incident(
-    *, session: Session, title: str, statuspage_id: str, practice: bool, now: datetime
+    *, session: Session, facts: IncidentFacts, statuspage_id: str, now: datetime
 ) -> WorkingIncident:
     """A new working incident, not yet on the status page."""
     incident = WorkingIncident(
-        title=title.strip() or "New incident",
+        title=facts.title.strip() or "New incident",
         statuspage_id=statuspage_id,
-        practice=practice,
+        practice=facts.practice,
         opened_at=now,
+        severity=facts.severity,
+        issue_url=_blank_is_none(facts.issue_url),
+        pagerduty_incident_id=facts.page_id,
+        slack_channel=_blank_is_none(facts.slack_channel),
+        zoom_url=_blank_is_none(facts.zoom_url),
     )
     session.add(incident)
     session.flush()
     return incident
+
+
+def statuspage_for(settings: Settings, *, practice: bool) -> str:
+    """The status page an incident publishes to: the practice page for drills."""
+    chosen = (
+        settings.statusio_practice_statuspage_id if practice else settings.statusio_statuspage_id
+    )
+    return chosen or ""
+
+
+def _blank_is_none(text: str | None) -> str | None:
+    return (text or "").strip() or None
+
+
+def open_pages(*, session: Session) -> list[PagerDutyIncident]:
+    """PagerDuty pages still triggered or acknowledged, newest first."""
+    query = (
+        select(PagerDutyIncident)
+        .where(col(PagerDutyIncident.status).in_(["triggered", "acknowledged"]))
+        .order_by(col(PagerDutyIncident.created_at).desc())
+    )
+    return list(session.exec(query))
+
+
+def audit_entries(*, session: Session, incident_id: int) -> list[AuditEntry]:
+    """Everything done for one incident, newest first."""
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.incident_id == incident_id)
+        .order_by(col(AuditEntry.at).desc())
+    )
+    return list(session.exec(query))
+
+
+def tick_step(*, session: Session, incident_id: int, key: StepKey, now: datetime) -> None:
+    """Tick a step the CMOC does outside the cockpit (joined the channel, the all-clear, ...)."""
+    mark_step(session=session, incident=_stored(session, incident_id), key=key, now=now)
+
+
+def save_post_mortem(*, session: Session, incident_id: int, url: str, now: datetime) -> None:
+    """Keep the post-mortem link with the incident and tick its step."""
+    incident = _stored(session, incident_id)
+    incident.post_mortem_url = url.strip() or None
+    mark_step(session=session, incident=incident, key=StepKey.POST_MORTEM, now=now)
 
 
 def adopt(*, session: Session, synced: StatusPageIncident, project: str) -> WorkingIncident:
@@ -103,14 +186,14 @@ def adopt(*, session: Session, synced: StatusPageIncident, project: str) -> Work
         opened_at=synced.datetime_open,
         last_posted_at=last.posted_at if last else None,
         last_text=last.details if last else None,
-        steps={"create_incident": synced.datetime_open.isoformat()},
+        steps={StepKey.CREATE_INCIDENT: synced.datetime_open.isoformat()},
     )
     session.add(incident)
     session.flush()
     return incident
 
 
-def _issue_url(messages: list[StatusPageMessage], project: str) -> str | None:
+def _issue_url(messages: Sequence[StatusPageMessage], project: str) -> str | None:
     pattern = linking.issue_url_pattern(project)
     for message in messages:
         match = pattern.search(message.details)
@@ -133,17 +216,17 @@ def next_due(incident: WorkingIncident) -> datetime | None:
 
 def stage(incident: WorkingIncident) -> handbook.Stage:
     """The handbook stage the incident is in."""
-    if incident.resolved_at is not None or "im_all_clear" in incident.steps:
+    if incident.resolved_at is not None or StepKey.IM_ALL_CLEAR in incident.steps:
         return handbook.Stage.RESOLVE
     if incident.state == IncidentState.MONITORING:
         return handbook.Stage.MONITOR
     engage = [s.key for s in handbook.STEPS if s.stage == handbook.Stage.ENGAGE]
-    if all(key in incident.steps for key in engage if key != "resolve_page"):
+    if all(key in incident.steps for key in engage if key != StepKey.RESOLVE_PAGE):
         return handbook.Stage.MANAGE
     return handbook.Stage.ENGAGE
 
 
-def mark_step(*, session: Session, incident: WorkingIncident, key: str, now: datetime) -> None:
+def mark_step(*, session: Session, incident: WorkingIncident, key: StepKey, now: datetime) -> None:
     """Tick a checklist step with the time it was done (first time wins)."""
     if key not in incident.steps:
         incident.steps = {**incident.steps, key: now.isoformat()}
@@ -158,6 +241,7 @@ def problems(
     title: str | None = None,
     components: list[str] | None = None,
     all_infrastructure: bool = False,
+    all_clear: bool = True,
 ) -> list[str]:
     """What stops a message from being published, in plain words; empty when it may go.
 
@@ -174,6 +258,8 @@ def problems(
             "The details must contain the link to the incident issue "
             f"(…/{project}/-/issues/<number>) so readers can follow along."
         )
+    if not all_clear:
+        found.append(ALL_CLEAR_FIRST)
     if components is not None and not components and not all_infrastructure:
         found.append("Choose the affected components (or, knowingly, all infrastructure).")
     report = textlimits.check_length(message.details)
@@ -187,30 +273,22 @@ def draft_key(incident_id: int | None, form: str) -> str:
     return f"{incident_id or 'new'}:{form}"
 
 
-def load_draft(*, session: Session, key: str) -> dict[str, Any]:
-    """The saved values of a form, or nothing."""
-    draft = session.get(Draft, key)
-    return dict(draft.values) if draft else {}
-
-
-def save_draft(*, session: Session, key: str, values: dict[str, Any], now: datetime) -> None:
-    """Save a form's values as they are typed."""
-    draft = session.get(Draft, key) or Draft(key=key)
-    draft.values, draft.updated_at = values, now
-    session.add(draft)
-
-
 PRACTICE_TARGET = "practice: not sent to GitLab, PagerDuty or Slack"
 
 
 @dataclass
 class Publisher:
-    """Runs the composer's actions through the outbox with the configured clients."""
+    """Builds the composer's commands and publishes them for the actor through the outbox."""
 
     engine: Engine
     clients: Clients
     project: str
     actor: str
+
+    @property
+    def outbox(self) -> Outbox:
+        """The one way commands reach the services."""
+        return Outbox(self.engine, self.clients)
 
     def create(
         self,
@@ -220,45 +298,24 @@ class Publisher:
         components: list[str],
         all_infrastructure: bool,
         now: datetime,
-        force: bool = False,
     ) -> Outcome:
         """Create the incident on its status page."""
-        incident, statusio = self._incident(incident_id), self._statusio()
-        payload = {
-            "name": incident.title,
-            "details": message.details,
-            "status": message.status,
-            "state": message.state,
-            "components": components,
-            "all_infrastructure": all_infrastructure,
-            "broadcast": message.broadcast,
-            "statuspage_id": incident.statuspage_id,
-        }
+        incident = self._incident(incident_id)
+        command = CreateStatusIncident(
+            working_id=incident_id,
+            statuspage_id=incident.statuspage_id,
+            practice=incident.practice,
+            name=incident.title,
+            details=message.details,
+            status=message.status,
+            state=message.state,
+            components=tuple(components),
+            all_infrastructure=all_infrastructure,
+            broadcast=flags(message.broadcast),
+        )
 
-        def send() -> dict[str, Any]:
-            new_id = statusio.create_incident(
-                name=incident.title,
-                details=message.details,
-                components=components,
-                status=message.status,
-                state=message.state,
-                broadcast=message.broadcast,
-                all_infrastructure=all_infrastructure,
-                statuspage_id=incident.statuspage_id,
-            )
-            return {"incident_id": new_id}
-
-        def confirm(entry: OutboxEntry) -> dict[str, Any] | None:
-            for page in statusio.incident_pages("active", statuspage_id=incident.statuspage_id):
-                for found in page:
-                    if found.get("name") == incident.title and _messages_with(
-                        found, message.details, entry.created_at
-                    ):
-                        return {"incident_id": found["_id"]}
-            return None
-
-        def apply(session: Session, result: dict[str, Any]) -> None:
-            stored = self._stored(session, incident_id)
+        def apply(session: Session, result: Result) -> None:
+            stored = _stored(session, incident_id)
             stored.statuspage_incident_id = result["incident_id"]
             for thread in session.exec(
                 select(StakeholderThread).where(
@@ -268,283 +325,163 @@ class Publisher:
                 thread.statuspage_incident_id = result["incident_id"]
                 session.add(thread)
             stored.components = components
-            self._posted(session, stored, message, now)
-            mark_step(session=session, incident=stored, key="create_incident", now=now)
+            _posted(session, stored, message, now)
+            mark_step(session=session, incident=stored, key=StepKey.CREATE_INCIDENT, now=now)
 
-        return self._publish("create_incident", incident, payload, send, confirm, apply, now, force)
+        return self.outbox.publish(command, actor=self.actor, now=now, on_sent=apply)
 
     def update(
-        self,
-        *,
-        incident_id: int,
-        message: Message,
-        now: datetime,
-        resolve: bool = False,
-        force: bool = False,
+        self, *, incident_id: int, message: Message, now: datetime, resolve: bool = False
     ) -> Outcome:
         """Publish an update (or the resolving update) to the incident."""
-        incident, statusio = self._incident(incident_id), self._statusio()
+        incident = self._incident(incident_id)
         if incident.statuspage_incident_id is None:
-            return Outcome("failed", "Create the incident on the status page first.")
+            return Outcome(OutcomeStatus.FAILED, "Create the incident on the status page first.")
+        if resolve and StepKey.IM_ALL_CLEAR not in incident.steps:
+            return Outcome(OutcomeStatus.FAILED, ALL_CLEAR_FIRST)
         status = ComponentStatus.OPERATIONAL if resolve else message.status
-        action = "resolve_incident" if resolve else "update_incident"
-        payload = {
-            "incident_id": incident.statuspage_incident_id,
-            "details": message.details,
-            "status": status,
-            "state": message.state,
-            "broadcast": message.broadcast,
-        }
+        command = UpdateStatusIncident(
+            working_id=incident_id,
+            revision=incident.draft_revision,
+            statuspage_id=incident.statuspage_id,
+            practice=incident.practice,
+            incident=incident.statuspage_incident_id,
+            details=message.details,
+            status=status,
+            state=message.state,
+            broadcast=flags(message.broadcast),
+            resolve=resolve,
+        )
 
-        def send() -> dict[str, Any]:
-            statusio.update_incident(
-                incident_id=incident.statuspage_incident_id or "",
-                details=message.details,
-                status=status,
-                state=message.state,
-                broadcast=message.broadcast,
-                resolve=resolve,
-                statuspage_id=incident.statuspage_id,
-            )
-            return {"published": True}
-
-        def confirm(entry: OutboxEntry) -> dict[str, Any] | None:
-            found = statusio.incident(
-                incident.statuspage_incident_id or "", statuspage_id=incident.statuspage_id
-            )
-            return (
-                {"published": True}
-                if _messages_with(found, message.details, entry.created_at)
-                else None
-            )
-
-        def apply(session: Session, _result: dict[str, Any]) -> None:
-            stored = self._stored(session, incident_id)
-            self._posted(session, stored, Message(message.details, message.state, status), now)
+        def apply(session: Session, _result: Result) -> None:
+            stored = _stored(session, incident_id)
+            _posted(session, stored, Message(message.details, message.state, status), now)
             if message.state == IncidentState.MONITORING:
-                mark_step(session=session, incident=stored, key="start_monitoring", now=now)
+                mark_step(session=session, incident=stored, key=StepKey.START_MONITORING, now=now)
             if resolve:
                 stored.resolved_at = now
-                mark_step(session=session, incident=stored, key="resolve_incident", now=now)
+                mark_step(session=session, incident=stored, key=StepKey.RESOLVE_INCIDENT, now=now)
 
-        return self._publish(action, incident, payload, send, confirm, apply, now, force)
+        return self.outbox.publish(command, actor=self.actor, now=now, on_sent=apply)
 
     def notify(self, *, incident_id: int, text: str, now: datetime) -> list[Outcome]:
         """Post the Incident Notifier text to every configured webhook, each at most once."""
         incident = self._incident(incident_id)
         if incident.practice:
-            return [self._rehearse("notify_stakeholders", incident, now)]
-        outcomes = []
-        for webhook in self.clients.slack:
-
-            def record(session: Session, stored: WorkingIncident, name: str = webhook.name) -> None:
-                _thread(session, stored, name, "slack", text, now)
-
-            outcomes.append(
-                self._act(
-                    "notify_stakeholders",
-                    incident,
-                    f"Slack {webhook.name}",
-                    {"text": text, "webhook": webhook.name},
-                    partial(_posted_ok, webhook, text),
-                    now,
-                    then=record,
-                )
+            return [self._rehearse(StepKey.NOTIFY_STAKEHOLDERS, incident_id, now)]
+        return [
+            self._act(
+                SlackNotice(working_id=incident_id, webhook=webhook.name, text=text),
+                now,
+                then=partial(_thread, destination=webhook.name, via="slack", text=text, now=now),
             )
-        return outcomes
+            for webhook in self.clients.slack
+        ]
+
+    def notify_again(self, *, notice: SlackNotice, now: datetime) -> Outcome:
+        """Post a notice again that may not have arrived, after the person checked the channel."""
+        then = partial(_thread, destination=notice.webhook, via="slack", text=notice.text, now=now)
+        return self.outbox.send_again(
+            notice, actor=self.actor, now=now, on_sent=self._ticks(notice, now, then)
+        )
+
+    def unsettled_notices(self, *, incident_id: int) -> list[SlackNotice]:
+        """Notices whose arrival only a look in the channel can settle."""
+        found = self.outbox.unsettled(incident_id=incident_id)
+        return [c for c in found if isinstance(c, SlackNotice)]
 
     def record_manual_notification(self, *, incident_id: int, text: str, now: datetime) -> Outcome:
         """Record that the Incident Notifier was posted by hand (no webhook configured)."""
-
-        def record(session: Session, stored: WorkingIncident) -> None:
-            _thread(session, stored, "by hand", "manual", text, now)
-
-        return self._act(
-            "notify_stakeholders",
-            self._incident(incident_id),
-            "Incident Notifier (by hand)",
-            {"text": text, "webhook": "manual"},
-            lambda: {"recorded": True},
-            now,
-            then=record,
+        command = LocalRecord(
+            working_id=incident_id,
+            step=StepKey.NOTIFY_STAKEHOLDERS,
+            where="Incident Notifier (by hand)",
+            text=text,
         )
+        then = partial(_thread, destination="by hand", via="manual", text=text, now=now)
+        return self._act(command, now, then=then)
 
     def label_issue(self, *, incident_id: int, now: datetime) -> Outcome:
         """Add the Incident-Comms::Status-Page label to the production issue."""
         incident = self._incident(incident_id)
         if incident.practice:
-            return self._rehearse("label_issue", incident, now)
+            return self._rehearse(StepKey.LABEL_ISSUE, incident_id, now)
         iid = linking.first_issue_iid([incident.issue_url or ""], self.project)
-        gitlab = self.clients.gitlab
-        if iid is None or gitlab is None:
-            return Outcome("failed", "Set the production issue link (and configure GitLab) first.")
-
-        def send() -> dict[str, Any]:
-            issue = gitlab.add_labels(self.project, iid, [handbook.STATUS_PAGE_LABEL])
-            return {"labels": issue.get("labels")}
-
-        return self._act(
-            "label_issue",
-            incident,
-            f"GitLab {self.project}#{iid}",
-            {"iid": iid, "label": handbook.STATUS_PAGE_LABEL},
-            send,
-            now,
+        if iid is None or self.clients.gitlab is None:
+            return Outcome(
+                OutcomeStatus.FAILED, "Set the production issue link (and configure GitLab) first."
+            )
+        command = AddLabel(
+            working_id=incident_id,
+            project=self.project,
+            iid=iid,
+            label=handbook.STATUS_PAGE_LABEL,
         )
+        return self._act(command, now)
 
     def page(self, *, incident_id: int, resolve: bool, now: datetime) -> Outcome:
         """Acknowledge (or resolve) the incident's PagerDuty page."""
         incident = self._incident(incident_id)
-        action = "resolve_page" if resolve else "acknowledge_page"
         if incident.practice:
-            return self._rehearse(action, incident, now)
-        pagerduty = self.clients.pagerduty
+            step = StepKey.RESOLVE_PAGE if resolve else StepKey.ACKNOWLEDGE_PAGE
+            return self._rehearse(step, incident_id, now)
         page_id = incident.pagerduty_incident_id
-        if not page_id or pagerduty is None:
-            return Outcome("failed", "Choose the PagerDuty page (and configure PagerDuty) first.")
-        change = pagerduty.resolve if resolve else pagerduty.acknowledge
+        if not page_id or self.clients.pagerduty is None:
+            return Outcome(
+                OutcomeStatus.FAILED, "Choose the PagerDuty page (and configure PagerDuty) first."
+            )
+        command = ChangePage(working_id=incident_id, page_id=page_id, resolve=resolve)
+        return self._act(command, now)
 
-        def send() -> dict[str, Any]:
-            return {"status": change(page_id).get("status")}
+    def _rehearse(self, step: StepKey, incident_id: int, now: datetime) -> Outcome:
+        """A practice incident's step: ticked and audited, but nothing reaches a real service."""
+        command = LocalRecord(working_id=incident_id, step=step, where=PRACTICE_TARGET)
+        return self._act(command, now)
 
-        return self._act(
-            action, incident, f"PagerDuty page {page_id}", {"page": page_id}, send, now
+    def _act(self, command: Command, now: datetime, *, then: Then | None = None) -> Outcome:
+        """Publish a command that ticks the checklist step of the same name when it is done."""
+        return self.outbox.publish(
+            command, actor=self.actor, now=now, on_sent=self._ticks(command, now, then)
         )
 
-    def _rehearse(self, action: str, incident: WorkingIncident, now: datetime) -> Outcome:
-        """A practice incident's step: ticked and audited, but nothing reaches a real service."""
-        return self._act(action, incident, PRACTICE_TARGET, {}, lambda: {"practice": True}, now)
-
-    def _act(
-        self,
-        action: str,
-        incident: WorkingIncident,
-        target: str,
-        payload: dict[str, Any],
-        send: Any,
-        now: datetime,
-        *,
-        then: Any = None,
-    ) -> Outcome:
-        """An action that ticks the checklist step of the same name when it is done."""
-
-        def apply(session: Session, _result: dict[str, Any]) -> None:
-            stored = self._stored(session, incident.id or 0)
-            mark_step(session=session, incident=stored, key=action, now=now)
+    @staticmethod
+    def _ticks(command: Command, now: datetime, then: Then | None) -> OnSent:
+        def apply(session: Session, _result: Result) -> None:
+            stored = _stored(session, command.incident_id or 0)
+            mark_step(session=session, incident=stored, key=StepKey(command.action), now=now)
             if then is not None:
                 then(session, stored)
 
-        return self._send(
-            action,
-            incident,
-            target,
-            payload,
-            send,
-            now,
-            key=(incident.id, action, payload),
-            on_sent=apply,
-        )
-
-    def _publish(
-        self,
-        action: str,
-        incident: WorkingIncident,
-        payload: dict[str, Any],
-        send: Any,
-        confirm: Any,
-        apply: Any,
-        now: datetime,
-        force: bool,
-    ) -> Outcome:
-        """A status-page action: checked against Status.io when its outcome is unclear."""
-        # An incident is created once; each update is one per draft revision, so publishing the
-        # same words again later is possible while a repeat of the same attempt is not.
-        key = (
-            (incident.id, action)
-            if action == "create_incident"
-            else (incident.id, action, incident.draft_revision, payload)
-        )
-        target = f"Status.io {'practice page' if incident.practice else 'status page'}"
-        return self._send(
-            action,
-            incident,
-            target,
-            payload,
-            send,
-            now,
-            key=key,
-            on_sent=apply,
-            confirm=confirm,
-            force=force,
-        )
-
-    def _send(
-        self,
-        action: str,
-        incident: WorkingIncident,
-        target: str,
-        payload: dict[str, Any],
-        send: Any,
-        now: datetime,
-        *,
-        key: tuple[Any, ...],
-        on_sent: Any,
-        confirm: Any = None,
-        force: bool = False,
-    ) -> Outcome:
-        return outbox.publish(
-            engine=self.engine,
-            key=outbox.idempotency_key(*key),
-            action=action,
-            target=target,
-            payload=payload,
-            send=send,
-            confirm_sent=confirm,
-            on_sent=on_sent,
-            actor=self.actor,
-            now=now,
-            incident_id=incident.id,
-            force=force,
-        )
+        return apply
 
     def _incident(self, incident_id: int) -> WorkingIncident:
         with Session(self.engine) as session:
-            return self._stored(session, incident_id)
-
-    @staticmethod
-    def _stored(session: Session, incident_id: int) -> WorkingIncident:
-        incident = session.get(WorkingIncident, incident_id)
-        if incident is None:
-            raise LookupError(f"working incident {incident_id} does not exist")
-        return incident
-
-    def _statusio(self) -> Any:
-        if self.clients.statusio is None:
-            raise LookupError("Status.io is not configured")
-        return self.clients.statusio
-
-    @staticmethod
-    def _posted(
-        session: Session, incident: WorkingIncident, message: Message, now: datetime
-    ) -> None:
-        incident.state, incident.status = message.state, message.status
-        incident.last_posted_at, incident.last_text = now, message.details
-        incident.draft_revision += 1
-        session.add(incident)
-        for form in ("create", "update", "resolve"):
-            draft = session.get(Draft, draft_key(incident.id, form))
-            if draft is not None:
-                session.delete(draft)
+            return _stored(session, incident_id)
 
 
-def _posted_ok(webhook: Any, text: str) -> dict[str, Any]:
-    webhook.post(text)
-    return {"posted": True}
+Then = Callable[[Session, WorkingIncident], None]
+
+
+def _stored(session: Session, incident_id: int) -> WorkingIncident:
+    incident = session.get(WorkingIncident, incident_id)
+    if incident is None:
+        raise LookupError(f"working incident {incident_id} does not exist")
+    return incident
+
+
+def _posted(session: Session, incident: WorkingIncident, message: Message, now: datetime) -> None:
+    incident.state, incident.status = message.state, message.status
+    incident.last_posted_at, incident.last_text = now, message.details
+    incident.draft_revision += 1
+    session.add(incident)
+    for form in ("create", "update", "resolve"):
+        drafts.discard(session=session, key=draft_key(incident.id, form))
 
 
 def _thread(
     session: Session,
     incident: WorkingIncident,
+    *,
     destination: str,
     via: str,
     text: str,
@@ -571,14 +508,3 @@ def zendesk_count(clients: Clients, tag: str) -> int | None:
     if clients.zendesk is None:
         return None
     return clients.zendesk.count(f"type:ticket tags:{tag}")
-
-
-def _messages_with(incident: dict[str, Any], details: str, since: datetime) -> bool:
-    """Whether an incident from Status.io has a message with these details, sent since then."""
-    from cmoc_core.timeutil import parse_time
-
-    for message in incident.get("messages") or []:
-        posted = parse_time(message.get("datetime"))
-        if message.get("details") == details and posted and posted >= since - CONFIRM_WINDOW:
-            return True
-    return False

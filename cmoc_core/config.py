@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         return self.gitlab_token is not None
 
     @property
+    def actor(self) -> str:
+        """Who the audit log names for actions taken from this app: the configured user."""
+        # Until people sign in, the PagerDuty From address is the one user the app knows.
+        return self.pagerduty_from_email or "CMOC"
+
+    @property
     def demo_mode(self) -> bool:
         """No source is configured: the built-in sandbox stands in for all of them."""
         return not (self.pagerduty_configured or self.statusio_configured or self.gitlab_configured)

@@ -106,29 +106,59 @@ class Stage(StrEnum):
     RESOLVE = "4 Resolve"
 
 
+class StepKey(StrEnum):
+    """The checklist steps of the handbook's stages, as kept with each incident."""
+
+    ACKNOWLEDGE_PAGE = "acknowledge_page"
+    JOIN_CHANNEL = "join_channel"
+    CREATE_INCIDENT = "create_incident"
+    NOTIFY_STAKEHOLDERS = "notify_stakeholders"
+    LABEL_ISSUE = "label_issue"
+    RESOLVE_PAGE = "resolve_page"
+    ZENDESK_TAG = "zendesk_tag"
+    UPDATE_ON_CADENCE = "update_on_cadence"
+    START_MONITORING = "start_monitoring"
+    IM_ALL_CLEAR = "im_all_clear"
+    RESOLVE_INCIDENT = "resolve_incident"
+    POST_MORTEM = "post_mortem"
+    FINAL_ZENDESK_CHECK = "final_zendesk_check"
+
+
 @dataclass(frozen=True)
 class Step:
     """One checklist step of a stage."""
 
-    key: str
+    key: StepKey
     stage: Stage
     text: str
 
 
 STEPS: tuple[Step, ...] = (
-    Step("acknowledge_page", Stage.ENGAGE, "Acknowledge the PagerDuty page (target 15 minutes)"),
-    Step("join_channel", Stage.ENGAGE, "Join the incident Slack channel and Zoom call"),
-    Step("create_incident", Stage.ENGAGE, "Create the incident in Status.io"),
-    Step("notify_stakeholders", Stage.ENGAGE, "Notify stakeholders with the Incident Notifier"),
-    Step("label_issue", Stage.ENGAGE, f"Label the incident issue ~{STATUS_PAGE_LABEL}"),
-    Step("resolve_page", Stage.ENGAGE, "Resolve the PagerDuty page"),
-    Step("zendesk_tag", Stage.MANAGE, "Create the Zendesk tag and tag related tickets"),
-    Step("update_on_cadence", Stage.MANAGE, "Update Status.io on the cadence"),
-    Step("start_monitoring", Stage.MONITOR, "Set the incident to Monitoring (may be skipped)"),
-    Step("im_all_clear", Stage.RESOLVE, "The Incident Manager has given the all-clear"),
-    Step("resolve_incident", Stage.RESOLVE, "Resolve the incident in Status.io"),
-    Step("post_mortem", Stage.RESOLVE, "Add the post-mortem link"),
-    Step("final_zendesk_check", Stage.RESOLVE, "Check Zendesk for remaining tickets"),
+    Step(
+        StepKey.ACKNOWLEDGE_PAGE,
+        Stage.ENGAGE,
+        "Acknowledge the PagerDuty page (target 15 minutes)",
+    ),
+    Step(StepKey.JOIN_CHANNEL, Stage.ENGAGE, "Join the incident Slack channel and Zoom call"),
+    Step(StepKey.CREATE_INCIDENT, Stage.ENGAGE, "Create the incident in Status.io"),
+    Step(
+        StepKey.NOTIFY_STAKEHOLDERS,
+        Stage.ENGAGE,
+        "Notify stakeholders with the Incident Notifier",
+    ),
+    Step(StepKey.LABEL_ISSUE, Stage.ENGAGE, f"Label the incident issue ~{STATUS_PAGE_LABEL}"),
+    Step(StepKey.RESOLVE_PAGE, Stage.ENGAGE, "Resolve the PagerDuty page"),
+    Step(StepKey.ZENDESK_TAG, Stage.MANAGE, "Create the Zendesk tag and tag related tickets"),
+    Step(StepKey.UPDATE_ON_CADENCE, Stage.MANAGE, "Update Status.io on the cadence"),
+    Step(
+        StepKey.START_MONITORING,
+        Stage.MONITOR,
+        "Set the incident to Monitoring (may be skipped)",
+    ),
+    Step(StepKey.IM_ALL_CLEAR, Stage.RESOLVE, "The Incident Manager has given the all-clear"),
+    Step(StepKey.RESOLVE_INCIDENT, Stage.RESOLVE, "Resolve the incident in Status.io"),
+    Step(StepKey.POST_MORTEM, Stage.RESOLVE, "Add the post-mortem link"),
+    Step(StepKey.FINAL_ZENDESK_CHECK, Stage.RESOLVE, "Check Zendesk for remaining tickets"),
 )
 
 GENERIC_UPDATES = (

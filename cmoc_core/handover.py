@@ -7,22 +7,23 @@ token) unless the token is the CMOC's own, and stored at once so the KPI sees it
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from cmoc_core import cadence, composer, handbook, linking, outbox
+from cmoc_core import cadence, handbook, linking, rota
+from cmoc_core import drafts as draft_store
+from cmoc_core.clients import Clients
 from cmoc_core.clients.gitlab import GitLabClient
-from cmoc_core.clients.http import ApiAuthError, ApiError, ApiRejected
+from cmoc_core.clients.http import ApiError
+from cmoc_core.commands import CreateIssue
 from cmoc_core.config import Settings
-from cmoc_core.kpis import severities
 from cmoc_core.models import (
-    Draft,
     GitLabIssue,
     Identity,
     IssueKind,
@@ -30,7 +31,6 @@ from cmoc_core.models import (
     MaintenancePhase,
     OnCallEntry,
     OutboxEntry,
-    Person,
     PublishStatus,
     ScheduleKind,
     StatusPageIncident,
@@ -38,18 +38,17 @@ from cmoc_core.models import (
     System,
     WorkingIncident,
 )
-from cmoc_core.outbox import Outcome
+from cmoc_core.outbox import Outbox, Outcome, OutcomeStatus
+from cmoc_core.rota import HANDOVER_WINDOW, People
+from cmoc_core.severity import severities
 from cmoc_core.storage import upsert
 from cmoc_core.sync import gitlab_issue_row
 from cmoc_core.timeutil import iso_z
 
 RECENT = timedelta(days=14)
-HANDOVER_WINDOW = timedelta(hours=2)  # kpis.md 4: an issue within 2 h of the shift's end counts
-FOREVER = datetime.max.replace(tzinfo=UTC)
 REMINDER_LEAD = timedelta(hours=1)
 UPCOMING_MAINTENANCE = timedelta(days=7)
 # Our clock and GitLab's may differ; the title and text must match exactly anyway.
-CONFIRM_WINDOW = timedelta(days=1)
 LABELS = ["Handover"]
 CONFIDENTIAL_REASON = (
     "The handover tracker is public, but a handover can mention customers and confidential "
@@ -102,17 +101,18 @@ def recent_shifts(
     )
     if settings.pagerduty_cmoc_schedule_ids:
         query = query.where(col(OnCallEntry.schedule_id).in_(settings.pagerduty_cmoc_schedule_ids))
-    spans = [s for s in _merged(session.exec(query)) if now - within < s[3] < FOREVER]
+    entries = session.exec(query).all()
+    spans = [
+        (shift.user_id, shift.region, shift.start, shift.end)
+        for shift in rota.shifts(entries)
+        if shift.end is not None and now - within < shift.end
+    ]
     if not spans:
         return []
-    identities = session.exec(
-        select(Identity, Person.name).join(
-            Person, col(Identity.person_id) == col(Person.id), isouter=True
-        )
-    ).all()
-    names = {(i.system, i.external_id): person or i.name for i, person in identities}
+    people = People.load(session=session)
+    accounts = session.exec(select(Identity).where(Identity.system == System.GITLAB)).all()
     handovers = [
-        (names.get((System.GITLAB, author or "")), created, url)
+        (people.name(System.GITLAB, author), created, url)
         for author, created, url in session.exec(
             select(GitLabIssue.author_id, GitLabIssue.created_at, GitLabIssue.web_url)
             .where(
@@ -133,7 +133,7 @@ def recent_shifts(
     }
     shifts = []
     for user, region, start, end in sorted(spans, key=lambda span: span[2], reverse=True):
-        person = names.get((System.PAGERDUTY, user)) or user
+        person = people.name(System.PAGERDUTY, user) or user
         counting = next(
             (
                 url
@@ -142,10 +142,10 @@ def recent_shifts(
             ),
             None,
         )
-        accounts = [
+        own = [
             (i.external_id, i.username)
-            for i, _ in identities
-            if i.system == System.GITLAB and names[(i.system, i.external_id)] == person
+            for i in accounts
+            if people.name(System.GITLAB, i.external_id) == person
         ]
         shifts.append(
             Shift(
@@ -154,8 +154,8 @@ def recent_shifts(
                 region=region,
                 start=start,
                 end=end,
-                gitlab_username=next((name for _, name in accounts if name), None),
-                gitlab_ids=frozenset(external_id for external_id, _ in accounts),
+                gitlab_username=next((name for _, name in own if name), None),
+                gitlab_ids=frozenset(external_id for external_id, _ in own),
                 handover_url=counting or sent.get(_outbox_key(user, start)),
                 counted=counting is not None,
             )
@@ -163,27 +163,12 @@ def recent_shifts(
     return shifts
 
 
-def _merged(
-    entries: Iterable[OnCallEntry],
-) -> list[tuple[str, str | None, datetime, datetime]]:
-    """Entries of one user that touch or overlap make one shift (kpis.md 4): user, region, span."""
-    merged: list[tuple[str, str | None, datetime, datetime]] = []
-    for entry in sorted(entries, key=lambda e: (e.user_id, e.start)):
-        end = entry.end or FOREVER
-        if merged and merged[-1][0] == entry.user_id and entry.start <= merged[-1][3]:
-            user, region, start, until = merged[-1]
-            merged[-1] = (user, region, start, max(until, end))
-        else:
-            merged.append((entry.user_id, entry.region, entry.start, end))
-    return merged
-
-
 def current_shift(shifts: list[Shift], now: datetime) -> Shift | None:
     """The shift on call at `now` (the latest to start), else the latest to have ended."""
-    on_call = [s for s in shifts if s.start <= now < s.end]
+    on_call = rota.on_call_at(shifts, now)
+    if on_call is not None:
+        return on_call
     ended = [s for s in shifts if s.end <= now]
-    if on_call:
-        return max(on_call, key=lambda s: s.start)
     return max(ended, key=lambda s: s.end) if ended else None
 
 
@@ -298,7 +283,9 @@ def _incidents(session: Session, settings: Settings, shift: Shift) -> list[Incid
     found = list(session.exec(query))
     project = settings.gitlab_production_project
     levels = severities(
-        session, (i.production_issue_iid for i, _ in found if i.production_issue_iid), project
+        session=session,
+        project=project,
+        iids=(i.production_issue_iid for i, _ in found if i.production_issue_iid),
     )
     pattern = linking.issue_url_pattern(project)
     notes: dict[str, IncidentNote] = {}
@@ -341,7 +328,14 @@ def _incidents(session: Session, settings: Settings, shift: Shift) -> list[Incid
                 state=working.state,
                 resolved=resolved,
                 last_update=working.last_posted_at,
-                next_due=None if resolved else composer.next_due(working),
+                next_due=None
+                if resolved
+                else cadence.next_due(
+                    posted_at=working.last_posted_at,
+                    text=working.last_text or "",
+                    state=working.state,
+                    severity=working.severity,
+                ),
             )
     return sorted(notes.values(), key=lambda n: (n.resolved, n.last_update))
 
@@ -390,20 +384,14 @@ def _contact_requests(
         .order_by(col(GitLabIssue.created_at))
     )
     label = settings.gitlab_contact_request_label
-    names = dict(
-        session.exec(
-            select(Identity.external_id, func.coalesce(Person.name, Identity.name))
-            .join(Person, col(Identity.person_id) == col(Person.id), isouter=True)
-            .where(Identity.system == System.GITLAB)
-        ).all()
-    )
+    people = People.load(session=session)
     return [
         ContactRequestNote(
             title=issue.title,
             url=issue.web_url,
             opened_at=issue.created_at,
             closed=issue.closed_at is not None and issue.closed_at < shift.end,
-            assignees=tuple(names.get(a, a) for a in issue.assignee_ids),
+            assignees=tuple(people.name(System.GITLAB, a) or a for a in issue.assignee_ids),
         )
         for issue in session.exec(query)
         if not label or label in issue.labels
@@ -484,9 +472,13 @@ def draft_key(shift: Shift) -> str:
     return f"handover:{shift.key}"
 
 
-def _outbox_key(user_id: str, start: datetime) -> str:
+def _intent(user_id: str, start: datetime) -> str:
     """One handover issue per shift, whatever the text or the author."""
-    return outbox.idempotency_key("create_handover", user_id, iso_z(start))
+    return f"{user_id} {iso_z(start)}"
+
+
+def _outbox_key(user_id: str, start: datetime) -> str:
+    return CreateIssue.key_of("create_handover", _intent(user_id, start))
 
 
 @dataclass(frozen=True)
@@ -515,11 +507,15 @@ def create(
 ) -> Creation:
     """Create the shift's handover issue once, in the CMOC's name unless `as_token_user`."""
     if gitlab is None:
-        return Creation(Outcome("failed", "GitLab is not configured, so nothing was created."))
+        return Creation(
+            Outcome(OutcomeStatus.FAILED, "GitLab is not configured, so nothing was created.")
+        )
     try:
         token = gitlab.current_user()
     except ApiError as exc:
-        return Creation(Outcome("failed", f"{exc}. Nothing was created; your draft is kept."))
+        return Creation(
+            Outcome(OutcomeStatus.FAILED, f"{exc}. Nothing was created; your draft is kept.")
+        )
     token_user = str(token.get("username") or token["id"])
     if as_token_user or str(token["id"]) in shift.gitlab_ids:
         sudo = None
@@ -528,44 +524,23 @@ def create(
     else:
         return Creation(
             Outcome(
-                "failed",
+                OutcomeStatus.FAILED,
                 f"{shift.person}'s GitLab account is not known yet (the people mapping on "
                 "Sync & settings can name it), so the issue cannot be created in their name. "
                 "Nothing was created; your draft is kept.",
             ),
             fallback_author=token_user,
         )
-    refusal: list[str] = []
-
-    def send() -> dict[str, Any]:
-        try:
-            return gitlab.create_issue(
-                project,
-                title=handover.title,
-                description=handover.body,
-                labels=LABELS,
-                confidential=handover.confidential,
-                sudo=sudo,
-            )
-        except (ApiAuthError, ApiRejected) as exc:
-            if sudo and exc.status in (403, 404):
-                refusal.append(
-                    f"GitLab refused to create the issue as @{sudo}: only an administrator's "
-                    f"token may act for another user, and @{token_user}'s is not one."
-                    if exc.status == 403
-                    else f"GitLab does not know the user @{sudo}."
-                )
-            raise
-
-    def confirm(entry: OutboxEntry) -> dict[str, Any] | None:
-        for page in gitlab.issues(project, updated_after=entry.created_at - CONFIRM_WINDOW):
-            for issue in page:
-                if (issue.get("title"), issue.get("description")) == (
-                    handover.title,
-                    handover.body,
-                ):
-                    return issue
-        return None
+    command = CreateIssue(
+        kind="create_handover",
+        intent=_intent(shift.user_id, shift.start),
+        project=project,
+        title=handover.title,
+        description=handover.body,
+        labels=tuple(LABELS),
+        confidential=handover.confidential,
+        sudo=sudo,
+    )
 
     def store(session: Session, issue: dict[str, Any]) -> None:
         upsert(
@@ -574,37 +549,26 @@ def create(
             [gitlab_issue_row(issue, project, IssueKind.HANDOVER)],
             keys=("id",),
         )
-        kept = session.get(Draft, draft_key(shift))
-        if kept is not None:
-            session.delete(kept)
+        draft_store.discard(session=session, key=draft_key(shift))
 
-    outcome = outbox.publish(
-        engine=engine,
-        key=_outbox_key(shift.user_id, shift.start),
-        action="create_handover",
-        target=f"GitLab {project}",
-        payload={
-            "title": handover.title,
-            "description": handover.body,
-            "confidential": handover.confidential,
-            "labels": LABELS,
-            "sudo": sudo,
-        },
-        send=send,
-        confirm_sent=confirm,
-        on_sent=store,
-        actor=actor,
-        now=now,
-    )
-    if refusal:
+    outbox = Outbox(engine, Clients(gitlab=gitlab))
+    outcome = outbox.publish(command, actor=actor, now=now, on_sent=store)
+    refused = outcome.cause.status if outcome.cause is not None else None
+    if sudo and refused in (403, 404):
+        refusal = (
+            f"GitLab refused to create the issue as @{sudo}: only an administrator's "
+            f"token may act for another user, and @{token_user}'s is not one."
+            if refused == 403
+            else f"GitLab does not know the user @{sudo}."
+        )
         return Creation(
-            Outcome("failed", f"{refusal[0]} Nothing was created; your draft is kept."),
+            Outcome(OutcomeStatus.FAILED, f"{refusal} Nothing was created; your draft is kept."),
             fallback_author=token_user,
         )
     if outcome.ok:
         issue = outcome.result or {}
         author = issue.get("author") or {}
-        done = "was already created" if outcome.status == "already_sent" else "created"
+        done = "was already created" if outcome.status == OutcomeStatus.ALREADY_SENT else "created"
         note = (
             ""
             if str(author.get("id")) in shift.gitlab_ids
@@ -621,7 +585,7 @@ def save_draft(
     *, session: Session, shift: Shift, body: str, confidential: bool, now: datetime
 ) -> None:
     """Keep the handover being written, so a reload or a restart loses nothing."""
-    composer.save_draft(
+    draft_store.save(
         session=session,
         key=draft_key(shift),
         values={"body": body, "confidential": confidential},
@@ -631,4 +595,69 @@ def save_draft(
 
 def load_draft(*, session: Session, shift: Shift) -> dict[str, Any]:
     """The handover draft saved for this shift, or nothing."""
-    return composer.load_draft(session=session, key=draft_key(shift))
+    return draft_store.load(session=session, key=draft_key(shift))
+
+
+class ShiftStatus(StrEnum):
+    """Where a shift stands with its handover, in the words of the shift picker."""
+
+    HANDED_OVER = "handed over"
+    NOT_COUNTED = "handed over (not counted)"
+    ON_CALL = "on call now"
+    NO_HANDOVER = "no handover yet"
+
+
+def shift_status(shift: Shift, now: datetime) -> ShiftStatus:
+    """Handed over (counted or not), on call at `now`, or still without a handover."""
+    if shift.counted:
+        return ShiftStatus.HANDED_OVER
+    if shift.handed_over:
+        return ShiftStatus.NOT_COUNTED
+    return ShiftStatus.ON_CALL if shift.start <= now < shift.end else ShiftStatus.NO_HANDOVER
+
+
+def still_open(window: Window) -> int:
+    """How many of the window's incidents were not resolved by the shift's end."""
+    return sum(not note.resolved for note in window.incidents)
+
+
+@dataclass(frozen=True)
+class Writing:
+    """A handover being written: the shift's window, a fresh draft, and the text kept so far."""
+
+    window: Window
+    fresh: HandoverDraft
+    kept: HandoverDraft
+
+
+def writing(*, session: Session, settings: Settings, shift: Shift) -> Writing:
+    """The shift's window, its fresh draft, and the text kept as typed (else the fresh one)."""
+    window = gather(session=session, settings=settings, shift=shift)
+    fresh = draft(window)
+    saved = load_draft(session=session, shift=shift)
+    kept = HandoverDraft(
+        fresh.title,
+        str(saved.get("body", fresh.body)),
+        bool(saved.get("confidential", True)),
+    )
+    return Writing(window, fresh, kept)
+
+
+@dataclass(frozen=True)
+class Review:
+    """What to tell the CMOC about a handover before it is created."""
+
+    empty: bool
+    public: bool
+    leaves_out_activity: bool
+
+
+def review(*, window: Window, handover: HandoverDraft) -> Review:
+    """Whether the handover is empty, public, or says nothing happened when the data disagrees."""
+    return Review(
+        empty=not handover.body.strip(),
+        public=not handover.confidential,
+        leaves_out_activity=(
+            not window.quiet and handover.body == nothing_happened(window.shift).body
+        ),
+    )

@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from functools import partial
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from cmoc_core import linking, outbox
+from cmoc_core import linking
+from cmoc_core.clients import Clients
 from cmoc_core.clients.http import ApiError
 from cmoc_core.clients.statusio import StatusIoClient
+from cmoc_core.commands import (
+    Command,
+    DeleteMaintenance,
+    PostMaintenance,
+    ScheduleMaintenance,
+    flags,
+)
+from cmoc_core.commands import MaintenanceAction as Action
 from cmoc_core.handbook import BROADCAST_CHANNELS
 from cmoc_core.models import (
     AuditEntry,
@@ -33,23 +39,11 @@ from cmoc_core.models import (
     OutboxEntry,
     PublishStatus,
 )
-from cmoc_core.outbox import Outcome, Result
+from cmoc_core.outbox import Outbox, Outcome, OutcomeStatus
 from cmoc_core.storage import session_scope, upsert
 from cmoc_core.timeutil import parse_time
 
 CLOSED_SHOWN = 20
-CONFIRM_WINDOW = timedelta(minutes=2)
-
-
-class Action(StrEnum):
-    """What the CMOC can do with a maintenance; the values name the actions in the audit log."""
-
-    SCHEDULE = "maintenance_schedule"
-    RESCHEDULE = "maintenance_reschedule"
-    UPDATE = "maintenance_update"
-    START = "maintenance_start"
-    FINISH = "maintenance_finish"
-    DELETE = "maintenance_delete"
 
 
 ACTIONS_BY_PHASE = {
@@ -194,31 +188,6 @@ class Plan:
         details, url = self.details.strip(), self.issue_url.strip()
         return details if not url or url in details else details + ISSUE_SUFFIX.format(url=url)
 
-    def payload(self) -> dict[str, Any]:
-        """The plan as JSON, for the outbox."""
-        return {
-            "name": self.name,
-            "details": self.details,
-            "start": _minute(self.start).isoformat(),
-            "end": _minute(self.end).isoformat(),
-            "components": list(self.components),
-            "all_infrastructure": self.all_infrastructure,
-            "automation": self.automation,
-            "notify": dict(self.notify),
-            "issue_url": self.issue_url,
-        }
-
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> Plan:
-        """The plan an outbox entry holds."""
-        return cls(
-            **{
-                **payload,
-                "start": datetime.fromisoformat(payload["start"]),
-                "end": datetime.fromisoformat(payload["end"]),
-            }
-        )
-
 
 @dataclass(frozen=True)
 class Notice:
@@ -352,14 +321,14 @@ def _known_settings(session: Session) -> dict[str, dict[str, Any]]:
     )
     known: dict[str, dict[str, Any]] = defaultdict(dict)
     for entry in entries:
-        if entry.action in (Action.SCHEDULE, Action.RESCHEDULE):
-            plan = entry.payload["plan"]
+        command = Command.restore(entry.payload)
+        if isinstance(command, ScheduleMaintenance):
             known[(entry.result or {}).get("maintenance_id", "")] = {
-                "automation": plan["automation"],
-                "notify": plan["notify"],
+                "automation": command.automation,
+                "notify": dict(command.notify),
             }
-        elif entry.payload.get("automation_disabled"):
-            known[entry.payload["maintenance_id"]]["automation"] = False
+        elif isinstance(command, PostMaintenance) and command.automation_disabled:
+            known[command.maintenance_id]["automation"] = False
     return known
 
 
@@ -577,118 +546,81 @@ class Publisher:
         """Schedule a new maintenance window."""
         found = plan_problems(plan, now=now, project=self.project)
         if found:
-            return Outcome("failed", " ".join(found))
-        outcome = self._send(
-            Action.SCHEDULE,
-            plan.name,
-            {"plan": plan.payload()},
-            partial(self._schedule, plan),
-            partial(self._find_scheduled, plan, None),
-            now,
-        )
-        return self._refreshed(outcome)
+            return Outcome(OutcomeStatus.FAILED, " ".join(found))
+        return self._refreshed(self._send(self._scheduling(plan, replacing=None), now))
 
     def post(self, *, window: Window, action: Action, notice: Notice, now: datetime) -> Outcome:
         """Start a maintenance, post an update without starting it, or finish it."""
         found = notice_problems(window, action, notice)
         if found:
-            return Outcome("failed", " ".join(found))
-        payload = {
-            "maintenance_id": window.id,
-            "details": notice.details,
-            "broadcast": dict(notice.broadcast),
-            "automation_disabled": notice.automation_disabled,
-        }
-        phases = {
-            Action.START: ("active", "resolved"),
-            Action.UPDATE: ("upcoming", "active", "resolved"),
-            Action.FINISH: ("resolved",),
-        }[action]
-
-        def send() -> Result:
-            assert self.client is not None
-            self.client.post_maintenance(
-                CALLS[action],
-                maintenance_id=window.id,
-                details=notice.details,
-                broadcast=notice.broadcast,
-                subject=SUBJECTS[action].format(name=window.name),
-                statuspage_id=self.statuspage_id,
-            )
-            return {"maintenance_id": window.id}
-
-        confirm = partial(self._find_message, window.id, notice.details, phases)
-        outcome = self._send(action, window.name, payload, send, confirm, now)
-        return self._refreshed(outcome)
+            return Outcome(OutcomeStatus.FAILED, " ".join(found))
+        command = PostMaintenance(
+            statuspage_id=self.statuspage_id,
+            call=CALLS[action],
+            maintenance_id=window.id,
+            name=window.name,
+            details=notice.details,
+            broadcast=flags(notice.broadcast),
+            subject=SUBJECTS[action].format(name=window.name),
+            automation_disabled=notice.automation_disabled,
+        )
+        return self._refreshed(self._send(command, now))
 
     def reschedule(self, *, window: Window, plan: Plan, now: datetime) -> Outcome:
         """Move an upcoming window: schedule the replacement, then delete the original."""
         started = self._started_reschedule(window.id)
         if started is None:
             found = plan_problems(plan, now=now, project=self.project)
-            plan = rescheduled(plan, window)
             if Action.RESCHEDULE not in window.actions:
                 found.insert(
                     0, NOT_ALLOWED.format(phase=PHASE_NAMES[window.phase], done="rescheduled")
                 )
             if found:
-                return Outcome("failed", f"{' '.join(found)} {ORIGINAL_KEPT}")
-            payload = {"original_id": window.id, "plan": plan.payload()}
+                return Outcome(OutcomeStatus.FAILED, f"{' '.join(found)} {ORIGINAL_KEPT}")
+            scheduling = self._scheduling(rescheduled(plan, window), replacing=window.id)
             resumed = ""
         else:
-            payload = started
-            earlier = Plan.from_payload(started["plan"])
-            same = earlier.payload() == rescheduled(plan, window).payload()
-            resumed = "" if same else " " + RESUMED.format(new=span(earlier.start, earlier.end))
-            plan = earlier
-        first = self._send(
-            Action.RESCHEDULE,
-            plan.name,
-            payload,
-            partial(self._schedule, plan),
-            partial(self._find_scheduled, plan, window.id),
-            now,
-        )
+            scheduling = started
+            asked = self._scheduling(rescheduled(plan, window), replacing=window.id)
+            new = span(started.start, started.end)
+            resumed = "" if asked == started else " " + RESUMED.format(new=new)
+        first = self._send(scheduling, now)
         if not first.ok:
             return Outcome(first.status, f"{first.message} {ORIGINAL_KEPT}")
-        second = self._send(
-            Action.DELETE,
-            window.name,
-            {"maintenance_id": window.id},
-            partial(self._delete, window.id),
-            partial(self._find_deleted, window.id),
-            now,
+        deleting = DeleteMaintenance(
+            statuspage_id=self.statuspage_id, maintenance_id=window.id, name=window.name
         )
+        second = self._send(deleting, now)
         if not second.ok:
             return self._refreshed(
                 Outcome(second.status, HALF_DONE.format(reason=second.message), first.result)
             )
-        status = "already_sent" if first.status == second.status == "already_sent" else "sent"
-        sentence = subscriber_sentence(plan, replacing=window)
+        both_before = first.status == second.status == OutcomeStatus.ALREADY_SENT
+        status = OutcomeStatus.ALREADY_SENT if both_before else OutcomeStatus.SENT
+        sentence = subscriber_sentence(_plan_of(scheduling), replacing=window)
         return self._refreshed(Outcome(status, f"Rescheduled. {sentence}{resumed}", first.result))
 
-    def _send(
-        self,
-        action: Action,
-        name: str,
-        payload: dict[str, Any],
-        send: Callable[[], Result],
-        confirm: Callable[[OutboxEntry], Result | None],
-        now: datetime,
-    ) -> Outcome:
-        if self.client is None:
-            return Outcome("failed", NOT_CONFIGURED)
-        return outbox.publish(
-            engine=self.engine,
-            key=outbox.idempotency_key(action.value, self.statuspage_id, payload),
-            action=action.value,
-            target=TARGET.format(name=name),
-            payload=payload,
-            send=send,
-            confirm_sent=confirm,
-            actor=self.actor,
-            now=now,
+    def _scheduling(self, plan: Plan, *, replacing: str | None) -> ScheduleMaintenance:
+        """The command that schedules a plan (as a reschedule when it replaces a window)."""
+        return ScheduleMaintenance(
+            statuspage_id=self.statuspage_id,
+            name=plan.name,
+            details=plan.text,
+            components=tuple(plan.components),
+            start=_minute(plan.start),
+            end=_minute(plan.end),
+            all_infrastructure=plan.all_infrastructure,
+            automation=plan.automation,
+            notify=flags(plan.notify),
+            subject=SUBJECTS[Action.SCHEDULE].format(name=plan.name),
+            replacing=replacing,
         )
+
+    def _send(self, command: Command, now: datetime) -> Outcome:
+        if self.client is None:
+            return Outcome(OutcomeStatus.FAILED, NOT_CONFIGURED)
+        outbox = Outbox(self.engine, Clients(statusio=self.client))
+        return outbox.publish(command, actor=self.actor, now=now)
 
     def _refreshed(self, outcome: Outcome) -> Outcome:
         """The outcome, after storing Status.io's list again when something may have changed."""
@@ -700,73 +632,8 @@ class Publisher:
             return replace(outcome, message=outcome.message + NOT_REFRESHED.format(reason=exc))
         return outcome
 
-    def _schedule(self, plan: Plan) -> Result:
-        assert self.client is not None
-        new_id = self.client.schedule_maintenance(
-            name=plan.name,
-            details=plan.text,
-            components=list(plan.components),
-            start=plan.start,
-            end=plan.end,
-            all_infrastructure=plan.all_infrastructure,
-            automation=plan.automation,
-            notify=plan.notify,
-            subject=SUBJECTS[Action.SCHEDULE].format(name=plan.name),
-            statuspage_id=self.statuspage_id,
-        )
-        return {"maintenance_id": new_id}
-
-    def _delete(self, window_id: str) -> Result:
-        assert self.client is not None
-        self.client.delete_maintenance(maintenance_id=window_id, statuspage_id=self.statuspage_id)
-        return {"deleted": window_id}
-
-    def _listed(self) -> dict[str, list[dict[str, Any]]]:
-        assert self.client is not None
-        return self.client.maintenances(statuspage_id=self.statuspage_id)
-
-    def _find_scheduled(
-        self, plan: Plan, replacing: str | None, _entry: OutboxEntry
-    ) -> Result | None:
-        """The window an unclear schedule created, found by its name and planned start."""
-        lists = self._listed()
-        for raw in lists["upcoming"] + lists["active"]:
-            start = parse_time(raw.get("datetime_planned_start"))
-            if (
-                raw.get("_id") != replacing
-                and raw.get("name") == plan.name
-                and start is not None
-                and _minute(start) == _minute(plan.start)
-            ):
-                return {"maintenance_id": raw["_id"]}
-        return None
-
-    def _find_message(
-        self, window_id: str, details: str, phases: tuple[str, ...], entry: OutboxEntry
-    ) -> Result | None:
-        """Whether an unclear start, update or finish shows in Status.io's list."""
-        lists = self._listed()
-        for raw in (item for phase in phases for item in lists[phase]):
-            if raw.get("_id") != window_id:
-                continue
-            for message in raw.get("messages") or []:
-                posted = parse_time(message.get("datetime"))
-                if (
-                    message.get("details") == details
-                    and posted
-                    and posted >= entry.created_at - CONFIRM_WINDOW
-                ):
-                    return {"maintenance_id": window_id}
-        return None
-
-    def _find_deleted(self, window_id: str, _entry: OutboxEntry) -> Result | None:
-        """Whether an unclear delete took effect: the window is no longer listed."""
-        lists = self._listed()
-        listed = any(raw.get("_id") == window_id for items in lists.values() for raw in items)
-        return None if listed else {"deleted": window_id}
-
-    def _started_reschedule(self, window_id: str) -> dict[str, Any] | None:
-        """The payload of a reschedule of this window that went out or may have."""
+    def _started_reschedule(self, window_id: str) -> ScheduleMaintenance | None:
+        """The replacement of this window that went out or may have."""
         with Session(self.engine) as session:
             entries = session.exec(
                 select(OutboxEntry).where(
@@ -774,4 +641,63 @@ class Publisher:
                     OutboxEntry.status != PublishStatus.FAILED,
                 )
             ).all()
-        return next((e.payload for e in entries if e.payload["original_id"] == window_id), None)
+        commands = (Command.restore(e.payload) for e in entries)
+        return next(
+            (
+                c
+                for c in commands
+                if isinstance(c, ScheduleMaintenance) and c.replacing == window_id
+            ),
+            None,
+        )
+
+
+def _plan_of(command: ScheduleMaintenance) -> Plan:
+    """The plan a scheduling command was made from (its details already hold the issue link)."""
+    return Plan(
+        name=command.name,
+        details=command.details,
+        start=command.start,
+        end=command.end,
+        components=list(command.components),
+        all_infrastructure=command.all_infrastructure,
+        automation=command.automation,
+        notify=dict(command.notify),
+    )
+
+
+@dataclass(frozen=True)
+class PendingNotice:
+    """A start, an update or a finish, checked and waiting for the CMOC to confirm it."""
+
+    window: Window
+    action: Action
+    notice: Notice
+
+
+@dataclass(frozen=True)
+class PendingPlan:
+    """A new window, or the move of `original`, checked and waiting for the CMOC to confirm it."""
+
+    plan: Plan
+    component_names: tuple[str, ...] = ()
+    original: Window | None = None
+
+    @property
+    def announced(self) -> Plan:
+        """The plan as subscribers will read it: a move says where the window was."""
+        return self.plan if self.original is None else rescheduled(self.plan, self.original)
+
+
+Pending = PendingNotice | PendingPlan
+
+
+def send(*, publisher: Publisher, pending: Pending, now: datetime) -> Outcome:
+    """Send what the CMOC confirmed: a notice, a new window, or the move of a window."""
+    if isinstance(pending, PendingNotice):
+        return publisher.post(
+            window=pending.window, action=pending.action, notice=pending.notice, now=now
+        )
+    if pending.original is not None:
+        return publisher.reschedule(window=pending.original, plan=pending.plan, now=now)
+    return publisher.schedule(plan=pending.plan, now=now)

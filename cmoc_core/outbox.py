@@ -1,51 +1,67 @@
-"""Sending an action at most once: an outbox row is written before the call, every end audited.
+"""Sending a command at most once: an outbox row is written before the call, every end audited.
 
-A double click, a rerun, a reload or a restart finds the row by its idempotency key: a sent
-action is not sent again, one in flight is left alone, and one whose outcome is unknown is
-first checked against the service (where the service can tell) before it is sent again.
+A double click, a rerun, a reload or a restart finds the row by the command's key: a sent action
+is not sent again and one in flight is left alone. One whose outcome is unclear is settled as
+its command says: read back from the service, repeated where repeating is harmless, or left to
+the person, who checks and then sends it again on purpose.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from enum import StrEnum
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
-from cmoc_core.clients.http import ApiError, ApiUnavailable
+from cmoc_core.clients import Clients
+from cmoc_core.clients.http import ApiError, ApiOutcomeUnclear
+from cmoc_core.commands import Command, Result, Settle
 from cmoc_core.models import AuditEntry, OutboxEntry, PublishStatus
 from cmoc_core.storage import session_scope
 
 LEASE = timedelta(minutes=2)
 
-Result = dict[str, Any]
+OnSent = Callable[[Session, Result], None]
+
+
+class OutcomeStatus(StrEnum):
+    """How a publish ended."""
+
+    SENT = "sent"
+    ALREADY_SENT = "already_sent"
+    IN_PROGRESS = "in_progress"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class _Claim(StrEnum):
+    NEW = "new"
+    RETRY = "retry"
+    SENT = "sent"
+    IN_PROGRESS = "in_progress"
+    UNCLEAR = "unclear"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a publish ended: sent, already_sent, in_progress, failed or unknown."""
+    """How a publish ended, in words; `key` names the outbox row, `cause` a service's refusal."""
 
-    status: str
+    status: OutcomeStatus
     message: str
     result: Result | None = None
+    key: str | None = None
+    cause: ApiError | None = None
+    ask_user: bool = False
 
     @property
     def ok(self) -> bool:
         """The action is known to have taken effect."""
-        return self.status in ("sent", "already_sent")
-
-
-def idempotency_key(*parts: Any) -> str:
-    """A stable key for one intended action (incident, action, draft revision, payload)."""
-    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+        return self.status in (OutcomeStatus.SENT, OutcomeStatus.ALREADY_SENT)
 
 
 def audit(
@@ -73,162 +89,226 @@ def audit(
     )
 
 
-def publish(
-    *,
-    engine: Engine,
-    key: str,
-    action: str,
-    target: str,
-    payload: Result,
-    send: Callable[[], Result],
-    actor: str,
-    now: datetime,
-    incident_id: int | None = None,
-    confirm_sent: Callable[[OutboxEntry], Result | None] | None = None,
-    on_sent: Callable[[Session, Result], None] | None = None,
-    force: bool = False,
-) -> Outcome:
-    """Send an action at most once per key; `on_sent` runs in the transaction that records it."""
-    claim = _claim(
-        engine,
-        key=key,
-        action=action,
-        target=target,
-        payload=payload,
-        incident_id=incident_id,
-        now=now,
-    )
-    if claim == "sent":
-        with session_scope(engine) as session:
-            entry = session.get(OutboxEntry, key)
-            assert entry is not None
-            return Outcome("already_sent", f"{target}: already done, not sent again", entry.result)
-    if claim == "in_progress":
-        return Outcome("in_progress", f"{target}: still being sent; not sent a second time")
-    if claim == "uncertain":
-        with session_scope(engine) as session:
-            entry = session.get(OutboxEntry, key)
-            assert entry is not None
-        found = confirm_sent(entry) if confirm_sent else None
-        if found is not None:
-            _finish(
-                engine,
-                key,
-                PublishStatus.SENT,
-                now=now,
-                result=found,
-                on_sent=on_sent,
-                actor=actor,
-                note="confirmed with the service after an unclear outcome",
-            )
-            return Outcome("sent", f"{target}: it had gone out; confirmed with the service", found)
-        if confirm_sent is None and not force:
+@dataclass(frozen=True)
+class Outbox:
+    """The one way any command reaches a service: at most once, settled when unclear."""
+
+    engine: Engine
+    clients: Clients
+
+    def publish(
+        self, command: Command, *, actor: str, now: datetime, on_sent: OnSent | None = None
+    ) -> Outcome:
+        """Send the command at most once; `on_sent` runs in the transaction that records it."""
+        key, target = command.key(), command.target
+        claim = self._claim(command, key, now)
+        if claim == _Claim.SENT:
             return Outcome(
-                "unknown",
-                f"{target}: the last attempt may or may not have gone out "
-                f"({entry.error or 'no answer'}); check, then send again to confirm",
+                OutcomeStatus.ALREADY_SENT,
+                f"{target}: already done, not sent again",
+                self._entry(key).result,
+                key,
             )
-        if not _reclaim(engine, key, entry, now):
-            return Outcome("in_progress", f"{target}: still being sent; not sent a second time")
-    try:
-        result = send()
-    except ApiUnavailable as exc:
-        _finish(engine, key, PublishStatus.UNKNOWN, now=now, error=str(exc), actor=actor)
-        return Outcome("unknown", f"{exc}. Your draft is kept; sending again checks first.")
-    except ApiError as exc:
-        _finish(engine, key, PublishStatus.FAILED, now=now, error=str(exc), actor=actor)
-        return Outcome("failed", f"{exc}. Nothing was published; your draft is kept.")
-    _finish(engine, key, PublishStatus.SENT, now=now, result=result, on_sent=on_sent, actor=actor)
-    return Outcome("sent", f"{target}: done", result)
+        if claim == _Claim.IN_PROGRESS:
+            return _in_progress(target, key)
+        if claim == _Claim.UNCLEAR:
+            entry = self._entry(key)
+            if command.settle == Settle.ASK_USER:
+                return _ask_user(target, key, entry.error)
+            if command.settle == Settle.READ_BACK:
+                try:
+                    found = command.confirm(self.clients, since=entry.created_at)
+                except ApiError as exc:
+                    return Outcome(
+                        OutcomeStatus.UNKNOWN,
+                        f"{target}: the last attempt may have gone out, and checking failed "
+                        f"({exc}). Nothing was sent again; try again in a moment.",
+                        key=key,
+                    )
+                if found is not None:
+                    self._finish(
+                        key,
+                        PublishStatus.SENT,
+                        now=now,
+                        actor=actor,
+                        result=found,
+                        on_sent=on_sent,
+                        note="confirmed with the service after an unclear outcome",
+                    )
+                    return Outcome(
+                        OutcomeStatus.SENT,
+                        f"{target}: it had gone out; confirmed with the service",
+                        found,
+                        key,
+                    )
+            if not self._reclaim(key, entry, now):
+                return _in_progress(target, key)
+        return self._send(command, key, actor=actor, now=now, on_sent=on_sent)
 
+    def send_again(
+        self, command: Command, *, actor: str, now: datetime, on_sent: OnSent | None = None
+    ) -> Outcome:
+        """Send an action the service cannot confirm again, because the person saw it missing."""
+        key = command.key()
+        with session_scope(self.engine) as session:
+            entry = session.get(OutboxEntry, key)
+        if entry is None or entry.status != PublishStatus.UNKNOWN:
+            return self.publish(command, actor=actor, now=now, on_sent=on_sent)
+        if not self._reclaim(key, entry, now):
+            return _in_progress(command.target, key)
+        note = f"sent again by {actor} after checking it had not arrived"
+        return self._send(command, key, actor=actor, now=now, on_sent=on_sent, note=note)
 
-def _claim(
-    engine: Engine,
-    *,
-    key: str,
-    action: str,
-    target: str,
-    payload: Result,
-    incident_id: int | None,
-    now: datetime,
-) -> str:
-    """Own the key (`new`/`retry`), or say it is `sent`, `in_progress` or `uncertain`."""
-    try:
-        with session_scope(engine) as session:
+    def unsettled(self, *, incident_id: int) -> list[Command]:
+        """An incident's actions whose outcome only the person can settle, oldest first."""
+        with session_scope(self.engine) as session:
+            entries = session.exec(
+                select(OutboxEntry)
+                .where(
+                    OutboxEntry.incident_id == incident_id,
+                    OutboxEntry.status == PublishStatus.UNKNOWN,
+                )
+                .order_by(col(OutboxEntry.created_at))
+            ).all()
+            commands = [Command.restore(entry.payload) for entry in entries]
+        return [c for c in commands if c is not None and c.settle == Settle.ASK_USER]
+
+    def _send(
+        self,
+        command: Command,
+        key: str,
+        *,
+        actor: str,
+        now: datetime,
+        on_sent: OnSent | None,
+        note: str = "",
+    ) -> Outcome:
+        target = command.target
+        try:
+            result = command.send(self.clients)
+        except ApiOutcomeUnclear as exc:
+            self._finish(key, PublishStatus.UNKNOWN, now=now, actor=actor, error=str(exc))
+            if command.settle == Settle.ASK_USER:
+                return _ask_user(target, key, str(exc))
+            then = {
+                Settle.READ_BACK: "sending again first checks whether it went out",
+                Settle.REPEAT: "sending again is safe: it cannot take effect twice",
+            }[command.settle]
+            return Outcome(OutcomeStatus.UNKNOWN, f"{exc}. Your draft is kept; {then}.", key=key)
+        except ApiError as exc:
+            self._finish(key, PublishStatus.FAILED, now=now, actor=actor, error=str(exc))
+            return Outcome(
+                OutcomeStatus.FAILED,
+                f"{exc}. Nothing was published; your draft is kept.",
+                key=key,
+                cause=exc,
+            )
+        self._finish(
+            key, PublishStatus.SENT, now=now, actor=actor, result=result, on_sent=on_sent, note=note
+        )
+        return Outcome(OutcomeStatus.SENT, f"{target}: done", result, key)
+
+    def _entry(self, key: str) -> OutboxEntry:
+        with session_scope(self.engine) as session:
+            entry = session.get(OutboxEntry, key)
+        if entry is None:
+            raise LookupError(f"no outbox entry {key}")
+        return entry
+
+    def _claim(self, command: Command, key: str, now: datetime) -> _Claim:
+        """Own the key (new or retry), or say it is sent, in progress or unclear."""
+        try:
+            with session_scope(self.engine) as session:
+                entry = session.get(OutboxEntry, key)
+                if entry is None:
+                    session.add(
+                        OutboxEntry(
+                            key=key,
+                            incident_id=command.incident_id,
+                            action=command.action.value,
+                            target=command.target,
+                            payload=command.stored(),
+                            attempts=1,
+                            created_at=now,
+                            claimed_at=now,
+                        )
+                    )
+                    session.flush()
+                    return _Claim.NEW
+        except IntegrityError:
+            return _Claim.IN_PROGRESS
+        if entry.status == PublishStatus.SENT:
+            return _Claim.SENT
+        if (
+            entry.status == PublishStatus.PENDING
+            and entry.claimed_at
+            and now - entry.claimed_at < LEASE
+        ):
+            return _Claim.IN_PROGRESS
+        if entry.status in (PublishStatus.PENDING, PublishStatus.UNKNOWN):
+            return _Claim.UNCLEAR
+        return _Claim.RETRY if self._reclaim(key, entry, now) else _Claim.IN_PROGRESS
+
+    def _reclaim(self, key: str, entry: OutboxEntry, now: datetime) -> bool:
+        """Take the key for another attempt unless someone else took it first."""
+        with session_scope(self.engine) as session:
+            taken = session.execute(
+                update(OutboxEntry)
+                .where(
+                    col(OutboxEntry.key) == key,
+                    col(OutboxEntry.status) == entry.status,
+                    col(OutboxEntry.attempts) == entry.attempts,
+                )
+                .values(status=PublishStatus.PENDING, attempts=entry.attempts + 1, claimed_at=now)
+            )
+            return bool(getattr(taken, "rowcount", 0) == 1)
+
+    def _finish(
+        self,
+        key: str,
+        status: PublishStatus,
+        *,
+        now: datetime,
+        actor: str,
+        result: Result | None = None,
+        error: str | None = None,
+        on_sent: OnSent | None = None,
+        note: str = "",
+    ) -> None:
+        with session_scope(self.engine) as session:
             entry = session.get(OutboxEntry, key)
             if entry is None:
-                session.add(
-                    OutboxEntry(
-                        key=key,
-                        incident_id=incident_id,
-                        action=action,
-                        target=target,
-                        payload=payload,
-                        attempts=1,
-                        created_at=now,
-                        claimed_at=now,
-                    )
-                )
-                session.flush()
-                return "new"
-    except IntegrityError:
-        return "in_progress"
-    if entry.status == PublishStatus.SENT:
-        return "sent"
-    if (
-        entry.status == PublishStatus.PENDING
-        and entry.claimed_at
-        and now - entry.claimed_at < LEASE
-    ):
-        return "in_progress"
-    if entry.status in (PublishStatus.PENDING, PublishStatus.UNKNOWN):
-        return "uncertain"
-    return "retry" if _reclaim(engine, key, entry, now) else "in_progress"
-
-
-def _reclaim(engine: Engine, key: str, entry: OutboxEntry, now: datetime) -> bool:
-    """Take the key for another attempt unless someone else took it first."""
-    with session_scope(engine) as session:
-        taken = session.execute(
-            update(OutboxEntry)
-            .where(
-                col(OutboxEntry.key) == key,
-                col(OutboxEntry.status) == entry.status,
-                col(OutboxEntry.attempts) == entry.attempts,
+                raise LookupError(f"no outbox entry {key}")
+            entry.status, entry.finished_at, entry.error = status, now, error
+            if result is not None:
+                entry.result = result
+            session.add(entry)
+            if status == PublishStatus.SENT and on_sent is not None:
+                on_sent(session, result or {})
+            command = Command.restore(entry.payload)
+            audit(
+                session,
+                at=now,
+                actor=actor,
+                action=entry.action,
+                target=entry.target,
+                result=status.value,
+                incident_id=entry.incident_id,
+                detail=(note or error or (command.describe() if command else ""))[:2000],
             )
-            .values(status=PublishStatus.PENDING, attempts=entry.attempts + 1, claimed_at=now)
-        )
-        return taken.rowcount == 1  # type: ignore[attr-defined]
 
 
-def _finish(
-    engine: Engine,
-    key: str,
-    status: PublishStatus,
-    *,
-    now: datetime,
-    actor: str,
-    result: Result | None = None,
-    error: str | None = None,
-    on_sent: Callable[[Session, Result], None] | None = None,
-    note: str = "",
-) -> None:
-    with session_scope(engine) as session:
-        entry = session.get(OutboxEntry, key)
-        assert entry is not None
-        entry.status, entry.finished_at, entry.error = status, now, error
-        if result is not None:
-            entry.result = result
-        session.add(entry)
-        if status == PublishStatus.SENT and on_sent is not None:
-            on_sent(session, result or {})
-        audit(
-            session,
-            at=now,
-            actor=actor,
-            action=entry.action,
-            target=entry.target,
-            result=status.value,
-            incident_id=entry.incident_id,
-            detail=note or error or json.dumps(entry.payload, sort_keys=True)[:2000],
-        )
+def _in_progress(target: str, key: str) -> Outcome:
+    return Outcome(
+        OutcomeStatus.IN_PROGRESS, f"{target}: still being sent; not sent a second time", key=key
+    )
+
+
+def _ask_user(target: str, key: str, error: str | None) -> Outcome:
+    return Outcome(
+        OutcomeStatus.UNKNOWN,
+        f"{target}: the post may or may not have arrived ({error or 'no answer'}), and "
+        "Slack cannot be asked. Look in the channel; if the notice is not there, send it again.",
+        key=key,
+        ask_user=True,
+    )

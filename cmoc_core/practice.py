@@ -13,7 +13,7 @@ steps of the four stages, "update on the cadence" being done when every gap was 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,9 +21,12 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from cmoc_core import cadence, composer, handbook, outbox, textlimits
+from cmoc_core import cadence, checklist, composer, handbook, textlimits
+from cmoc_core.checklist import Checklist
 from cmoc_core.clients import Clients
+from cmoc_core.commands import Action, CreateIssue
 from cmoc_core.config import Settings
+from cmoc_core.handbook import StepKey
 from cmoc_core.models import (
     Identity,
     OnCallEntry,
@@ -36,11 +39,10 @@ from cmoc_core.models import (
     System,
     WorkingIncident,
 )
-from cmoc_core.outbox import Outcome
-from cmoc_core.scenarios import Scenario
+from cmoc_core.outbox import Outbox, Outcome, OutcomeStatus
+from cmoc_core.scenarios import Library, Scenario
 
-CONFIRM_WINDOW = timedelta(minutes=10)
-PUBLISH_ACTIONS = ("create_incident", "update_incident", "resolve_incident")
+PUBLISH_ACTIONS = (Action.CREATE_INCIDENT, Action.UPDATE_INCIDENT, Action.RESOLVE_INCIDENT)
 
 ISSUE_TITLE = "CMOC Practice Event - {region} - {quarter}"
 ISSUE_DESCRIPTION = """\
@@ -204,7 +206,9 @@ def create_event_issue(
     """Create the event's issue in the training project, at most once per event."""
     gitlab = clients.gitlab
     if gitlab is None:
-        return Outcome("failed", "GitLab is not configured: create the event's issue by hand.")
+        return Outcome(
+            OutcomeStatus.FAILED, "GitLab is not configured: create the event's issue by hand."
+        )
     project, label = settings.gitlab_training_project, settings.gitlab_practice_event_label
     with Session(engine) as session:
         event = session.get(PracticeEvent, event_id)
@@ -212,24 +216,17 @@ def create_event_issue(
             raise LookupError(f"practice event {event_id} does not exist")
         issue = event_issue(session=session, event=event)
 
-    def send() -> dict[str, Any]:
-        created = gitlab.create_issue(
-            project,
-            title=issue.title,
-            description=issue.description,
-            labels=[label],
-            confidential=False,
-            assignee_ids=issue.assignee_ids,
-        )
-        return {"web_url": created.get("web_url")}
-
-    def confirm(entry: OutboxEntry) -> dict[str, Any] | None:
-        since = entry.created_at - CONFIRM_WINDOW
-        for page in gitlab.issues(project, labels=label, updated_after=since):
-            for found in page:
-                if found.get("title") == issue.title:
-                    return {"web_url": found.get("web_url")}
-        return None
+    command = CreateIssue(
+        kind="create_practice_event_issue",
+        intent=str(event_id),
+        project=project,
+        title=issue.title,
+        description=issue.description,
+        labels=(label,),
+        confidential=False,
+        assignee_ids=tuple(issue.assignee_ids),
+        match_description=False,
+    )
 
     def record(session: Session, result: dict[str, Any]) -> None:
         stored = session.get(PracticeEvent, event_id)
@@ -237,18 +234,8 @@ def create_event_issue(
             stored.issue_url = result.get("web_url")
             session.add(stored)
 
-    return outbox.publish(
-        engine=engine,
-        key=outbox.idempotency_key("practice_event_issue", event_id),
-        action="create_practice_event_issue",
-        target=f"GitLab {project}",
-        payload={"title": issue.title, "labels": [label], "assignee_ids": issue.assignee_ids},
-        send=send,
-        confirm_sent=confirm,
-        on_sent=record,
-        actor=actor,
-        now=now,
-    )
+    outbox = Outbox(engine, Clients(gitlab=gitlab))
+    return outbox.publish(command, actor=actor, now=now, on_sent=record)
 
 
 def start_drill(
@@ -271,15 +258,16 @@ def start_drill(
         raise PracticeError(
             "The practice status page is the public status page: configure a separate test page."
         )
-    incident = composer.start_incident(
-        session=session, title=scenario.title, statuspage_id=page, practice=True, now=now
-    )
-    incident.severity = scenario.severity
+    issue_url = None
     if scenario.issue is not None:
         # Issue links name the project right after the host, as linking recognises them.
         host = urlsplit(settings.gitlab_url)
         project = f"{host.scheme}://{host.netloc}/{settings.gitlab_production_project}"
-        incident.issue_url = f"{project}/-/issues/{scenario.issue}"
+        issue_url = f"{project}/-/issues/{scenario.issue}"
+    facts = composer.IncidentFacts(
+        title=scenario.title, practice=True, severity=scenario.severity, issue_url=issue_url
+    )
+    incident = composer.start_incident(session=session, facts=facts, statuspage_id=page, now=now)
     drill = PracticeDrill(
         event_id=event_id,
         scenario=scenario.name,
@@ -360,7 +348,7 @@ def drill_updates(*, session: Session, incident_id: int | None) -> list[Update]:
             posted_at=entry.finished_at or entry.created_at,
             state=int(entry.payload["state"]),
             text=str(entry.payload["details"]),
-            resolved=entry.action == "resolve_incident",
+            resolved=entry.action == Action.RESOLVE_INCIDENT,
         )
         for entry in entries
     ]
@@ -438,7 +426,7 @@ def score(
         if report.over_limit or report.body_over:
             violations.append({"at": update.posted_at.isoformat(), "problems": report.problems()})
     kept_cadence = bool(gaps) and all(gap["on_time"] for gap in gaps)
-    done = [
+    done: list[str] = [
         s.key
         for s in handbook.STEPS
         if s.key in steps or (s.key == "update_on_cadence" and kept_cadence)
@@ -493,3 +481,151 @@ def _drill(session: Session, drill_id: int) -> PracticeDrill:
 
 def _minutes(span: timedelta) -> float:
     return round(span.total_seconds() / 60, 2)
+
+
+# Steps a drill ticks itself; every other step is ticked by hand, since nothing in a drill may
+# reach PagerDuty, Slack or GitLab.
+DRILL_AUTOMATIC_STEPS: dict[StepKey, str] = {
+    StepKey.CREATE_INCIDENT: "ticked when you create the incident",
+    StepKey.UPDATE_ON_CADENCE: "judged from your updates when the drill ends",
+    StepKey.START_MONITORING: "ticked when you publish Monitoring",
+    StepKey.RESOLVE_INCIDENT: "ticked when you resolve",
+    StepKey.POST_MORTEM: "add the link after resolving",
+}
+WAITING_FOR_PAGE = "waiting for the page"
+INCOMPLETE_PLAN = (
+    "Choose the date, the time, the scenario, the facilitator, the note taker and the CMOC."
+)
+
+
+@dataclass(frozen=True)
+class EventPlan:
+    """A practice event as the facilitator chose it so far; any choice may still be missing."""
+
+    region: str | None
+    day: date | None
+    at: time | None
+    scenario: str | None
+    facilitator_id: int | None
+    note_taker_id: int | None
+    cmoc_id: int | None
+
+
+def plan_chosen(*, session: Session, plan: EventPlan, now: datetime) -> PracticeEvent:
+    """The practice event the facilitator chose, at `day` and `at` in UTC, once all is chosen."""
+    if (
+        plan.region is None
+        or plan.day is None
+        or plan.at is None
+        or plan.scenario is None
+        or plan.facilitator_id is None
+        or plan.note_taker_id is None
+        or plan.cmoc_id is None
+    ):
+        raise PracticeError(INCOMPLETE_PLAN)
+    return plan_event(
+        session=session,
+        region=plan.region,
+        scheduled_at=datetime.combine(plan.day, time(plan.at.hour, plan.at.minute), tzinfo=UTC),
+        scenario=plan.scenario,
+        facilitator_id=plan.facilitator_id,
+        note_taker_id=plan.note_taker_id,
+        cmoc_id=plan.cmoc_id,
+        now=now,
+    )
+
+
+@dataclass(frozen=True)
+class DrillStart:
+    """The drill the CMOC asked for: a scenario of the library, who practises, for which event."""
+
+    scenario: str | None
+    cmoc_id: int | None
+    event_id: int | None = None
+
+
+def begin_drill(
+    *, session: Session, settings: Settings, library: Library, start: DrillStart, now: datetime
+) -> PracticeDrill:
+    """Start the drill asked for, or say plainly what is missing for it."""
+    scenario = library.scenarios.get(start.scenario) if start.scenario is not None else None
+    if scenario is None:
+        raise PracticeError(
+            f"The scenario {start.scenario} is not in the library: see the Scenarios tab."
+        )
+    if start.cmoc_id is None:
+        raise PracticeError("Choose the CMOC who is practising.")
+    return start_drill(
+        session=session,
+        settings=settings,
+        scenario=scenario,
+        cmoc_id=start.cmoc_id,
+        event_id=start.event_id,
+        now=now,
+    )
+
+
+def drill_checklist(
+    *, incident: WorkingIncident, scenario: Scenario, started_at: datetime, now: datetime
+) -> Checklist:
+    """The drill's checklist: steps it ticks itself say how; the page is acknowledged once sent."""
+    notes = dict(DRILL_AUTOMATIC_STEPS)
+    if now - started_at < scenario.page.offset:
+        notes[StepKey.ACKNOWLEDGE_PAGE] = WAITING_FOR_PAGE
+    actions = {s.key: "Done" for s in handbook.STEPS} | {
+        StepKey.ACKNOWLEDGE_PAGE: "Acknowledge page"
+    }
+    return checklist.checklist(incident, actions=actions, notes=notes)
+
+
+def tick_drill_step(*, session: Session, drill_id: int, key: StepKey, now: datetime) -> None:
+    """Tick a step the CMOC says they would have done; the drill ticks the automatic ones."""
+    if key in DRILL_AUTOMATIC_STEPS:
+        raise PracticeError(f"The drill ticks this step itself: {DRILL_AUTOMATIC_STEPS[key]}.")
+    drill = _drill(session, drill_id)
+    incident = session.get(WorkingIncident, drill.working_incident_id)
+    if incident is None:
+        raise LookupError(f"the drill's working incident {drill.working_incident_id} is gone")
+    composer.mark_step(session=session, incident=incident, key=key, now=now)
+
+
+def ended_score(*, session: Session, drill_id: int) -> ScoreCard | None:
+    """The score card of an ended drill; None while it runs or once it is gone."""
+    drill = session.get(PracticeDrill, drill_id)
+    return ScoreCard(**drill.score) if drill is not None and drill.score else None
+
+
+@dataclass(frozen=True)
+class DrillNote:
+    """One line of the note taker's log."""
+
+    at: datetime
+    text: str
+
+
+def notes_of(drill: PracticeDrill) -> list[DrillNote]:
+    """A drill's note taker's log, in the order it was written."""
+    return [DrillNote(datetime.fromisoformat(n["at"]), str(n["text"])) for n in drill.notes]
+
+
+def drill_notes(*, session: Session, drill_id: int) -> list[DrillNote]:
+    """The note taker's log of a drill as stored now."""
+    drill = session.get(PracticeDrill, drill_id)
+    return notes_of(drill) if drill is not None else []
+
+
+@dataclass(frozen=True)
+class PastDrill:
+    """An ended drill with its score card and its note taker's log."""
+
+    drill: PracticeDrill
+    card: ScoreCard
+    notes: tuple[DrillNote, ...]
+
+
+def retrospectives(*, session: Session, cmoc_id: int | None = None) -> list[PastDrill]:
+    """Ended drills, newest first, with score cards and logs; one person's if `cmoc_id`."""
+    return [
+        PastDrill(drill, ScoreCard(**drill.score), tuple(notes_of(drill)))
+        for drill in past_drills(session=session, cmoc_id=cmoc_id)
+    ]

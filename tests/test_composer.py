@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session, select
 
 from cmoc_core.clients import build_clients
-from cmoc_core.composer import Message, Publisher, start_incident
+from cmoc_core.composer import IncidentFacts, Message, Publisher, start_incident
 from cmoc_core.config import settings_from_mapping
 from cmoc_core.models import AuditEntry, StakeholderThread, WorkingIncident
 from cmoc_core.sandbox import Fault
@@ -25,17 +25,14 @@ def world(sqlite_engine, sandbox):
     )
     publisher = Publisher(sqlite_engine, clients, settings.gitlab_production_project, "cmoc@x")
     iid = sandbox.org.gitlab_issues[settings.gitlab_production_project][0]["iid"]
+    facts = IncidentFacts(title="Elevated error rates", severity=2, issue_url=ISSUE.format(iid=iid))
     with session_scope(sqlite_engine) as session:
         incident = start_incident(
             session=session,
-            title="Elevated error rates",
+            facts=facts,
             statuspage_id=settings.statusio_statuspage_id,
-            practice=False,
             now=sandbox.now(),
         )
-        incident.issue_url = ISSUE.format(iid=iid)
-        incident.severity = 2
-        session.add(incident)
     components = [f"{c['_id']}-{c['containers'][0]['_id']}" for c in clients.statusio.components()][
         :1
     ]
@@ -84,31 +81,6 @@ def test_an_update_that_timed_out_is_checked_with_the_service_before_it_is_sent_
     assert again.status == "sent"
     assert [w.path for w in sandbox.writes("statusio")].count("/incident/update") == 2
     # the first attempt never reached the service (the fault answered), so it was sent again once
-
-
-def test_a_message_that_landed_before_the_answer_was_lost_is_not_sent_twice(world):
-    publisher, incident_id, _, sandbox = world
-    create(world)
-    message = Message(f"Rolling back. {ISSUE.format(iid=1)}", 200, 300)
-    real_update = publisher.clients.statusio.update_incident
-
-    def lands_then_times_out(**kwargs):
-        real_update(**kwargs)
-        from cmoc_core.clients.http import ApiUnavailable
-
-        raise ApiUnavailable("Status.io", "update incident", "no answer within 15 s")
-
-    publisher.clients.statusio.update_incident = lands_then_times_out
-    assert (
-        publisher.update(incident_id=incident_id, message=message, now=sandbox.now()).status
-        == "unknown"
-    )
-    publisher.clients.statusio.update_incident = real_update
-    again = publisher.update(
-        incident_id=incident_id, message=message, now=sandbox.now() + timedelta(minutes=3)
-    )
-    assert again.status == "sent" and "confirmed" in again.message
-    assert [w.path for w in sandbox.writes("statusio")].count("/incident/update") == 1
 
 
 def test_a_rejected_update_fails_plainly_and_can_be_sent_after_fixing(world):
@@ -204,17 +176,19 @@ def test_a_practice_incident_ticks_label_page_and_notify_without_reaching_real_s
     )
     publisher = Publisher(sqlite_engine, clients, settings.gitlab_production_project, "cmoc@x")
     page = next(i for i in sandbox.org.pd_incidents if i["status"] != "resolved")
+    facts = IncidentFacts(
+        title="Drill: elevated error rates",
+        practice=True,
+        issue_url=ISSUE.format(iid=1),  # a real issue must never get the label
+        page_id=page["id"],
+    )
     with session_scope(sqlite_engine) as session:
         incident = start_incident(
             session=session,
-            title="Drill: elevated error rates",
+            facts=facts,
             statuspage_id=settings.statusio_practice_statuspage_id,
-            practice=True,
             now=sandbox.now(),
         )
-        incident.issue_url = ISSUE.format(iid=1)  # a real issue must never get the label
-        incident.pagerduty_incident_id = page["id"]
-        session.add(incident)
     now = sandbox.now()
     assert publisher.label_issue(incident_id=incident.id, now=now).ok
     assert publisher.page(incident_id=incident.id, resolve=False, now=now).ok

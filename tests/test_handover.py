@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 from sqlmodel import Session, select
 
-from cmoc_core import handover
+from cmoc_core import drafts, handover
 from cmoc_core.clients import build_clients
 from cmoc_core.handbook import IncidentState
 from cmoc_core.kpis import compute_kpis
@@ -437,3 +437,62 @@ def test_an_unknown_shift_is_a_clear_error(world, settings):
         shifts = handover.recent_shifts(session=session, settings=settings, now=END)
     with pytest.raises(LookupError, match="There is no CMOC shift PNOBODY@2026-02-02T08:00:00Z"):
         handover.find_shift(shifts, "PNOBODY@2026-02-02T08:00:00Z")
+
+
+def test_entries_that_touch_make_one_shift_named_after_its_first_region(world, settings):
+    world.add(
+        OnCallEntry(
+            schedule_id=CMOC_SCHEDULE,
+            schedule_kind=ScheduleKind.CMOC,
+            user_id="PCMOC",
+            start=END,
+            end=END + timedelta(hours=4),
+            region="AMER",
+        )
+    )
+    later = END + timedelta(hours=4)
+    with Session(world.engine) as session:
+        [shift] = handover.recent_shifts(session=session, settings=settings, now=later)
+    assert (shift.start, shift.end, shift.region) == (START, later, "EMEA")
+    assert handover.title(shift) == "CMOC Handover 2026-02-02 EMEA"
+    assert handover_figures(world, settings) == {"shifts": 1, "handed_over": 0}
+
+
+@pytest.mark.parametrize(
+    ("after_end", "counted"),
+    [
+        (timedelta(hours=-2), True),
+        (timedelta(hours=2), True),
+        (timedelta(hours=2, seconds=1), False),
+    ],
+)
+def test_the_shift_list_and_the_kpi_count_a_handover_within_the_same_window(
+    world, settings, cmoc, after_end, counted
+):
+    world.handover(str(cmoc.gitlab_user_id), END + after_end)
+    shift = the_shift(world, settings, now=END + timedelta(hours=3))
+    assert (shift.handed_over, shift.counted) == (counted, counted)
+    assert handover_figures(world, settings) == {"shifts": 1, "handed_over": int(counted)}
+
+
+def test_contact_request_assignees_are_named_like_everywhere_else(world, settings, cmoc):
+    world.contact_request(utc(2026, 2, 2, 9), assignees=[str(cmoc.gitlab_user_id), "404"])
+    shift = the_shift(world, settings, now=END)
+    [request] = window_of(world, settings, shift).contact_requests
+    assert request.assignees == (cmoc.name, "404")
+
+
+def test_a_handover_draft_is_kept_under_the_shifts_key_until_discarded(world, settings):
+    shift = the_shift(world, settings, now=END)
+    with Session(world.engine) as session:
+        handover.save_draft(
+            session=session, shift=shift, body="Notes.", confidential=False, now=END
+        )
+        session.commit()
+    with Session(world.engine) as session:
+        key = handover.draft_key(shift)
+        assert drafts.load(session=session, key=key) == {"body": "Notes.", "confidential": False}
+        drafts.discard(session=session, key=key)
+        session.commit()
+    with Session(world.engine) as session:
+        assert handover.load_draft(session=session, shift=shift) == {}

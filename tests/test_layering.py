@@ -1,4 +1,4 @@
-"""The layers point one way: only cmoc_core/ui imports streamlit; pages reach no HTTP or SQL."""
+"""The layers point one way: only cmoc_core/ui imports streamlit; pages and views reach no SQL."""
 
 from __future__ import annotations
 
@@ -36,10 +36,21 @@ def test_the_check_sees_a_streamlit_import(tmp_path):
 
 
 def test_pages_reach_no_http_or_sql_directly():
-    forbidden = {"httpx", "sqlalchemy", "sqlite3", "psycopg", "requests"}
+    forbidden = {"httpx", "sqlalchemy", "sqlmodel", "sqlite3", "psycopg", "requests"}
     offenders = {
         str(path.relative_to(ROOT)): sorted(imported_modules(path) & forbidden)
         for path in [ROOT / "app.py", *(ROOT / "app_pages").glob("*.py")]
         if imported_modules(path) & forbidden
+    }
+    assert offenders == {}
+
+
+def test_views_reach_no_sql_or_http_directly():
+    # deps.py owns the engine and the sessions; every other ui module only draws.
+    forbidden = {"sqlmodel", "sqlalchemy", "httpx", "sqlite3", "psycopg"}
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(imported_modules(path) & forbidden)
+        for path in (ROOT / "cmoc_core" / "ui").glob("*.py")
+        if path.name != "deps.py" and imported_modules(path) & forbidden
     }
     assert offenders == {}

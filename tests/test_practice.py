@@ -349,8 +349,7 @@ def test_an_ended_drill_makes_its_cmoc_trained_in_that_quarter(engine):
     def trained() -> bool:
         with Session(engine) as session:
             report = compute_kpis(session=session, settings=kpi_worlds.SETTINGS, **quarter)
-        cell = next(c for c in report.training["grid"] if c["person"] == "Ada Lovelace")
-        return cell["trained"]
+        return next(c for c in report.training.grid if c.person == "Ada Lovelace").trained
 
     assert not trained()
     with session_scope(engine) as session:

@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 import streamlit as st
-from sqlmodel import col, select
 
-from cmoc_core import composer, handbook, linking
+from cmoc_core import composer, drafts, handbook, linking
+from cmoc_core.checklist import checklist as stage_checklist
 from cmoc_core.clients import ApiError
-from cmoc_core.composer import Message
-from cmoc_core.handbook import ComponentStatus, IncidentState
-from cmoc_core.models import AuditEntry, PagerDutyIncident, WorkingIncident
-from cmoc_core.storage import session_scope
+from cmoc_core.commands import SlackNotice
+from cmoc_core.composer import IncidentFacts, Message
+from cmoc_core.handbook import ComponentStatus, IncidentState, StepKey
+from cmoc_core.models import WorkingIncident
+from cmoc_core.outbox import Outcome
 from cmoc_core.ui import deps, widgets
 from cmoc_core.ui.deps import AppContext
 
 NEW = "➕ Start a new incident"
 STATUS_CHOICES = [int(s) for s in handbook.INCIDENT_STATUSES]
 STATE_CHOICES = [int(s) for s in IncidentState]
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A message previewed and waiting for the CMOC's one confirmation."""
+
+    form: str
+    incident_id: int
+    message: Message
+    components: tuple[str, ...]
+    all_infrastructure: bool
+    fields: tuple[str, ...]
 
 
 def pick_incident(context: AppContext, now: datetime) -> WorkingIncident | None:
@@ -71,11 +85,7 @@ def _label(incident: WorkingIncident) -> str:
 def _start_form(context: AppContext, now: datetime) -> None:
     settings = context.settings
     with deps.session(context) as db:
-        open_pages = db.exec(
-            select(PagerDutyIncident)
-            .where(col(PagerDutyIncident.status).in_(["triggered", "acknowledged"]))
-            .order_by(col(PagerDutyIncident.created_at).desc())
-        ).all()
+        open_pages = composer.open_pages(session=db)
     pages = {"(no page)": None} | {
         f"#{p.incident_number} {p.title} ({p.created_at:%d-%m %H:%M})": p.id for p in open_pages
     }
@@ -105,26 +115,22 @@ def _start_form(context: AppContext, now: datetime) -> None:
             if not title.strip():
                 st.error("The title is empty: say in simple terms what the issue is.")
                 return
-            practice = targets[target]
+            facts = IncidentFacts(
+                title=title,
+                practice=targets[target],
+                severity=severity,
+                issue_url=issue_url,
+                page_id=pages[page],
+                slack_channel=channel,
+                zoom_url=zoom,
+            )
             with deps.session(context) as db:
                 incident = composer.start_incident(
                     session=db,
-                    title=title,
-                    statuspage_id=(
-                        settings.statusio_practice_statuspage_id
-                        if practice
-                        else settings.statusio_statuspage_id
-                    )
-                    or "",
-                    practice=practice,
+                    facts=facts,
+                    statuspage_id=composer.statuspage_for(settings, practice=facts.practice),
                     now=now,
                 )
-                incident.issue_url = issue_url.strip() or None
-                incident.severity = severity
-                incident.pagerduty_incident_id = pages[page]
-                incident.slack_channel = channel.strip() or None
-                incident.zoom_url = zoom.strip() or None
-                db.add(incident)
             st.session_state["composer_select_next"] = _label(incident)
             st.rerun()
 
@@ -172,59 +178,32 @@ def _countdown(incident: WorkingIncident) -> None:
 
 def checklist(context: AppContext, incident: WorkingIncident, now: datetime) -> None:
     """The handbook's stages as checklists with the time each step was done."""
-    publisher = deps.publisher(context)
-    for stage in handbook.Stage:
-        with st.expander(f"Stage {stage.value}", expanded=stage == composer.stage(incident)):
-            for step in (s for s in handbook.STEPS if s.stage == stage):
-                done = incident.steps.get(step.key)
-                right = widgets.checklist_row(step.text, done=bool(done))
-                if done:
-                    right.caption(f"done {datetime.fromisoformat(done):%H:%M:%S} UTC")
-                    continue
-                action = _step_action(publisher, incident, step.key, now)
-                if action is not None and right.button(action[0], key=f"composer_step_{step.key}"):
-                    st.session_state["composer_outcomes"] = action[1]()
-                    st.rerun()
+    steps = stage_checklist(incident, actions=composer.STEP_ACTIONS)
+    for stage, rows in steps.stages:
+        with st.expander(f"Stage {stage.value}", expanded=stage == steps.current):
+            widgets.stage_steps(
+                rows, key_prefix="composer_step", on_click=_do_step, args=(context, incident, now)
+            )
             if stage == handbook.Stage.ENGAGE:
                 _engage_links(incident, now)
 
 
-def _step_action(
-    publisher: composer.Publisher, incident: WorkingIncident, key: str, now: datetime
-) -> tuple[str, Any] | None:
-    incident_id = incident.id or 0
-    actions = {
-        "acknowledge_page": (
-            "Acknowledge page",
-            lambda: [publisher.page(incident_id=incident_id, resolve=False, now=now)],
-        ),
-        "resolve_page": (
-            "Resolve page",
-            lambda: [publisher.page(incident_id=incident_id, resolve=True, now=now)],
-        ),
-        "label_issue": (
-            "Add label",
-            lambda: [publisher.label_issue(incident_id=incident_id, now=now)],
-        ),
-    }
-    manual = {
-        "join_channel": "Joined",
-        "zendesk_tag": "Done",
-        "im_all_clear": "All-clear given",
-        "final_zendesk_check": "Checked",
-    }
-    if key in actions:
-        return actions[key]
-    if manual.get(key):
-        return manual[key], partial(_tick, publisher, incident_id, key, now)
-    return None
+def _do_step(context: AppContext, incident: WorkingIncident, now: datetime, key: StepKey) -> None:
+    """A checklist button: the action with the service, or a tick for what is done elsewhere."""
+    publisher, incident_id = deps.publisher(context), incident.id or 0
+    if key in (StepKey.ACKNOWLEDGE_PAGE, StepKey.RESOLVE_PAGE):
+        resolve = key == StepKey.RESOLVE_PAGE
+        outcomes = [publisher.page(incident_id=incident_id, resolve=resolve, now=now)]
+    elif key == StepKey.LABEL_ISSUE:
+        outcomes = [publisher.label_issue(incident_id=incident_id, now=now)]
+    else:
+        outcomes = _tick(context, incident_id, key, now)
+    st.session_state["composer_outcomes"] = outcomes
 
 
-def _tick(publisher: composer.Publisher, incident_id: int, key: str, now: datetime) -> list:
-    with session_scope(publisher.engine) as db:
-        incident = db.get(WorkingIncident, incident_id)
-        if incident is not None:
-            composer.mark_step(session=db, incident=incident, key=key, now=now)
+def _tick(context: AppContext, incident_id: int, key: StepKey, now: datetime) -> list[Outcome]:
+    with deps.session(context) as db:
+        composer.tick_step(session=db, incident_id=incident_id, key=key, now=now)
     return []
 
 
@@ -233,7 +212,7 @@ def _engage_links(incident: WorkingIncident, now: datetime) -> None:
         st.caption(f"Slack channel: {widgets.escape_markdown(incident.slack_channel)}")
     if incident.zoom_url:
         st.link_button("Join the Zoom call", incident.zoom_url)
-    if incident.pagerduty_incident_id and "acknowledge_page" not in incident.steps:
+    if incident.pagerduty_incident_id and StepKey.ACKNOWLEDGE_PAGE not in incident.steps:
         elapsed = now - incident.opened_at
         colour = "red" if elapsed > handbook.ACK_TARGET else "orange"
         st.caption(f":{colour}[Page open for {widgets.duration(elapsed)} (target 15 min)]")
@@ -244,7 +223,7 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
     settings = context.settings
     key = composer.draft_key(incident.id, form)
     with deps.session(context) as db:
-        draft = composer.load_draft(session=db, key=key)
+        draft = drafts.load(session=db, key=key)
     fields = {
         "details": f"composer_{form}_details_{incident.id}",
         "state": f"composer_{form}_state_{incident.id}",
@@ -317,10 +296,7 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
             step=5,
             key=f"composer_announce_minutes_{incident.id}",
         )
-    if form == "resolve":
-        st.checkbox(
-            "The Incident Manager has given the all-clear", key=f"composer_all_clear_{incident.id}"
-        )
+    all_clear = form != "resolve" or _all_clear(context, incident)
     broadcast = {}
     with st.expander("Broadcast (all channels by default)"):
         for channel in handbook.BROADCAST_CHANNELS:
@@ -338,9 +314,8 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
         title=incident.title if form == "create" else None,
         components=components if form == "create" else None,
         all_infrastructure=all_infrastructure,
+        all_clear=all_clear,
     )
-    if form == "resolve" and not st.session_state.get(f"composer_all_clear_{incident.id}"):
-        blocked.append("Resolve only after the Incident Manager's all-clear: tick it above.")
     label = {
         "create": "Preview and create",
         "update": "Preview and publish",
@@ -351,29 +326,29 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
             for problem in blocked:
                 st.error(widgets.escape_markdown(problem))
         else:
-            st.session_state["composer_pending"] = {
-                "form": form,
-                "incident_id": incident.id,
-                "message": message,
-                "components": components,
-                "all_infrastructure": all_infrastructure,
-                "fields": list(fields.values()),
-            }
-    pending = st.session_state.get("composer_pending")
-    if pending and pending["form"] == form and pending["incident_id"] == incident.id:
+            st.session_state["composer_pending"] = Pending(
+                form=form,
+                incident_id=incident.id or 0,
+                message=message,
+                components=tuple(components),
+                all_infrastructure=all_infrastructure,
+                fields=tuple(fields.values()),
+            )
+    pending: Pending | None = st.session_state.get("composer_pending")
+    if pending and pending.form == form and pending.incident_id == incident.id:
         _confirm(context, incident)
 
 
 @st.dialog("Publish to the status page?", width="large")
 def _confirm(context: AppContext, incident: WorkingIncident) -> None:
-    pending = st.session_state.get("composer_pending")
+    pending: Pending | None = st.session_state.get("composer_pending")
     if not pending:
         st.info("This message was already handled.")
         return
-    message: Message = pending["message"]
+    message = pending.message
     target = "the PRACTICE status page" if incident.practice else "the PUBLIC status page"
     st.markdown(f"**{widgets.escape_markdown(incident.title)}** → {target}")
-    status = ComponentStatus.OPERATIONAL if pending["form"] == "resolve" else message.status
+    status = ComponentStatus.OPERATIONAL if pending.form == "resolve" else message.status
     st.caption(
         f"{handbook.state_name(message.state)} · {handbook.status_name(status)}"
         f" · broadcast: {', '.join(c for c, on in message.broadcast.items() if on) or 'none'}"
@@ -389,12 +364,12 @@ def _confirm(context: AppContext, incident: WorkingIncident) -> None:
         if pending is None:
             return
         publisher, now = deps.publisher(context), deps.now()
-        if pending["form"] == "create":
+        if pending.form == "create":
             outcome = publisher.create(
                 incident_id=incident.id or 0,
                 message=message,
-                components=pending["components"],
-                all_infrastructure=pending["all_infrastructure"],
+                components=list(pending.components),
+                all_infrastructure=pending.all_infrastructure,
                 now=now,
             )
         else:
@@ -402,12 +377,27 @@ def _confirm(context: AppContext, incident: WorkingIncident) -> None:
                 incident_id=incident.id or 0,
                 message=message,
                 now=now,
-                resolve=pending["form"] == "resolve",
+                resolve=pending.form == "resolve",
             )
         if outcome.ok:
-            st.session_state["composer_clear"] = pending["fields"]
+            st.session_state["composer_clear"] = list(pending.fields)
         st.session_state["composer_outcomes"] = [outcome]
         st.rerun()
+
+
+def _all_clear(context: AppContext, incident: WorkingIncident) -> bool:
+    """The all-clear tick here and in the checklist are one step; whether it is given."""
+    given = incident.steps.get(StepKey.IM_ALL_CLEAR)
+    if given:
+        at = datetime.fromisoformat(given)
+        st.caption(f"The Incident Manager gave the all-clear at {at:%H:%M} UTC.")
+        return True
+    ticked = st.checkbox(
+        "The Incident Manager has given the all-clear", key=f"composer_all_clear_{incident.id}"
+    )
+    if ticked:
+        _tick(context, incident.id or 0, StepKey.IM_ALL_CLEAR, deps.now())
+    return ticked
 
 
 def _save_draft(
@@ -417,7 +407,7 @@ def _save_draft(
     if details is not None:
         values["details"] = details
     with deps.session(context) as db:
-        composer.save_draft(session=db, key=key, values=values, now=deps.now())
+        drafts.save(session=db, key=key, values=values, now=deps.now())
 
 
 def _default_details(incident: WorkingIncident, form: str) -> str:
@@ -498,6 +488,8 @@ def stakeholders(context: AppContext, incident: WorkingIncident, now: datetime) 
     )
     st.code(text, language=None)
     publisher = deps.publisher(context)
+    for notice in publisher.unsettled_notices(incident_id=incident.id or 0):
+        _unsettled(context, notice, now)
     if settings.slack_notifier_webhook_urls:
         label = f"Post to {len(settings.slack_notifier_webhook_urls)} Slack channel(s)"
         if st.button(label, key="composer_notify", type="primary"):
@@ -517,6 +509,21 @@ def stakeholders(context: AppContext, incident: WorkingIncident, now: datetime) 
                 )
             ]
             st.rerun()
+
+
+def _unsettled(context: AppContext, notice: SlackNotice, now: datetime) -> None:
+    """A notice that may not have arrived: Slack cannot be asked, so the CMOC looks and decides."""
+    st.warning(
+        f"The notice to {notice.webhook} may or may not have arrived, and Slack cannot be "
+        "asked. Look in the channel for this text; if it is not there, send it again.",
+        icon=":material/help:",
+    )
+    st.text(notice.text)
+    if st.button(f"Not in {notice.webhook}: send it again", key=f"composer_resend_{notice.key()}"):
+        st.session_state["composer_outcomes"] = [
+            deps.publisher(context).notify_again(notice=notice, now=now)
+        ]
+        st.rerun()
 
 
 def zendesk(context: AppContext, incident: WorkingIncident, now: datetime) -> None:
@@ -551,19 +558,12 @@ def post_mortem(context: AppContext, incident: WorkingIncident, now: datetime) -
     st.caption("Add it in Status.io: Incidents → this incident → Add Post-Mortem.")
     if st.button("Save post-mortem link", key="composer_post_mortem_save"):
         with deps.session(context) as db:
-            stored = db.get(WorkingIncident, incident.id)
-            if stored is not None:
-                stored.post_mortem_url = url.strip() or None
-                composer.mark_step(session=db, incident=stored, key="post_mortem", now=now)
+            composer.save_post_mortem(session=db, incident_id=incident.id or 0, url=url, now=now)
         st.rerun()
 
 
 def audit_log(context: AppContext, incident: WorkingIncident) -> None:
     """Everything done for this incident: who, when, what, target, result."""
     with deps.session(context) as db:
-        entries = db.exec(
-            select(AuditEntry)
-            .where(AuditEntry.incident_id == incident.id)
-            .order_by(col(AuditEntry.at).desc())
-        ).all()
+        entries = composer.audit_entries(session=db, incident_id=incident.id or 0)
     widgets.audit_table(entries)

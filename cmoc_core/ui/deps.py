@@ -116,9 +116,9 @@ def now() -> datetime:
 
 def publisher(context: AppContext) -> Publisher:
     """The composer's publisher for this app's clients."""
-    actor = context.settings.pagerduty_from_email or "CMOC"
+    settings = context.settings
     return Publisher(
-        context.engine, context.sources.clients, context.settings.gitlab_production_project, actor
+        context.engine, context.sources.clients, settings.gitlab_production_project, settings.actor
     )
 
 

@@ -43,7 +43,7 @@ def pick_shift(shifts: list[Shift], now: datetime) -> Shift:
     """Choose a shift, the one on call now first; an unknown one stops the page with an error."""
     current = handover.current_shift(shifts, now)
     keys = [s.key for s in shifts]
-    labels = {s.key: f"{s.describe()} · {_status(s, now)}" for s in shifts}
+    labels = {s.key: f"{s.describe()} · {handover.shift_status(s, now)}" for s in shifts}
     chosen = st.selectbox(
         "Shift",
         keys,
@@ -56,14 +56,6 @@ def pick_shift(shifts: list[Shift], now: datetime) -> Shift:
     except LookupError as exc:
         st.error(widgets.escape_markdown(str(exc)))
         st.stop()
-
-
-def _status(shift: Shift, now: datetime) -> str:
-    if shift.counted:
-        return "handed over"
-    if shift.handed_over:
-        return "handed over (not counted)"
-    return "on call now" if shift.start <= now < shift.end else "no handover yet"
 
 
 def show_creation(context: AppContext, shift: Shift, now: datetime) -> None:
@@ -108,12 +100,11 @@ def handed_over(shift: Shift) -> None:
 def compose(context: AppContext, shift: Shift, now: datetime) -> None:
     """The draft from the shift's window, kept as it is typed; preview and create."""
     with deps.session(context) as db:
-        window = handover.gather(session=db, settings=context.settings, shift=shift)
-        kept = handover.load_draft(session=db, shift=shift)
-    fresh = handover.draft(window)
+        written = handover.writing(session=db, settings=context.settings, shift=shift)
+    window, fresh = written.window, written.fresh
     if st.session_state.get(LOADED) != shift.key:
-        st.session_state[BODY] = kept.get("body", fresh.body)
-        st.session_state[CONFIDENTIAL] = kept.get("confidential", True)
+        st.session_state[BODY] = written.kept.body
+        st.session_state[CONFIDENTIAL] = written.kept.confidential
         st.session_state[LOADED] = shift.key
         st.session_state.pop(PREVIEW, None)
     _summary(window)
@@ -156,9 +147,9 @@ def _summary(window: Window) -> None:
             icon=":material/done_all:",
         )
         return
-    still_open = sum(not n.resolved for n in window.incidents)
     st.caption(
-        f"In this shift: {len(window.incidents)} incident(s), {still_open} still open; "
+        f"In this shift: {len(window.incidents)} incident(s), "
+        f"{handover.still_open(window)} still open; "
         f"{len(window.maintenance)} maintenance in progress or coming up; "
         f"{len(window.contact_requests)} contact request(s) opened."
     )
@@ -205,16 +196,17 @@ def _preview(context: AppContext, shift: Shift, window: Window, now: datetime) -
         f"{'confidential' if issue.confidential else 'public'} · author "
         f"{widgets.escape_markdown(shift.person)} ({widgets.escape_markdown(author)})"
     )
-    if not issue.body.strip():
+    checked = handover.review(window=window, handover=issue)
+    if checked.empty:
         st.error("The handover is empty: say what happened, or that nothing did.")
         return
-    if not issue.confidential:
+    if checked.public:
         st.warning(
             "Public: anyone can read it. Make sure it names no customer and no confidential "
             "incident.",
             icon=":material/public:",
         )
-    if not window.quiet and issue.body == handover.nothing_happened(shift).body:
+    if checked.leaves_out_activity:
         st.warning(
             "The synced data shows incidents, maintenance or contact requests in this shift "
             "that this text leaves out.",
@@ -234,7 +226,7 @@ def _create(
         project=context.settings.gitlab_handover_project,
         shift=shift,
         handover=_current(shift),
-        actor=context.settings.pagerduty_from_email or "CMOC",
+        actor=context.settings.actor,
         now=now,
         as_token_user=as_token_user,
     )

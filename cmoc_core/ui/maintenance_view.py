@@ -10,12 +10,14 @@ import streamlit as st
 from cmoc_core import maintenance
 from cmoc_core.clients import ApiError
 from cmoc_core.handbook import BROADCAST_CHANNELS
-from cmoc_core.maintenance import Action, Notice, Plan, Window
+from cmoc_core.maintenance import Action, Notice, Pending, PendingNotice, PendingPlan, Plan, Window
 from cmoc_core.ui import deps, widgets
 from cmoc_core.ui.deps import AppContext
 
 NEW = "maintenance_new"
 PENDING = "maintenance_pending"
+# The fields of the form that led to the pending action, forgotten once it is sent.
+PENDING_FIELDS = "maintenance_pending_fields"
 TIME_STEP = timedelta(minutes=5)
 
 
@@ -27,7 +29,7 @@ def publisher(context: AppContext) -> maintenance.Publisher:
         context.sources.clients.statusio,
         settings.statusio_statuspage_id or "",
         settings.gitlab_production_project,
-        settings.pagerduty_from_email or "CMOC",
+        settings.actor,
     )
 
 
@@ -140,13 +142,7 @@ def _notice_form(window: Window, action: Action) -> None:
         for problem in problems:
             st.error(widgets.escape_markdown(problem))
         if not problems:
-            st.session_state[PENDING] = {
-                "kind": "post",
-                "action": action,
-                "window": window,
-                "notice": notice,
-                "fields": fields,
-            }
+            _await_confirmation(PendingNotice(window, action, notice), fields)
 
 
 def plan_form(
@@ -233,13 +229,13 @@ def plan_form(
         st.error(widgets.escape_markdown(problem))
     if not problems:
         labels = {c.id: f"{c.name} ({c.container_name})" for c in choices}
-        st.session_state[PENDING] = {
-            "kind": "reschedule" if original else "schedule",
-            "plan": plan,
-            "window": original,
-            "components": [labels[i] for i in plan.components],
-            "fields": [f"{prefix}_{name}" for name in values],
-        }
+        pending = PendingPlan(plan, tuple(labels[i] for i in plan.components), original)
+        _await_confirmation(pending, [f"{prefix}_{name}" for name in values])
+
+
+def _await_confirmation(pending: Pending, fields: list[str]) -> None:
+    st.session_state[PENDING] = pending
+    st.session_state[PENDING_FIELDS] = fields
 
 
 def _utc(day: date | None, moment: time | None) -> datetime:
@@ -254,14 +250,12 @@ def confirm_if_pending(context: AppContext) -> None:
 
 @st.dialog("Send to the public status page?", width="large")
 def _confirm(context: AppContext) -> None:
-    pending = st.session_state.get(PENDING)
+    pending: Pending | None = st.session_state.get(PENDING)
     if not pending:
         st.info("This was already handled.")
         return
-    window: Window | None = pending["window"]
-    if window is not None and pending["kind"] == "post":
-        action: Action = pending["action"]
-        notice: Notice = pending["notice"]
+    if isinstance(pending, PendingNotice):
+        window, action, notice = pending.window, pending.action, pending.notice
         label = maintenance.action_label(window, action)
         st.markdown(f"**{label}** · {widgets.escape_markdown(window.name)}")
         for warning in maintenance.warnings(window, action):
@@ -270,9 +264,7 @@ def _confirm(context: AppContext) -> None:
         st.caption(f"Broadcast: {', '.join(channels) or 'none'}")
         st.text(notice.details)
     else:
-        plan: Plan = pending["plan"]
-        if window is not None:
-            plan = maintenance.rescheduled(plan, window)
+        plan = pending.announced
         st.markdown(f"**{widgets.escape_markdown(plan.name)}**")
         st.caption(
             f"{maintenance.span(plan.start, plan.end)}"
@@ -281,34 +273,34 @@ def _confirm(context: AppContext) -> None:
         if plan.all_infrastructure:
             st.warning(maintenance.ALL_INFRASTRUCTURE_WARNING, icon=":material/warning:")
         else:
-            st.caption("Components: " + widgets.escape_markdown(", ".join(pending["components"])))
+            names = ", ".join(pending.component_names)
+            st.caption("Components: " + widgets.escape_markdown(names))
         st.info(
-            widgets.escape_markdown(maintenance.subscriber_sentence(plan, replacing=window)),
+            widgets.escape_markdown(
+                maintenance.subscriber_sentence(plan, replacing=pending.original)
+            ),
             icon=":material/mail:",
         )
         st.text(plan.text)
     left, right = st.columns(2)
     if right.button("Cancel", key="maintenance_cancel"):
         st.session_state.pop(PENDING, None)
+        st.session_state.pop(PENDING_FIELDS, None)
         st.rerun()
     if left.button("Send", key="maintenance_confirm", type="primary"):
-        _send(context, st.session_state.pop(PENDING, None))
+        _send(
+            context,
+            st.session_state.pop(PENDING, None),
+            st.session_state.pop(PENDING_FIELDS, []),
+        )
 
 
-def _send(context: AppContext, pending: dict[str, Any] | None) -> None:
+def _send(context: AppContext, pending: Pending | None, fields: list[str]) -> None:
     if pending is None:
         return
-    sender, now = publisher(context), deps.now()
-    if pending["kind"] == "schedule":
-        outcome = sender.schedule(plan=pending["plan"], now=now)
-    elif pending["kind"] == "reschedule":
-        outcome = sender.reschedule(window=pending["window"], plan=pending["plan"], now=now)
-    else:
-        outcome = sender.post(
-            window=pending["window"], action=pending["action"], notice=pending["notice"], now=now
-        )
+    outcome = maintenance.send(publisher=publisher(context), pending=pending, now=deps.now())
     if outcome.ok:
-        st.session_state["maintenance_clear"] = pending["fields"]
+        st.session_state["maintenance_clear"] = fields
     st.session_state["maintenance_outcomes"] = [outcome]
     st.rerun()
 

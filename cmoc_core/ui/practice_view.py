@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
 import pandas as pd
 import streamlit as st
 
-from cmoc_core import composer, handbook, practice
+from cmoc_core import practice
+from cmoc_core.handbook import REGIONS, StepKey
 from cmoc_core.models import PracticeDrill, WorkingIncident
-from cmoc_core.practice import PracticeError, ScoreCard
+from cmoc_core.practice import DrillNote, DrillStart, EventPlan, PracticeError, ScoreCard
 from cmoc_core.scenarios import FOLDER, Library, Scenario
 from cmoc_core.ui import composer_view, deps, widgets
 from cmoc_core.ui.deps import AppContext
 
 NEW_DRILL = "➕ Start a new drill"
 AD_HOC = "Ad hoc drill"
-# Steps the drill ticks itself; every other step is ticked by hand, since nothing in a drill may
-# reach PagerDuty, Slack or GitLab.
-AUTOMATIC_STEPS = {
-    "create_incident": "ticked when you create the incident",
-    "update_on_cadence": "judged from your updates when the drill ends",
-    "start_monitoring": "ticked when you publish Monitoring",
-    "resolve_incident": "ticked when you resolve",
-    "post_mortem": "add the link after resolving",
-}
 
 
 def facilitator_switch() -> bool:
@@ -48,10 +41,10 @@ def drill(context: AppContext, library: Library, now: datetime) -> None:
     scored = st.session_state.get("practice_scored")
     if scored is not None:
         with deps.session(context) as db:
-            ended = db.get(PracticeDrill, scored)
-        if ended is not None:
+            card = practice.ended_score(session=db, drill_id=scored)
+        if card is not None:
             st.subheader("Score card of the drill just ended")
-            score_card(ScoreCard(**ended.score))
+            score_card(card)
     _start_form(context, library, now)
 
 
@@ -93,7 +86,7 @@ def _start_form(context: AppContext, library: Library, now: datetime) -> None:
         cmoc_id = st.selectbox(
             "CMOC",
             [i for i in names if i is not None],
-            format_func=names.get,
+            format_func=lambda i: names[i],
             index=None,
             placeholder="Who is practising?",
             key="practice_start_cmoc",
@@ -106,34 +99,20 @@ def _start_form(context: AppContext, library: Library, now: datetime) -> None:
         key="practice_start",
         type="primary",
         on_click=_start,
-        args=(context, library, scenario_name, cmoc_id, event.id if event else None),
+        args=(context, library, DrillStart(scenario_name, cmoc_id, event.id if event else None)),
     )
     if error := st.session_state.pop("practice_start_error", None):
         st.error(widgets.escape_markdown(error))
 
 
-def _start(
-    context: AppContext,
-    library: Library,
-    scenario_name: str,
-    cmoc_id: int | None,
-    event_id: int | None,
-) -> None:
-    scenario = library.scenarios.get(scenario_name)
+def _start(context: AppContext, library: Library, start: DrillStart) -> None:
     try:
-        if scenario is None:
-            raise PracticeError(
-                f"The scenario {scenario_name} is not in the library: see the Scenarios tab."
-            )
-        if cmoc_id is None:
-            raise PracticeError("Choose the CMOC who is practising.")
         with deps.session(context) as db:
-            started = practice.start_drill(
+            started = practice.begin_drill(
                 session=db,
                 settings=context.settings,
-                scenario=scenario,
-                cmoc_id=cmoc_id,
-                event_id=event_id,
+                library=library,
+                start=start,
                 now=deps.now(),
             )
     except PracticeError as exc:
@@ -162,7 +141,7 @@ def _run(context: AppContext, library: Library, drill: PracticeDrill, now: datet
     with st.sidebar:  # the script stays in view while the CMOC works through the forms
         _prompts(drill.started_at, scenario, len(scenario.played(elapsed)))
     composer_view.header(incident)
-    _checklist(context, incident, paged=elapsed >= scenario.page.offset, started=drill.started_at)
+    _checklist(context, drill, incident, scenario, now)
     if incident.resolved_at is not None:
         composer_view.post_mortem(context, incident, now)
     elif incident.statuspage_incident_id is None:
@@ -208,38 +187,33 @@ def _prompts(started_at: datetime, scenario: Scenario, seen: int) -> None:
 
 
 def _checklist(
-    context: AppContext, incident: WorkingIncident, *, paged: bool, started: datetime
+    context: AppContext,
+    drill: PracticeDrill,
+    incident: WorkingIncident,
+    scenario: Scenario,
+    now: datetime,
 ) -> None:
     st.caption(
         "In a drill nothing reaches PagerDuty, Slack or GitLab: tick each step when you would "
         "have done it."
     )
-    for stage in handbook.Stage:
-        with st.expander(f"Stage {stage.value}", expanded=stage == composer.stage(incident)):
-            for step in (s for s in handbook.STEPS if s.stage == stage):
-                done = incident.steps.get(step.key)
-                right = widgets.checklist_row(step.text, done=bool(done))
-                if done:
-                    at = datetime.fromisoformat(done)
-                    right.caption(f"done {at:%H:%M:%S} UTC (+{widgets.duration(at - started)})")
-                elif step.key in AUTOMATIC_STEPS:
-                    right.caption(AUTOMATIC_STEPS[step.key])
-                elif step.key == "acknowledge_page" and not paged:
-                    right.caption("waiting for the page")
-                else:
-                    right.button(
-                        "Acknowledge page" if step.key == "acknowledge_page" else "Done",
-                        key=f"practice_step_{step.key}",
-                        on_click=_tick,
-                        args=(context, incident.id, step.key),
-                    )
+    checklist = practice.drill_checklist(
+        incident=incident, scenario=scenario, started_at=drill.started_at, now=now
+    )
+    for stage, steps in checklist.stages:
+        with st.expander(f"Stage {stage.value}", expanded=stage == checklist.current):
+            widgets.stage_steps(
+                steps,
+                key_prefix="practice_step",
+                on_click=_tick,
+                args=(context, drill.id),
+                since=drill.started_at,
+            )
 
 
-def _tick(context: AppContext, incident_id: int | None, key: str) -> None:
+def _tick(context: AppContext, drill_id: int, key: StepKey) -> None:
     with deps.session(context) as db:
-        stored = db.get(WorkingIncident, incident_id)
-        if stored is not None:
-            composer.mark_step(session=db, incident=stored, key=key, now=deps.now())
+        practice.tick_drill_step(session=db, drill_id=drill_id, key=key, now=deps.now())
 
 
 def _notes(context: AppContext, drill: PracticeDrill, now: datetime) -> None:
@@ -257,22 +231,20 @@ def _notes(context: AppContext, drill: PracticeDrill, now: datetime) -> None:
             except PracticeError as exc:
                 st.error(str(exc))
     with deps.session(context) as db:
-        stored = db.get(PracticeDrill, drill.id)
-    notes_table(stored.notes if stored else [], drill.started_at)
+        notes = practice.drill_notes(session=db, drill_id=drill.id or 0)
+    notes_table(notes, drill.started_at)
 
 
-def notes_table(notes: list[dict], started: datetime) -> None:
+def notes_table(notes: Sequence[DrillNote], started: datetime) -> None:
     """The note taker's log, each line with its time and how far into the drill it was."""
-    rows = []
-    for note in notes:
-        at = datetime.fromisoformat(note["at"])
-        rows.append(
-            {
-                "at (UTC)": f"{at:%H:%M:%S}",
-                "into the drill": widgets.duration(at - started),
-                "note": note["text"],
-            }
-        )
+    rows = [
+        {
+            "at (UTC)": f"{note.at:%H:%M:%S}",
+            "into the drill": widgets.duration(note.at - started),
+            "note": note.text,
+        }
+        for note in notes
+    ]
     st.dataframe(
         pd.DataFrame(rows, columns=["at (UTC)", "into the drill", "note"]), hide_index=True
     )
@@ -404,8 +376,8 @@ def _plan_form(
     st.subheader("Plan an event")
     region = st.selectbox(
         "Region",
-        handbook.REGIONS,
-        index=handbook.REGIONS.index(missing[0]) if missing else 0,
+        REGIONS,
+        index=REGIONS.index(missing[0]) if missing else 0,
         key="practice_plan_region",
     )
     left, right = st.columns(2)
@@ -419,7 +391,7 @@ def _plan_form(
     )
     everyone = [i for i in names if i is not None]
     with deps.session(context) as db:
-        cmocs = [p.id for p in practice.region_cmocs(session=db, region=region)]
+        cmocs = [p.id for p in practice.region_cmocs(session=db, region=region) if p.id is not None]
     if not cmocs:
         st.caption(f"No {region} CMOC shift is known yet: choose the CMOC from everyone.")
     for role, label, choices in (
@@ -430,7 +402,7 @@ def _plan_form(
         st.selectbox(
             label,
             choices,
-            format_func=names.get,
+            format_func=lambda i: names[i],
             index=None,
             placeholder="Choose a person",
             key=f"practice_plan_{role}",
@@ -447,28 +419,19 @@ def _plan_form(
 
 
 def _plan(context: AppContext) -> None:
-    chosen = {
-        name: st.session_state.get(f"practice_plan_{name}")
-        for name in ("region", "date", "time", "scenario", "facilitator", "note_taker", "cmoc")
-    }
-    if None in chosen.values():
-        st.session_state["practice_plan_error"] = (
-            "Choose the date, the time, the scenario, the facilitator, the note taker and the CMOC."
-        )
-        return
+    state = st.session_state
+    plan = EventPlan(
+        region=state.get("practice_plan_region"),
+        day=state.get("practice_plan_date"),
+        at=state.get("practice_plan_time"),
+        scenario=state.get("practice_plan_scenario"),
+        facilitator_id=state.get("practice_plan_facilitator"),
+        note_taker_id=state.get("practice_plan_note_taker"),
+        cmoc_id=state.get("practice_plan_cmoc"),
+    )
     try:
         with deps.session(context) as db:
-            event = practice.plan_event(
-                session=db,
-                region=chosen["region"],
-                scheduled_at=widgets.as_utc_midnight(chosen["date"])
-                + timedelta(hours=chosen["time"].hour, minutes=chosen["time"].minute),
-                scenario=chosen["scenario"],
-                facilitator_id=chosen["facilitator"],
-                note_taker_id=chosen["note_taker"],
-                cmoc_id=chosen["cmoc"],
-                now=deps.now(),
-            )
+            event = practice.plan_chosen(session=db, plan=plan, now=deps.now())
     except PracticeError as exc:
         st.session_state["practice_plan_error"] = str(exc)
         return
@@ -482,7 +445,7 @@ def _create_issues(context: AppContext, event_ids: list[int | None]) -> None:
             clients=context.sources.clients,
             settings=context.settings,
             event_id=event_id or 0,
-            actor=deps.publisher(context).actor,
+            actor=context.settings.actor,
             now=deps.now(),
         )
         for event_id in event_ids
@@ -525,42 +488,44 @@ def library_view(library: Library, *, facilitator: bool) -> None:
 def retrospective(context: AppContext, library: Library) -> None:
     """Past drills per person with their score cards and the note taker's log."""
     names = _names(context)
-    person = st.selectbox(
+    person: int | None = st.selectbox(
         "Person",
         [None, *(i for i in names if i is not None)],
         format_func=lambda i: "Everyone" if i is None else names[i],
         key="practice_retro_person",
     )
     with deps.session(context) as db:
-        drills = practice.past_drills(session=db, cmoc_id=person)
-    if not drills:
+        past = practice.retrospectives(session=db, cmoc_id=person)
+    if not past:
         st.info("No drill has ended yet.")
         return
-    cards = {d.id: ScoreCard(**d.score) for d in drills}
     st.dataframe(
         pd.DataFrame(
             [
                 {
-                    "CMOC": names.get(d.cmoc_id),
-                    "scenario": _title(library, d.scenario),
-                    "ended": f"{d.finished_at:%d-%m-%Y %H:%M}",
-                    "acknowledged in": _acknowledged_in(cards[d.id]),
-                    "within 15 min": cards[d.id].ack_within_target,
-                    "cadence kept": f"{cards[d.id].gaps_on_time}/{len(cards[d.id].gaps)}",
-                    "length violations": len(cards[d.id].length_violations),
-                    "checklist": f"{len(cards[d.id].steps_done)}/{cards[d.id].steps_total}",
-                    "notes": len(d.notes),
+                    "CMOC": names.get(p.drill.cmoc_id),
+                    "scenario": _title(library, p.drill.scenario),
+                    "ended": f"{p.drill.finished_at:%d-%m-%Y %H:%M}",
+                    "acknowledged in": _acknowledged_in(p.card),
+                    "within 15 min": p.card.ack_within_target,
+                    "cadence kept": f"{p.card.gaps_on_time}/{len(p.card.gaps)}",
+                    "length violations": len(p.card.length_violations),
+                    "checklist": f"{len(p.card.steps_done)}/{p.card.steps_total}",
+                    "notes": len(p.notes),
                 }
-                for d in drills
+                for p in past
             ]
         ),
         hide_index=True,
     )
-    labels = {d.id: _drill_label(d, library, names) for d in drills}
+    by_id = {p.drill.id: p for p in past}
     chosen = st.selectbox(
-        "Drill to review", list(labels), format_func=labels.get, key="practice_retro_drill"
+        "Drill to review",
+        list(by_id),
+        format_func=lambda i: _drill_label(by_id[i].drill, library, names),
+        key="practice_retro_drill",
     )
-    shown = next(d for d in drills if d.id == chosen)
-    score_card(cards[chosen])
+    shown = by_id[chosen]
+    score_card(shown.card)
     st.markdown("**Note taker's log**")
-    notes_table(shown.notes, shown.started_at)
+    notes_table(shown.notes, shown.drill.started_at)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from cmoc_core.checklist import ChecklistStep
 from cmoc_core.models import AuditEntry
 from cmoc_core.outbox import Outcome
 
@@ -181,6 +182,32 @@ def checklist_row(text: str, *, done: bool) -> Any:
     box = ":material/check_box:" if done else ":material/check_box_outline_blank:"
     left.markdown(f"{box} {text}")
     return right
+
+
+def stage_steps(
+    steps: Sequence[ChecklistStep],
+    *,
+    key_prefix: str,
+    on_click: Callable[..., Any] | None = None,
+    args: tuple[Any, ...] = (),
+    since: datetime | None = None,
+) -> None:
+    """A stage's steps with their done-times (and how long after `since`), else a note or button."""
+    for step in steps:
+        right = checklist_row(step.text, done=step.done_at is not None)
+        if step.done_at is not None:
+            after = f" (+{duration(step.done_at - since)})" if since is not None else ""
+            right.caption(f"done {step.done_at:%H:%M:%S} UTC{after}")
+        elif step.note:
+            right.caption(step.note)
+        elif step.action and on_click is not None:
+            # The step's key comes last so that one callback serves every step.
+            right.button(
+                step.action,
+                key=f"{key_prefix}_{step.key}",
+                on_click=on_click,
+                args=(*args, step.key),
+            )
 
 
 def audit_table(

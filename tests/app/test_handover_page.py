@@ -103,6 +103,6 @@ def test_the_draft_survives_a_new_session_and_nothing_happened_replaces_it(app):
     assert again.text_area(key="handover_body").value == "Watch the Redis failover tonight."
 
     again.button(key="handover_nothing").click().run()
-    body = again.text_area(key="handover_body").value
+    body = again.text_area(key="handover_body").value or ""
     assert handover.NOTHING_HAPPENED in body
     assert handover.NOTHING_HAPPENED in again.code[0].value

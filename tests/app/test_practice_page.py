@@ -34,7 +34,8 @@ def database() -> Session:
 
 def person_ids() -> list[int]:
     with database() as session:
-        return list(session.exec(select(Person.id).order_by(Person.name)))
+        people = session.exec(select(Person).order_by(Person.name))
+        return [p.id for p in people if p.id is not None]
 
 
 def running_drill() -> PracticeDrill:
@@ -125,7 +126,9 @@ def test_a_drill_plays_on_the_clock_publishes_to_the_practice_page_and_is_scored
 
     tick(app, "im_all_clear", 40)
     assert "all clear" in prompts(app)
-    app.checkbox(key=f"composer_all_clear_{incident_id}").check()
+    # The checklist's tick is the resolve form's all-clear: the form asks for it no more.
+    assert f"composer_all_clear_{incident_id}" not in [c.key for c in app.checkbox]
+    assert any("gave the all-clear" in c.value for c in app.caption)
     publish(app, "resolve", 41)
 
     at_time(app, 42)
@@ -155,6 +158,7 @@ def test_a_drill_plays_on_the_clock_publishes_to_the_practice_page_and_is_scored
     assert sandbox.writes("gitlab") == [] and sandbox.slack.posts == []
     with database() as session:
         ended = session.get(PracticeDrill, running_drill().id)
+        assert ended is not None
         assert ended.finished_at == T0 + timedelta(minutes=45)
 
     app.selectbox(key="practice_retro_person").set_value(ended.cmoc_id).run()
@@ -162,6 +166,18 @@ def test_a_drill_plays_on_the_clock_publishes_to_the_practice_page_and_is_scored
     assert list(past["cadence kept"]) == ["3/4"]
     assert list(past["acknowledged in"]) == ["2 min 00 s"]
     assert list(past["within 15 min"]) == [True]
+
+
+def test_the_drill_checklist_says_which_steps_tick_themselves_and_times_the_others(app):
+    start_drill(app)
+    buttons = [b.key for b in app.button]
+    assert "practice_step_join_channel" in buttons
+    assert "practice_step_create_incident" not in buttons  # the drill ticks it on publishing
+    assert "ticked when you create the incident" in texts(app, "caption")
+
+    tick(app, "join_channel", 3.5)
+    assert "done 10:03:30 UTC (+3 min 30 s)" in texts(app, "caption")
+    assert "practice_step_join_channel" not in [b.key for b in app.button]
 
 
 def test_the_note_takers_log_survives_a_reload(app):

@@ -1,0 +1,705 @@
+"""Every external action as a command: a frozen value holding its payload once.
+
+The outbox key, the call to the service, how an unclear outcome is settled and the words in the
+audit log are all derived from the command, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from cmoc_core.clients import Clients
+from cmoc_core.clients.http import ApiRejected
+from cmoc_core.timeutil import parse_time
+
+Result = dict[str, Any]
+
+# GitLab's `updated_after` is compared with GitLab's clock, which may differ from ours: the search
+# reaches a day back and the issue is recognised by its content, not by its time.
+SEARCH_MARGIN = timedelta(days=1)
+
+
+class Settle(StrEnum):
+    """How an action whose outcome is unclear is settled before anything is sent again."""
+
+    READ_BACK = "read back"  # the service is asked whether it took effect
+    REPEAT = "repeat"  # the action is idempotent by nature: sending it again is harmless
+    ASK_USER = "ask the user"  # the service cannot tell: the person checks, then sends again
+
+
+class Action(StrEnum):
+    """Each kind of external action; the values name them in the outbox and the audit log."""
+
+    CREATE_INCIDENT = "create_incident"
+    UPDATE_INCIDENT = "update_incident"
+    RESOLVE_INCIDENT = "resolve_incident"
+    ACKNOWLEDGE_PAGE = "acknowledge_page"
+    RESOLVE_PAGE = "resolve_page"
+    LABEL_ISSUE = "label_issue"
+    NOTIFY_STAKEHOLDERS = "notify_stakeholders"
+    CREATE_HANDOVER = "create_handover"
+    CREATE_PRACTICE_EVENT_ISSUE = "create_practice_event_issue"
+
+
+class MaintenanceAction(StrEnum):
+    """What the CMOC can do with a maintenance window; the values name them in the audit log."""
+
+    SCHEDULE = "maintenance_schedule"
+    RESCHEDULE = "maintenance_reschedule"
+    UPDATE = "maintenance_update"
+    START = "maintenance_start"
+    FINISH = "maintenance_finish"
+    DELETE = "maintenance_delete"
+
+
+def idempotency_key(*parts: Any) -> str:
+    """A stable key for one intended action."""
+    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One external action; subclasses hold the payload and say how to send and settle it."""
+
+    settle: ClassVar[Settle] = Settle.READ_BACK
+    registry: ClassVar[dict[str, type[Command]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Command.registry[cls.__name__] = cls
+
+    @property
+    def action(self) -> Action | MaintenanceAction:
+        """The kind of action, as named in the outbox and the audit log."""
+        raise NotImplementedError
+
+    @property
+    def target(self) -> str:
+        """Where the action goes, in words."""
+        raise NotImplementedError
+
+    @property
+    def incident_id(self) -> int | None:
+        """The working incident the action belongs to, if any."""
+        return None
+
+    def identity(self) -> tuple[Any, ...]:
+        """What makes two commands the same intended action: by default, everything."""
+        return (self.payload(),)
+
+    def key(self) -> str:
+        """The outbox key of this intended action."""
+        return idempotency_key(self.action.value, *self.identity())
+
+    def payload(self) -> dict[str, Any]:
+        """The command's fields as JSON-ready values."""
+        return json.loads(json.dumps(asdict(self), default=_jsonable))
+
+    def stored(self) -> dict[str, Any]:
+        """The payload with the command's kind, as the outbox keeps it."""
+        return {"command": type(self).__name__, **self.payload()}
+
+    def describe(self) -> str:
+        """What the action does, for the audit log."""
+        return self.action.value.replace("_", " ")
+
+    def send(self, clients: Clients) -> Result:
+        """Carry the action out; raises ApiError when it fails."""
+        raise NotImplementedError
+
+    def confirm(self, clients: Clients, *, since: datetime) -> Result | None:
+        """What the service shows of this action having taken effect, or None (READ_BACK only)."""
+        return None
+
+    @staticmethod
+    def restore(stored: Mapping[str, Any]) -> Command | None:
+        """The command an outbox row was written for, or None for a row from before commands."""
+        fields = dict(stored)
+        kind = Command.registry.get(str(fields.pop("command", "")))
+        return kind.from_payload(fields) if kind else None
+
+    @classmethod
+    def from_payload(cls, fields: dict[str, Any]) -> Command:
+        """The command from its JSON fields (lists become tuples, as the fields are frozen)."""
+        return cls(**{k: _frozen(v) for k, v in fields.items()})
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _statusio(clients: Clients) -> Any:
+    if clients.statusio is None:
+        raise ApiRejected("Status.io", "publish", "Status.io is not configured")
+    return clients.statusio
+
+
+def _gitlab(clients: Clients) -> Any:
+    if clients.gitlab is None:
+        raise ApiRejected("GitLab", "write", "GitLab is not configured")
+    return clients.gitlab
+
+
+def _page_target(practice: bool) -> str:
+    return f"Status.io {'practice page' if practice else 'status page'}"
+
+
+def _has_message(found: Mapping[str, Any], details: str, state: int) -> bool:
+    """Whether Status.io's incident shows a message with this text and state."""
+    return any(
+        m.get("details") == details and int(m.get("state") or 0) == state
+        for m in found.get("messages") or []
+    )
+
+
+@dataclass(frozen=True)
+class CreateStatusIncident(Command):
+    """Open an incident on a status page with its first message."""
+
+    working_id: int
+    statuspage_id: str
+    practice: bool
+    name: str
+    details: str
+    status: int
+    state: int
+    components: tuple[str, ...]
+    all_infrastructure: bool
+    broadcast: tuple[tuple[str, bool], ...]
+
+    @property
+    def action(self) -> Action:
+        """Creating the status-page incident."""
+        return Action.CREATE_INCIDENT
+
+    @property
+    def target(self) -> str:
+        """The status page it goes to."""
+        return _page_target(self.practice)
+
+    @property
+    def incident_id(self) -> int | None:
+        """The working incident."""
+        return self.working_id
+
+    def identity(self) -> tuple[Any, ...]:
+        """A working incident is created on the status page once, whatever its words."""
+        return (self.working_id,)
+
+    def describe(self) -> str:
+        """The incident's name and first message."""
+        return f"Created “{self.name}”: {self.details}"
+
+    def send(self, clients: Clients) -> Result:
+        """Create the incident; the result holds its Status.io id."""
+        new_id = _statusio(clients).create_incident(
+            name=self.name,
+            details=self.details,
+            components=list(self.components),
+            status=self.status,
+            state=self.state,
+            broadcast=dict(self.broadcast),
+            all_infrastructure=self.all_infrastructure,
+            statuspage_id=self.statuspage_id,
+        )
+        return {"incident_id": new_id}
+
+    def confirm(self, clients: Clients, *, since: datetime) -> Result | None:
+        """The active incident with this name whose messages hold this first message."""
+        statusio = _statusio(clients)
+        for page in statusio.incident_pages("active", statuspage_id=self.statuspage_id):
+            for found in page:
+                if found.get("name") == self.name and _has_message(found, self.details, self.state):
+                    return {"incident_id": found["_id"]}
+        return None
+
+
+@dataclass(frozen=True)
+class UpdateStatusIncident(Command):
+    """Publish an update, or the resolving update, to a status-page incident."""
+
+    working_id: int
+    revision: int
+    statuspage_id: str
+    practice: bool
+    incident: str
+    details: str
+    status: int
+    state: int
+    broadcast: tuple[tuple[str, bool], ...]
+    resolve: bool = False
+
+    @property
+    def action(self) -> Action:
+        """An update or the resolve."""
+        return Action.RESOLVE_INCIDENT if self.resolve else Action.UPDATE_INCIDENT
+
+    @property
+    def target(self) -> str:
+        """The status page it goes to."""
+        return _page_target(self.practice)
+
+    @property
+    def incident_id(self) -> int | None:
+        """The working incident."""
+        return self.working_id
+
+    def identity(self) -> tuple[Any, ...]:
+        """One update per draft revision: a repeat of an attempt is never a new update."""
+        return (self.working_id, self.revision, self.payload())
+
+    def describe(self) -> str:
+        """The words published."""
+        return f"{'Resolved' if self.resolve else 'Updated'}: {self.details}"
+
+    def send(self, clients: Clients) -> Result:
+        """Publish the update."""
+        _statusio(clients).update_incident(
+            incident_id=self.incident,
+            details=self.details,
+            status=self.status,
+            state=self.state,
+            broadcast=dict(self.broadcast),
+            resolve=self.resolve,
+            statuspage_id=self.statuspage_id,
+        )
+        return {"published": True}
+
+    def confirm(self, clients: Clients, *, since: datetime) -> Result | None:
+        """The incident read back shows this message (by its words and state, not by clocks)."""
+        found = _statusio(clients).incident(self.incident, statuspage_id=self.statuspage_id)
+        return {"published": True} if _has_message(found, self.details, self.state) else None
+
+
+@dataclass(frozen=True)
+class ChangePage(Command):
+    """Acknowledge or resolve a PagerDuty page."""
+
+    working_id: int
+    page_id: str
+    resolve: bool
+
+    @property
+    def action(self) -> Action:
+        """Acknowledge or resolve."""
+        return Action.RESOLVE_PAGE if self.resolve else Action.ACKNOWLEDGE_PAGE
+
+    @property
+    def target(self) -> str:
+        """The page."""
+        return f"PagerDuty page {self.page_id}"
+
+    @property
+    def incident_id(self) -> int | None:
+        """The working incident."""
+        return self.working_id
+
+    def describe(self) -> str:
+        """What was done to the page."""
+        return f"{'Resolved' if self.resolve else 'Acknowledged'} PagerDuty page {self.page_id}"
+
+    def send(self, clients: Clients) -> Result:
+        """Set the page's status."""
+        if clients.pagerduty is None:
+            raise ApiRejected("PagerDuty", "set a page's status", "PagerDuty is not configured")
+        change = clients.pagerduty.resolve if self.resolve else clients.pagerduty.acknowledge
+        return {"status": change(self.page_id).get("status")}
+
+    def confirm(self, clients: Clients, *, since: datetime) -> Result | None:
+        """The page read back already has the status (a resolved page counts as acknowledged)."""
+        if clients.pagerduty is None:
+            return None
+        status = clients.pagerduty.incident(self.page_id).get("status")
+        wanted = ("resolved",) if self.resolve else ("acknowledged", "resolved")
+        return {"status": status} if status in wanted else None
+
+
+@dataclass(frozen=True)
+class AddLabel(Command):
+    """Add a label to a GitLab issue."""
+
+    working_id: int
+    project: str
+    iid: int
+    label: str
+
+    @property
+    def action(self) -> Action:
+        """Labelling the issue."""
+        return Action.LABEL_ISSUE
+
+    @property
+    def target(self) -> str:
+        """The issue."""
+        return f"GitLab {self.project}#{self.iid}"
+
+    @property
+    def incident_id(self) -> int | None:
+        """The working incident."""
+        return self.working_id
+
+    def describe(self) -> str:
+        """The label and the issue."""
+        return f"Added the label {self.label} to {self.project}#{self.iid}"
+
+    def send(self, clients: Clients) -> Result:
+        """Add the label."""
+        issue = _gitlab(clients).add_labels(self.project, self.iid, [self.label])
+        return {"labels": issue.get("labels")}
+
+    def confirm(self, clients: Clients, *, since: datetime) -> Result | None:
+        """The issue read back carries the label."""
+        labels = _gitlab(clients).issue(self.project, self.iid).get("labels") or []
+        return {"labels": labels} if self.label in labels else None
+
+
+@dataclass(frozen=True)
+class SlackNotice(Command):
+    """Post the Incident Notifier text to one Slack destination."""
+
+    # A webhook cannot be read back: only a person looking at the channel can tell.
+    settle: ClassVar[Settle] = Settle.ASK_USER
+
+    working_id: int
+    webhook: str
+    text: str
+
+    @property
+    def action(self) -> Action:
+        """Notifying stakeholders."""
+        return Action.NOTIFY_STAKEHOLDERS
+
+    @property
+    def target(self) -> str:
+        """The Slack destination, by name."""
+        return f"Slack {self.webhook}"
+
+    @property
+    def incident_id(self) -> int | None:
+        """The working incident."""
+        return self.working_id
+
+    def identity(self) -> tuple[Any, ...]:
+        """One post of these words to this destination for this incident."""
+        return (self.working_id, {"text": self.text, "webhook": self.webhook})
+
+    def describe(self) -> str:
+        """The notice."""
+        return f"Posted to {self.webhook}: {self.text}"
+
+    def send(self, clients: Clients) -> Result:
+        """Post the notice."""
+        webhook = next((w for w in clients.slack if w.name == self.webhook), None)
+        if webhook is None:
+            raise ApiRejected("Slack", "post", f"{self.webhook} is no longer configured")
+        webhook.post(self.text)
+        return {"posted": True}
+
+
+@dataclass(frozen=True)
+class LocalRecord(Command):
+    """A step recorded in the cockpit alone: a notice posted by hand, or a practice step."""
+
+    settle: ClassVar[Settle] = Settle.REPEAT
+
+    working_id: int
+    step: str
+    where: str
+    text: str = ""
+
+    @property
+    def action(self) -> Action:
+        """The step it stands for."""
+        return Action(self.step)
+
+    @property
+    def target(self) -> str:
+        """Where it happened instead of a service."""
+        return self.where
+
+    @property
+    def incident_id(self) -> int | None:
+        """The working incident."""
+        return self.working_id
+
+    def identity(self) -> tuple[Any, ...]:
+        """One record per step and text."""
+        return (self.working_id, {"text": self.text} if self.text else {})
+
+    def describe(self) -> str:
+        """What was recorded."""
+        return self.text or self.where
+
+    def send(self, clients: Clients) -> Result:
+        """Nothing leaves the cockpit."""
+        return {"recorded": True}
+
+
+@dataclass(frozen=True)
+class CreateIssue(Command):
+    """Create a GitLab issue (a handover or a practice event), once per intent."""
+
+    kind: Literal["create_handover", "create_practice_event_issue"]
+    intent: str  # what makes it one issue: a shift, or a practice event
+    project: str
+    title: str
+    description: str
+    labels: tuple[str, ...]
+    confidential: bool
+    assignee_ids: tuple[int, ...] = ()
+    sudo: str | None = None
+    match_description: bool = True
+
+    @property
+    def action(self) -> Action:
+        """Which issue this is."""
+        return Action(self.kind)
+
+    @property
+    def target(self) -> str:
+        """The project."""
+        return f"GitLab {self.project}"
+
+    def identity(self) -> tuple[Any, ...]:
+        """One issue per shift or event, whatever its text or its author."""
+        return (self.intent,)
+
+    @staticmethod
+    def key_of(kind: str, intent: str) -> str:
+        """The outbox key of the issue for this intent, without building the whole command."""
+        return idempotency_key(kind, intent)
+
+    def describe(self) -> str:
+        """The issue's title."""
+        author = f" as @{self.sudo}" if self.sudo else ""
+        return f"Created the issue “{self.title}” in {self.project}{author}"
+
+    def send(self, clients: Clients) -> Result:
+        """Create the issue; the result is the issue."""
+        return dict(
+            _gitlab(clients).create_issue(
+                self.project,
+                title=self.title,
+                description=self.description,
+                labels=list(self.labels),
+                confidential=self.confidential,
+                assignee_ids=list(self.assignee_ids) or None,
+                sudo=self.sudo,
+            )
+        )
+
+    def confirm(self, clients: Clients, *, since: datetime) -> Result | None:
+        """The issue with this title (and text) among those changed since the claim."""
+        gitlab = _gitlab(clients)
+        label = self.labels[0] if self.labels and not self.match_description else None
+        pages = gitlab.issues(self.project, labels=label, updated_after=since - SEARCH_MARGIN)
+        for page in pages:
+            for issue in page:
+                same = issue.get("title") == self.title and (
+                    not self.match_description or issue.get("description") == self.description
+                )
+                if same:
+                    return dict(issue)
+        return None
+
+
+MaintenanceCall = Literal["start", "update", "finish"]
+
+
+@dataclass(frozen=True)
+class ScheduleMaintenance(Command):
+    """Schedule a maintenance window (alone, or as the first half of a reschedule)."""
+
+    statuspage_id: str
+    name: str
+    details: str
+    components: tuple[str, ...]
+    start: datetime
+    end: datetime
+    all_infrastructure: bool
+    automation: bool
+    notify: tuple[tuple[str, bool], ...]
+    subject: str
+    replacing: str | None = None
+
+    @property
+    def action(self) -> MaintenanceAction:
+        """A schedule, or a reschedule's new window."""
+        return MaintenanceAction.RESCHEDULE if self.replacing else MaintenanceAction.SCHEDULE
+
+    @property
+    def target(self) -> str:
+        """The window, by name."""
+        return f"Status.io maintenance “{self.name}”"
+
+    def describe(self) -> str:
+        """The window and its times."""
+        span = f"{self.start:%d-%m-%Y %H:%M} to {self.end:%d-%m-%Y %H:%M} UTC"
+        return f"Scheduled “{self.name}” for {span}"
+
+    def send(self, clients: Clients) -> Result:
+        """Schedule the window; the result holds its Status.io id."""
+        new_id = _statusio(clients).schedule_maintenance(
+            name=self.name,
+            details=self.details,
+            components=list(self.components),
+            start=self.start,
+            end=self.end,
+            all_infrastructure=self.all_infrastructure,
+            automation=self.automation,
+            notify=dict(self.notify),
+            subject=self.subject,
+            statuspage_id=self.statuspage_id,
+        )
+        return {"maintenance_id": new_id}
+
+    def confirm(self, clients: Clients, *, since: datetime) -> Result | None:
+        """The window with this name and planned start (not the one it replaces)."""
+        lists = _statusio(clients).maintenances(statuspage_id=self.statuspage_id)
+        for raw in lists["upcoming"] + lists["active"]:
+            start = parse_time(raw.get("datetime_planned_start"))
+            if (
+                raw.get("_id") != self.replacing
+                and raw.get("name") == self.name
+                and start is not None
+                and start.replace(second=0, microsecond=0)
+                == self.start.replace(second=0, microsecond=0)
+            ):
+                return {"maintenance_id": raw["_id"]}
+        return None
+
+    @classmethod
+    def from_payload(cls, fields: dict[str, Any]) -> Command:
+        """The command from its JSON fields, times parsed back."""
+        fields = {**fields, "start": parse_time(fields["start"]), "end": parse_time(fields["end"])}
+        return super().from_payload(fields)
+
+
+@dataclass(frozen=True)
+class PostMaintenance(Command):
+    """Start a maintenance, post an update without starting it, or finish it."""
+
+    statuspage_id: str
+    call: MaintenanceCall
+    maintenance_id: str
+    name: str
+    details: str
+    broadcast: tuple[tuple[str, bool], ...]
+    subject: str
+    automation_disabled: bool = False
+
+    @property
+    def action(self) -> MaintenanceAction:
+        """Start, update or finish."""
+        return MaintenanceAction(f"maintenance_{self.call}")
+
+    @property
+    def target(self) -> str:
+        """The window, by name."""
+        return f"Status.io maintenance “{self.name}”"
+
+    def describe(self) -> str:
+        """The words posted."""
+        return f"{self.call.capitalize()}: {self.details}"
+
+    def send(self, clients: Clients) -> Result:
+        """Post to the window."""
+        _statusio(clients).post_maintenance(
+            self.call,
+            maintenance_id=self.maintenance_id,
+            details=self.details,
+            broadcast=dict(self.broadcast),
+            subject=self.subject,
+            statuspage_id=self.statuspage_id,
+        )
+        return {"maintenance_id": self.maintenance_id}
+
+    def confirm(self, clients: Clients, *, since: datetime) -> Result | None:
+        """The window, read back in a phase the call leads to, shows this message."""
+        phases = {
+            "start": ("active", "resolved"),
+            "update": ("upcoming", "active", "resolved"),
+            "finish": ("resolved",),
+        }[self.call]
+        lists = _statusio(clients).maintenances(statuspage_id=self.statuspage_id)
+        for raw in (item for phase in phases for item in lists[phase]):
+            if raw.get("_id") == self.maintenance_id and any(
+                m.get("details") == self.details for m in raw.get("messages") or []
+            ):
+                return {"maintenance_id": self.maintenance_id}
+        return None
+
+
+@dataclass(frozen=True)
+class DeleteMaintenance(Command):
+    """Delete a maintenance window (the second half of a reschedule)."""
+
+    statuspage_id: str
+    maintenance_id: str
+    name: str
+
+    @property
+    def action(self) -> MaintenanceAction:
+        """Deleting the window."""
+        return MaintenanceAction.DELETE
+
+    @property
+    def target(self) -> str:
+        """The window, by name."""
+        return f"Status.io maintenance “{self.name}”"
+
+    def describe(self) -> str:
+        """Which window."""
+        return f"Deleted “{self.name}”"
+
+    def send(self, clients: Clients) -> Result:
+        """Delete the window."""
+        _statusio(clients).delete_maintenance(
+            maintenance_id=self.maintenance_id, statuspage_id=self.statuspage_id
+        )
+        return {"deleted": self.maintenance_id}
+
+    def confirm(self, clients: Clients, *, since: datetime) -> Result | None:
+        """The window is no longer listed."""
+        lists = _statusio(clients).maintenances(statuspage_id=self.statuspage_id)
+        listed = any(raw.get("_id") == self.maintenance_id for i in lists.values() for raw in i)
+        return None if listed else {"deleted": self.maintenance_id}
+
+
+def flags(mapping: Mapping[str, bool]) -> tuple[tuple[str, bool], ...]:
+    """A broadcast or notify mapping as a frozen, ordered value."""
+    return tuple(sorted((str(k), bool(v)) for k, v in mapping.items()))
+
+
+__all__ = [
+    "Action",
+    "AddLabel",
+    "ChangePage",
+    "Command",
+    "CreateIssue",
+    "CreateStatusIncident",
+    "DeleteMaintenance",
+    "LocalRecord",
+    "MaintenanceAction",
+    "PostMaintenance",
+    "Result",
+    "ScheduleMaintenance",
+    "Settle",
+    "SlackNotice",
+    "UpdateStatusIncident",
+    "flags",
+    "idempotency_key",
+]
