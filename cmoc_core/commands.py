@@ -73,7 +73,8 @@ class Command:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        Command.registry[cls.__name__] = cls
+        if "send" in cls.__dict__:  # a kind of action, not a shared base
+            Command.registry[cls.__name__] = cls
 
     @property
     def action(self) -> Action | MaintenanceAction:
@@ -135,6 +136,18 @@ def _frozen(value: Any) -> Any:
     return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
 
 
+@dataclass(frozen=True)
+class IncidentCommand(Command):
+    """A command done for one working incident, which its outbox row and audit entry name."""
+
+    working_id: int
+
+    @property
+    def incident_id(self) -> int | None:
+        """The working incident."""
+        return self.working_id
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -166,10 +179,9 @@ def _has_message(found: Mapping[str, Any], details: str, state: int) -> bool:
 
 
 @dataclass(frozen=True)
-class CreateStatusIncident(Command):
+class CreateStatusIncident(IncidentCommand):
     """Open an incident on a status page with its first message."""
 
-    working_id: int
     statuspage_id: str
     practice: bool
     name: str
@@ -189,11 +201,6 @@ class CreateStatusIncident(Command):
     def target(self) -> str:
         """The status page it goes to."""
         return _page_target(self.practice)
-
-    @property
-    def incident_id(self) -> int | None:
-        """The working incident."""
-        return self.working_id
 
     def identity(self) -> tuple[Any, ...]:
         """A working incident is created on the status page once, whatever its words."""
@@ -228,10 +235,9 @@ class CreateStatusIncident(Command):
 
 
 @dataclass(frozen=True)
-class UpdateStatusIncident(Command):
+class UpdateStatusIncident(IncidentCommand):
     """Publish an update, or the resolving update, to a status-page incident."""
 
-    working_id: int
     revision: int
     statuspage_id: str
     practice: bool
@@ -251,11 +257,6 @@ class UpdateStatusIncident(Command):
     def target(self) -> str:
         """The status page it goes to."""
         return _page_target(self.practice)
-
-    @property
-    def incident_id(self) -> int | None:
-        """The working incident."""
-        return self.working_id
 
     def identity(self) -> tuple[Any, ...]:
         """One update per draft revision: a repeat of an attempt is never a new update."""
@@ -285,10 +286,9 @@ class UpdateStatusIncident(Command):
 
 
 @dataclass(frozen=True)
-class ChangePage(Command):
+class ChangePage(IncidentCommand):
     """Acknowledge or resolve a PagerDuty page."""
 
-    working_id: int
     page_id: str
     resolve: bool
 
@@ -301,11 +301,6 @@ class ChangePage(Command):
     def target(self) -> str:
         """The page."""
         return f"PagerDuty page {self.page_id}"
-
-    @property
-    def incident_id(self) -> int | None:
-        """The working incident."""
-        return self.working_id
 
     def describe(self) -> str:
         """What was done to the page."""
@@ -328,10 +323,9 @@ class ChangePage(Command):
 
 
 @dataclass(frozen=True)
-class AddLabel(Command):
+class AddLabel(IncidentCommand):
     """Add a label to a GitLab issue."""
 
-    working_id: int
     project: str
     iid: int
     label: str
@@ -345,11 +339,6 @@ class AddLabel(Command):
     def target(self) -> str:
         """The issue."""
         return f"GitLab {self.project}#{self.iid}"
-
-    @property
-    def incident_id(self) -> int | None:
-        """The working incident."""
-        return self.working_id
 
     def describe(self) -> str:
         """The label and the issue."""
@@ -367,13 +356,12 @@ class AddLabel(Command):
 
 
 @dataclass(frozen=True)
-class SlackNotice(Command):
+class SlackNotice(IncidentCommand):
     """Post the Incident Notifier text to one Slack destination."""
 
     # A webhook cannot be read back: only a person looking at the channel can tell.
     settle: ClassVar[Settle] = Settle.ASK_USER
 
-    working_id: int
     webhook: str
     text: str
 
@@ -386,11 +374,6 @@ class SlackNotice(Command):
     def target(self) -> str:
         """The Slack destination, by name."""
         return f"Slack {self.webhook}"
-
-    @property
-    def incident_id(self) -> int | None:
-        """The working incident."""
-        return self.working_id
 
     def identity(self) -> tuple[Any, ...]:
         """One post of these words to this destination for this incident."""
@@ -410,12 +393,11 @@ class SlackNotice(Command):
 
 
 @dataclass(frozen=True)
-class LocalRecord(Command):
+class LocalRecord(IncidentCommand):
     """A step recorded in the cockpit alone: a notice posted by hand, or a practice step."""
 
     settle: ClassVar[Settle] = Settle.REPEAT
 
-    working_id: int
     step: str
     where: str
     text: str = ""
@@ -429,11 +411,6 @@ class LocalRecord(Command):
     def target(self) -> str:
         """Where it happened instead of a service."""
         return self.where
-
-    @property
-    def incident_id(self) -> int | None:
-        """The working incident."""
-        return self.working_id
 
     def identity(self) -> tuple[Any, ...]:
         """One record per step and text."""
@@ -700,6 +677,7 @@ __all__ = [
     "Settle",
     "SlackNotice",
     "UpdateStatusIncident",
+    "IncidentCommand",
     "flags",
     "idempotency_key",
 ]
