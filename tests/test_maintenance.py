@@ -557,3 +557,32 @@ def test_the_maintenance_list_tolerates_missing_phases():
         "upcoming": [],
         "resolved": [],
     }
+
+
+def test_an_update_whose_answer_was_lost_is_found_in_the_window_and_not_posted_twice(
+    sqlite_engine, organisation
+):
+    lost = {"left": 1}
+
+    def reset_after_posting(sandbox: Sandbox) -> httpx.MockTransport:
+        def handle(request: httpx.Request) -> httpx.Response:
+            response = sandbox.handle(request)
+            if request.url.path.endswith("/maintenance/update") and lost["left"]:
+                lost["left"] -= 1
+                raise httpx.RemoteProtocolError("connection reset", request=request)
+            return response
+
+        return httpx.MockTransport(handle)
+
+    world = World(sqlite_engine, organisation, transport=reset_after_posting)
+    window = world.board().upcoming[0]
+    notice = Notice("Reminder: the upgrade starts as planned.", {"notify_email": False})
+    first = world.publisher.post(
+        window=window, action=Action.UPDATE, notice=notice, now=world.now()
+    )
+    later = world.now() + timedelta(minutes=3)
+    second = world.publisher.post(window=window, action=Action.UPDATE, notice=notice, now=later)
+    assert first.status == "unknown", first.message
+    assert second.status == "sent" and "confirmed" in second.message
+    assert [path for path, _ in world.writes()] == ["/maintenance/update"]
+    world.clients.close()
