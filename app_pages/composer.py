@@ -15,7 +15,7 @@ widgets.show_outcomes("composer")
 if incident is None:
     st.stop()
 
-view.header(incident)
+view.header(context, incident)
 view.checklist(context, incident, now)
 
 sections: dict[str, Callable[..., None]]

@@ -69,6 +69,10 @@ class Command:
     """One external action; subclasses hold the payload and say how to send and settle it."""
 
     settle: ClassVar[Settle] = Settle.READ_BACK
+    # Whether two different payloads under one key are rival intents (two updates written
+    # from the same revision) rather than one action with edited words (an incident or an
+    # issue is created once, whatever its text).
+    rivals: ClassVar[bool] = False
     registry: ClassVar[dict[str, type[Command]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -170,10 +174,14 @@ def _page_target(practice: bool) -> str:
     return f"Status.io {'practice page' if practice else 'status page'}"
 
 
-def _has_message(found: Mapping[str, Any], details: str, state: int) -> bool:
-    """Whether Status.io's incident shows a message with this text and state."""
+def _has_message(
+    found: Mapping[str, Any], details: str, state: int, status: int | None = None
+) -> bool:
+    """Whether Status.io's incident shows a message with this text, state (and status)."""
     return any(
-        m.get("details") == details and int(m.get("state") or 0) == state
+        m.get("details") == details
+        and int(m.get("state") or 0) == state
+        and (status is None or int(m.get("status") or 0) == status)
         for m in found.get("messages") or []
     )
 
@@ -238,6 +246,8 @@ class CreateStatusIncident(IncidentCommand):
 class UpdateStatusIncident(IncidentCommand):
     """Publish an update, or the resolving update, to a status-page incident."""
 
+    rivals: ClassVar[bool] = True
+
     revision: int
     statuspage_id: str
     practice: bool
@@ -259,8 +269,13 @@ class UpdateStatusIncident(IncidentCommand):
         return _page_target(self.practice)
 
     def identity(self) -> tuple[Any, ...]:
-        """One update per draft revision: a repeat of an attempt is never a new update."""
-        return (self.working_id, self.revision, self.payload())
+        """The place after the revision the CMOC last saw: one update fills it, whoever sends.
+
+        Two sessions that publish from the same revision meet on one outbox row, so the second
+        is told of the first instead of posting over it, on any database and any number of
+        app servers.
+        """
+        return (self.working_id, self.revision)
 
     def describe(self) -> str:
         """The words published."""
@@ -282,7 +297,8 @@ class UpdateStatusIncident(IncidentCommand):
     def confirm(self, clients: Clients, *, since: datetime) -> Result | None:
         """The incident read back shows this message (by its words and state, not by clocks)."""
         found = _statusio(clients).incident(self.incident, statuspage_id=self.statuspage_id)
-        return {"published": True} if _has_message(found, self.details, self.state) else None
+        shown = _has_message(found, self.details, self.state, self.status)
+        return {"published": True} if shown else None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from cmoc_core import cadence, drafts, handbook, linking, textlimits
 from cmoc_core.clients import Clients
 from cmoc_core.commands import (
+    Action,
     AddLabel,
     ChangePage,
     Command,
@@ -60,6 +61,7 @@ STEP_ACTIONS = {
     StepKey.IM_ALL_CLEAR: "All-clear given",
     StepKey.FINAL_ZENDESK_CHECK: "Checked",
 }
+PUBLISHING = (Action.CREATE_INCIDENT, Action.UPDATE_INCIDENT, Action.RESOLVE_INCIDENT)
 ALL_CLEAR_FIRST = "Resolve only after the Incident Manager's all-clear: tick it above."
 
 
@@ -331,9 +333,20 @@ class Publisher:
         return self.outbox.publish(command, actor=self.actor, now=now, on_sent=apply)
 
     def update(
-        self, *, incident_id: int, message: Message, now: datetime, resolve: bool = False
+        self,
+        *,
+        incident_id: int,
+        message: Message,
+        now: datetime,
+        resolve: bool = False,
+        seen_revision: int | None = None,
     ) -> Outcome:
-        """Publish an update (or the resolving update) to the incident."""
+        """Publish an update (or the resolving update) after the revision the CMOC last saw.
+
+        When another session published since (`seen_revision` is behind), nothing is sent and
+        the outcome says who published what and when; publishing again from the new revision
+        is the CMOC's deliberate choice.
+        """
         incident = self._incident(incident_id)
         if incident.statuspage_incident_id is None:
             return Outcome(OutcomeStatus.FAILED, "Create the incident on the status page first.")
@@ -342,7 +355,7 @@ class Publisher:
         status = ComponentStatus.OPERATIONAL if resolve else message.status
         command = UpdateStatusIncident(
             working_id=incident_id,
-            revision=incident.draft_revision,
+            revision=incident.draft_revision if seen_revision is None else seen_revision,
             statuspage_id=incident.statuspage_id,
             practice=incident.practice,
             incident=incident.statuspage_incident_id,
@@ -352,17 +365,56 @@ class Publisher:
             broadcast=flags(message.broadcast),
             resolve=resolve,
         )
+        if not self.outbox.holds(command):
+            with Session(self.engine) as session:
+                last = last_publication(session=session, incident=incident)
+            if last is not None and last.text.strip() == message.details.strip():
+                return Outcome(
+                    OutcomeStatus.FAILED,
+                    f"These words are already the latest update on the status page "
+                    f"(published {last.at:%d-%m-%Y %H:%M} UTC by {last.by}); nothing was sent.",
+                )
+        outcome = self.outbox.publish(
+            command, actor=self.actor, now=now, on_sent=self._applied(command, now)
+        )
+        if outcome.status != OutcomeStatus.SUPERSEDED:
+            return outcome
+        earlier = outcome.earlier
+        if isinstance(earlier, UpdateStatusIncident):
+            # Settle the other session's update first if it was left unclear, so the place it
+            # holds is never stuck and its effect is recorded once.
+            self.outbox.publish(
+                earlier, actor=self.actor, now=now, on_sent=self._applied(earlier, now)
+            )
+        with Session(self.engine) as session:
+            last = last_publication(session=session, incident=self._incident(incident_id))
+        said = (
+            f"“{last.text}” was published {last.at:%d-%m-%Y %H:%M} UTC by {last.by}"
+            if last is not None
+            else "another update is being published right now"
+        )
+        return Outcome(
+            OutcomeStatus.SUPERSEDED,
+            f"Since you opened this preview, {said}. Nothing was sent: read it, and publish "
+            "yours anyway only if it still adds something.",
+            key=outcome.key,
+            earlier=earlier,
+        )
+
+    def _applied(self, command: UpdateStatusIncident, now: datetime) -> OnSent:
+        """What a published update changes in the working incident."""
 
         def apply(session: Session, _result: Result) -> None:
-            stored = _stored(session, incident_id)
-            _posted(session, stored, Message(message.details, message.state, status), now)
-            if message.state == IncidentState.MONITORING:
+            stored = _stored(session, command.working_id)
+            message = Message(command.details, command.state, command.status)
+            _posted(session, stored, message, now)
+            if command.state == IncidentState.MONITORING:
                 mark_step(session=session, incident=stored, key=StepKey.START_MONITORING, now=now)
-            if resolve:
+            if command.resolve:
                 stored.resolved_at = now
                 mark_step(session=session, incident=stored, key=StepKey.RESOLVE_INCIDENT, now=now)
 
-        return self.outbox.publish(command, actor=self.actor, now=now, on_sent=apply)
+        return apply
 
     def notify(self, *, incident_id: int, text: str, now: datetime) -> list[Outcome]:
         """Post the Incident Notifier text to every configured webhook, each at most once."""
@@ -460,6 +512,41 @@ class Publisher:
 
 
 Then = Callable[[Session, WorkingIncident], None]
+
+
+@dataclass(frozen=True)
+class Publication:
+    """The latest words on the status page for an incident: what, when and by whom."""
+
+    text: str
+    at: datetime
+    by: str
+
+
+def last_publication(*, session: Session, incident: WorkingIncident) -> Publication | None:
+    """The incident's latest status-page message, from this app or synced from Status.io."""
+    found: list[Publication] = []
+    if incident.last_posted_at is not None and incident.last_text is not None:
+        sent = session.exec(
+            select(AuditEntry)
+            .where(
+                AuditEntry.incident_id == incident.id,
+                col(AuditEntry.action).in_(PUBLISHING),
+                AuditEntry.result == "sent",
+            )
+            .order_by(col(AuditEntry.at).desc())
+        ).first()
+        by = sent.actor if sent is not None else "someone"
+        found.append(Publication(incident.last_text, incident.last_posted_at, by))
+    if incident.statuspage_incident_id is not None:
+        synced = session.exec(
+            select(StatusPageMessage)
+            .where(StatusPageMessage.incident_id == incident.statuspage_incident_id)
+            .order_by(col(StatusPageMessage.posted_at).desc())
+        ).first()
+        if synced is not None:
+            found.append(Publication(synced.details, synced.posted_at, "Status.io"))
+    return max(found, key=lambda p: p.at, default=None)
 
 
 def _stored(session: Session, incident_id: int) -> WorkingIncident:

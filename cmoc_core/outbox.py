@@ -37,6 +37,7 @@ class OutcomeStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     FAILED = "failed"
     UNKNOWN = "unknown"
+    SUPERSEDED = "superseded"
 
 
 class _Claim(StrEnum):
@@ -45,11 +46,15 @@ class _Claim(StrEnum):
     SENT = "sent"
     IN_PROGRESS = "in_progress"
     UNCLEAR = "unclear"
+    TAKEN = "taken"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a publish ended, in words; `key` names the outbox row, `cause` a service's refusal."""
+    """How a publish ended, in words; `key` names the outbox row, `cause` a service's refusal.
+
+    `earlier` is the different action that already holds the same key (superseded outcomes).
+    """
 
     status: OutcomeStatus
     message: str
@@ -57,6 +62,7 @@ class Outcome:
     key: str | None = None
     cause: ApiError | None = None
     ask_user: bool = False
+    earlier: Command | None = None
 
     @property
     def ok(self) -> bool:
@@ -102,6 +108,13 @@ class Outbox:
         """Send the command at most once; `on_sent` runs in the transaction that records it."""
         key, target = command.key(), command.target
         claim = self._claim(command, key, now)
+        if claim == _Claim.TAKEN:
+            return Outcome(
+                OutcomeStatus.SUPERSEDED,
+                f"{target}: another action holds this place; nothing was sent",
+                key=key,
+                earlier=Command.restore(self._entry(key).payload),
+            )
         if claim == _Claim.SENT:
             return Outcome(
                 OutcomeStatus.ALREADY_SENT,
@@ -116,8 +129,10 @@ class Outbox:
             if command.settle == Settle.ASK_USER:
                 return _ask_user(target, key, entry.error)
             if command.settle == Settle.READ_BACK:
+                # Look for what the unclear attempt sent, which may be older words than these.
+                sent = Command.restore(entry.payload) or command
                 try:
-                    found = command.confirm(self.clients, since=entry.created_at)
+                    found = sent.confirm(self.clients, since=entry.created_at)
                 except ApiError as exc:
                     return Outcome(
                         OutcomeStatus.UNKNOWN,
@@ -158,6 +173,12 @@ class Outbox:
             return _in_progress(command.target, key)
         note = f"sent again by {actor} after checking it had not arrived"
         return self._send(command, key, actor=actor, now=now, on_sent=on_sent, note=note)
+
+    def holds(self, command: Command) -> bool:
+        """Whether the outbox has a row for this very action (sent, in flight or unclear)."""
+        with session_scope(self.engine) as session:
+            entry = session.get(OutboxEntry, command.key())
+        return entry is not None and entry.status != PublishStatus.FAILED
 
     def unsettled(self, *, incident_id: int) -> list[Command]:
         """An incident's actions whose outcome only the person can settle, oldest first."""
@@ -237,6 +258,11 @@ class Outbox:
                     return _Claim.NEW
         except IntegrityError:
             return _Claim.IN_PROGRESS
+        if entry.status == PublishStatus.FAILED:
+            # A failed attempt sent nothing: its place is free for this command, whatever it holds.
+            return _Claim.RETRY if self._reclaim(key, entry, now, command) else _Claim.IN_PROGRESS
+        if command.rivals and entry.payload != command.stored():
+            return _Claim.TAKEN
         if entry.status == PublishStatus.SENT:
             return _Claim.SENT
         if (
@@ -245,12 +271,19 @@ class Outbox:
             and now - entry.claimed_at < LEASE
         ):
             return _Claim.IN_PROGRESS
-        if entry.status in (PublishStatus.PENDING, PublishStatus.UNKNOWN):
-            return _Claim.UNCLEAR
-        return _Claim.RETRY if self._reclaim(key, entry, now) else _Claim.IN_PROGRESS
+        return _Claim.UNCLEAR
 
-    def _reclaim(self, key: str, entry: OutboxEntry, now: datetime) -> bool:
-        """Take the key for another attempt unless someone else took it first."""
+    def _reclaim(
+        self, key: str, entry: OutboxEntry, now: datetime, command: Command | None = None
+    ) -> bool:
+        """Take the key for another attempt (of `command`, if given) unless someone else did."""
+        values: dict[str, object] = {
+            "status": PublishStatus.PENDING,
+            "attempts": entry.attempts + 1,
+            "claimed_at": now,
+        }
+        if command is not None:
+            values |= {"payload": command.stored(), "target": command.target, "created_at": now}
         with session_scope(self.engine) as session:
             taken = session.execute(
                 update(OutboxEntry)
@@ -259,7 +292,7 @@ class Outbox:
                     col(OutboxEntry.status) == entry.status,
                     col(OutboxEntry.attempts) == entry.attempts,
                 )
-                .values(status=PublishStatus.PENDING, attempts=entry.attempts + 1, claimed_at=now)
+                .values(**values)
             )
             return bool(getattr(taken, "rowcount", 0) == 1)
 

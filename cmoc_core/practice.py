@@ -42,8 +42,6 @@ from cmoc_core.models import (
 from cmoc_core.outbox import Outbox, Outcome, OutcomeStatus
 from cmoc_core.scenarios import Library, Scenario
 
-PUBLISH_ACTIONS = (Action.CREATE_INCIDENT, Action.UPDATE_INCIDENT, Action.RESOLVE_INCIDENT)
-
 ISSUE_TITLE = "CMOC Practice Event - {region} - {quarter}"
 ISSUE_DESCRIPTION = """\
 ## CMOC practice event: {region}, {quarter}
@@ -339,7 +337,7 @@ def drill_updates(*, session: Session, incident_id: int | None) -> list[Update]:
         .where(
             OutboxEntry.incident_id == incident_id,
             OutboxEntry.status == PublishStatus.SENT,
-            col(OutboxEntry.action).in_(PUBLISH_ACTIONS),
+            col(OutboxEntry.action).in_(composer.PUBLISHING),
         )
         .order_by(col(OutboxEntry.finished_at))
     )

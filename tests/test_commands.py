@@ -360,3 +360,103 @@ def test_a_refused_connection_is_tried_again_at_once_and_publishes_once(world):
     created = world.create()
     assert created.status == OutcomeStatus.SENT, created.message
     assert world.writes("statusio", "/incident/create") == 1
+
+
+def second_session(world: World, actor: str = "other@x") -> Publisher:
+    """Another browser session or app server on the same database and services."""
+    return Publisher(
+        world.publisher.engine, world.publisher.clients, world.publisher.project, actor
+    )
+
+
+def test_a_stale_identical_preview_is_not_posted_again_from_another_session(world):
+    world.create()
+    seen = world.incident().draft_revision
+    words = Message(f"Rolling back the deploy. {ISSUE.format(iid=1)}", 200, 300)
+    first = world.publisher.update(
+        incident_id=world.incident_id, message=words, now=world.now(), seen_revision=seen
+    )
+    stale = second_session(world).update(
+        incident_id=world.incident_id, message=words, now=world.now(), seen_revision=seen
+    )
+    fresh = second_session(world).update(
+        incident_id=world.incident_id, message=words, now=world.later()
+    )
+    assert first.status == OutcomeStatus.SENT
+    assert stale.status == OutcomeStatus.ALREADY_SENT and "not sent again" in stale.message
+    assert fresh.status == OutcomeStatus.FAILED
+    assert "already the latest update" in fresh.message and "by cmoc@x" in fresh.message
+    assert world.writes("statusio", "/incident/update") == 1
+
+
+def test_a_different_update_from_a_stale_preview_warns_with_who_and_what_and_may_go_anyway(world):
+    world.create()
+    seen = world.incident().draft_revision
+    mine = Message(f"Rolling back the deploy. {ISSUE.format(iid=1)}", 200, 300)
+    theirs = Message(f"Failing over to the replica. {ISSUE.format(iid=1)}", 200, 300)
+    other = second_session(world)
+    sent = other.update(
+        incident_id=world.incident_id, message=theirs, now=world.now(), seen_revision=seen
+    )
+    warned = world.publisher.update(
+        incident_id=world.incident_id, message=mine, now=world.now(), seen_revision=seen
+    )
+    assert sent.status == OutcomeStatus.SENT
+    assert warned.status == OutcomeStatus.SUPERSEDED
+    assert "Failing over to the replica" in warned.message and "by other@x" in warned.message
+    assert world.writes("statusio", "/incident/update") == 1
+    anyway = world.publisher.update(
+        incident_id=world.incident_id,
+        message=mine,
+        now=world.later(),
+        seen_revision=world.incident().draft_revision,
+    )
+    assert anyway.status == OutcomeStatus.SENT
+    assert world.writes("statusio", "/incident/update") == 2
+
+
+def test_an_unclear_update_left_by_another_session_is_settled_before_anyone_posts_over_it(world):
+    world.create()
+    seen = world.incident().draft_revision
+    theirs = Message(f"Failing over to the replica. {ISSUE.format(iid=1)}", 200, 300)
+    world.wire.arm("/incident/update", read_timeout)
+    lost = second_session(world).update(
+        incident_id=world.incident_id, message=theirs, now=world.now(), seen_revision=seen
+    )
+    mine = Message(f"Rolling back the deploy. {ISSUE.format(iid=1)}", 200, 300)
+    warned = world.publisher.update(
+        incident_id=world.incident_id, message=mine, now=world.later(), seen_revision=seen
+    )
+    assert lost.status == OutcomeStatus.UNKNOWN
+    assert warned.status == OutcomeStatus.SUPERSEDED and "Failing over" in warned.message
+    assert world.incident().last_text == theirs.details  # confirmed with Status.io, once
+    assert world.writes("statusio", "/incident/update") == 1
+
+
+def test_words_already_on_the_page_from_outside_the_app_are_not_posted_again(world, sqlite_engine):
+    from cmoc_core.sync import run_sync
+
+    world.create()
+    incident = world.incident()
+    assert world.publisher.clients.statusio is not None
+    world.publisher.clients.statusio.update_incident(
+        incident_id=incident.statuspage_incident_id or "",
+        details="Posted straight in Status.io.",
+        status=300,
+        state=200,
+        broadcast={},
+        statuspage_id=incident.statuspage_id,
+    )
+    settings = settings_from_mapping(world.sandbox.settings())
+    run_sync(
+        engine=sqlite_engine,
+        settings=settings,
+        clients=world.publisher.clients,
+        sources=["statusio"],
+    )
+    again = world.publisher.update(
+        incident_id=world.incident_id,
+        message=Message("Posted straight in Status.io.", 200, 300),
+        now=world.later(),
+    )
+    assert again.status == OutcomeStatus.FAILED and "by Status.io" in again.message

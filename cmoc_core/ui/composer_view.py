@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -16,7 +16,7 @@ from cmoc_core.commands import SlackNotice
 from cmoc_core.composer import IncidentFacts, Message
 from cmoc_core.handbook import ComponentStatus, IncidentState, StepKey
 from cmoc_core.models import WorkingIncident
-from cmoc_core.outbox import Outcome
+from cmoc_core.outbox import Outcome, OutcomeStatus
 from cmoc_core.ui import deps, widgets
 from cmoc_core.ui.deps import AppContext
 
@@ -31,10 +31,19 @@ class Pending:
 
     form: str
     incident_id: int
+    revision: int  # the incident's published revision when the preview was opened
     message: Message
     components: tuple[str, ...]
     all_infrastructure: bool
     fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Superseded:
+    """A preview another session overtook: what it said, and the CMOC's draft kept to send."""
+
+    pending: Pending
+    message: str
 
 
 def pick_incident(context: AppContext, now: datetime) -> WorkingIncident | None:
@@ -135,45 +144,52 @@ def _start_form(context: AppContext, now: datetime) -> None:
             st.rerun()
 
 
-def header(incident: WorkingIncident) -> None:
-    """Severity, state, stage, time since the last update and the live countdown."""
+def header(context: AppContext, incident: WorkingIncident) -> None:
+    """Severity, state, stage, the latest update and the live countdown."""
     if incident.practice:
         st.warning(
             "PRACTICE: this incident publishes to the practice status page only.",
             icon=":material/school:",
         )
+    _live_header(context, incident.id or 0)
+
+
+@st.fragment(run_every=timedelta(seconds=1))
+def _live_header(context: AppContext, incident_id: int) -> None:
+    """Read again every second, so an update from another session or server shows at once."""
+    with deps.session(context) as db:
+        incident = db.get(WorkingIncident, incident_id)
+        if incident is None:
+            return
+        last = composer.last_publication(session=db, incident=incident)
+    now = deps.now()
     columns = st.columns(5)
     columns[0].metric("Severity", f"S{incident.severity}" if incident.severity else "unknown")
     columns[1].metric(
         "State", "Resolved" if incident.resolved_at else handbook.state_name(incident.state)
     )
     columns[2].metric("Stage", composer.stage(incident).value)
-    with columns[3]:
-        _since_last_update(incident)
-    with columns[4]:
-        _countdown(incident)
-
-
-@st.fragment(run_every=timedelta(seconds=1))
-def _since_last_update(incident: WorkingIncident) -> None:
-    if incident.last_posted_at is None:
-        st.metric("Since last update", "none yet")
-        return
-    st.metric("Since last update", widgets.duration(deps.now() - incident.last_posted_at))
-
-
-@st.fragment(run_every=timedelta(seconds=1))
-def _countdown(incident: WorkingIncident) -> None:
+    columns[3].metric(
+        "Since last update",
+        widgets.duration(now - incident.last_posted_at) if incident.last_posted_at else "none yet",
+    )
     due = composer.next_due(incident)
-    if incident.resolved_at is not None:
-        st.metric("Next update", "not needed")
-    elif due is None:
-        st.metric("Next update", "create the incident")
-    elif (left := due - deps.now()) >= timedelta(0):
-        st.metric("Next update due in", widgets.duration(left), help=f"due {due:%H:%M} UTC")
-    else:
-        st.metric("Next update", "OVERDUE", help=f"was due {due:%H:%M} UTC")
-        st.error(f"Update overdue by {widgets.duration(left)}", icon=":material/alarm:")
+    with columns[4]:
+        if incident.resolved_at is not None:
+            st.metric("Next update", "not needed")
+        elif due is None:
+            st.metric("Next update", "create the incident")
+        elif (left := due - now) >= timedelta(0):
+            st.metric("Next update due in", widgets.duration(left), help=f"due {due:%H:%M} UTC")
+        else:
+            st.metric("Next update", "OVERDUE", help=f"was due {due:%H:%M} UTC")
+    if due is not None and incident.resolved_at is None and due < now:
+        st.error(f"Update overdue by {widgets.duration(due - now)}", icon=":material/alarm:")
+    if last is not None:
+        st.caption(
+            f"Latest update {last.at:%d-%m-%Y %H:%M} UTC by {widgets.escape_markdown(last.by)}: "
+            + widgets.escape_markdown(last.text)
+        )
 
 
 def checklist(context: AppContext, incident: WorkingIncident, now: datetime) -> None:
@@ -326,9 +342,11 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
             for problem in blocked:
                 st.error(widgets.escape_markdown(problem))
         else:
+            st.session_state.pop("composer_superseded", None)
             st.session_state["composer_pending"] = Pending(
                 form=form,
                 incident_id=incident.id or 0,
+                revision=incident.draft_revision,
                 message=message,
                 components=tuple(components),
                 all_infrastructure=all_infrastructure,
@@ -337,6 +355,26 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
     pending: Pending | None = st.session_state.get("composer_pending")
     if pending and pending.form == form and pending.incident_id == incident.id:
         _confirm(context, incident)
+    overtaken: Superseded | None = st.session_state.get("composer_superseded")
+    if (
+        overtaken
+        and overtaken.pending.form == form
+        and overtaken.pending.incident_id == incident.id
+    ):
+        _superseded(context, incident, overtaken)
+
+
+def _superseded(context: AppContext, incident: WorkingIncident, overtaken: Superseded) -> None:
+    """Another session published first: say who and what; sending anyway is a choice."""
+    st.warning(widgets.escape_markdown(overtaken.message), icon=":material/group:")
+    left, right = st.columns(2)
+    if right.button("Keep my draft, do not publish", key="composer_superseded_drop"):
+        st.session_state.pop("composer_superseded", None)
+        st.rerun()
+    if left.button("Publish mine anyway", key="composer_publish_anyway"):
+        st.session_state.pop("composer_superseded", None)
+        again = replace(overtaken.pending, revision=incident.draft_revision)
+        _publish(context, incident, again)
 
 
 @st.dialog("Publish to the status page?", width="large")
@@ -361,28 +399,36 @@ def _confirm(context: AppContext, incident: WorkingIncident) -> None:
         st.rerun()
     if left.button("Publish", key="composer_publish", type="primary"):
         pending = st.session_state.pop("composer_pending", None)
-        if pending is None:
-            return
-        publisher, now = deps.publisher(context), deps.now()
-        if pending.form == "create":
-            outcome = publisher.create(
-                incident_id=incident.id or 0,
-                message=message,
-                components=list(pending.components),
-                all_infrastructure=pending.all_infrastructure,
-                now=now,
-            )
-        else:
-            outcome = publisher.update(
-                incident_id=incident.id or 0,
-                message=message,
-                now=now,
-                resolve=pending.form == "resolve",
-            )
+        if pending is not None:
+            _publish(context, incident, pending)
+
+
+def _publish(context: AppContext, incident: WorkingIncident, pending: Pending) -> None:
+    """Send a confirmed preview; a preview another session overtook waits for the CMOC."""
+    publisher, now = deps.publisher(context), deps.now()
+    if pending.form == "create":
+        outcome = publisher.create(
+            incident_id=incident.id or 0,
+            message=pending.message,
+            components=list(pending.components),
+            all_infrastructure=pending.all_infrastructure,
+            now=now,
+        )
+    else:
+        outcome = publisher.update(
+            incident_id=incident.id or 0,
+            message=pending.message,
+            now=now,
+            resolve=pending.form == "resolve",
+            seen_revision=pending.revision,
+        )
+    if outcome.status == OutcomeStatus.SUPERSEDED:
+        st.session_state["composer_superseded"] = Superseded(pending, outcome.message)
+    else:
         if outcome.ok:
             st.session_state["composer_clear"] = list(pending.fields)
         st.session_state["composer_outcomes"] = [outcome]
-        st.rerun()
+    st.rerun()
 
 
 def _all_clear(context: AppContext, incident: WorkingIncident) -> bool:

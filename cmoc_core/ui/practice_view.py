@@ -140,7 +140,7 @@ def _run(context: AppContext, library: Library, drill: PracticeDrill, now: datet
     )
     with st.sidebar:  # the script stays in view while the CMOC works through the forms
         _prompts(drill.started_at, scenario, len(scenario.played(elapsed)))
-    composer_view.header(incident)
+    composer_view.header(context, incident)
     _checklist(context, drill, incident, scenario, now)
     if incident.resolved_at is not None:
         composer_view.post_mortem(context, incident, now)

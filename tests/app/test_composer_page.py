@@ -206,3 +206,43 @@ def test_an_incident_without_a_title_is_not_started(app):
     assert "The title is empty" in errors(app)
     with Session(make_engine(os.environ["CMOC_DATABASE_URL"])) as session:
         assert session.exec(select(func.count()).select_from(WorkingIncident)).one() == 0
+
+
+def test_a_preview_overtaken_by_another_session_warns_with_their_words_and_may_go_anyway(app):
+    from cmoc_core.composer import Message, Publisher
+
+    start_incident(app)
+    incident_id = working_id()
+    choose_component(app, incident_id)
+    publish(app, "create")
+    at_time(app, T0 + timedelta(minutes=5))
+    mine = f"Rolling back the faulty deploy now. Details: {ISSUE}"
+    app.text_area(key=f"composer_update_details_{incident_id}").input(mine)
+    app.button(key="composer_preview_update").click()
+    app.run()
+
+    context = deps.app_context()
+    settings = context.settings
+    project = settings.gitlab_production_project
+    other = Publisher(context.engine, context.sources.clients, project, "other@example.com")
+    theirs = f"Failing over to the replica while we investigate. {ISSUE}"
+    sent = other.update(
+        incident_id=incident_id, message=Message(theirs, 200, 300), now=T0 + timedelta(minutes=6)
+    )
+    assert sent.ok, sent.message
+
+    app.button(key="composer_publish").click()
+    app.run()
+    warning = " ".join(w.value for w in app.warning).replace("\\", "")
+    assert "Failing over to the replica" in warning and "other@example.com" in warning
+    assert len([w for w in sandbox_of(app).writes("statusio") if "update" in w.path]) == 1
+
+    app.button(key="composer_publish_anyway").click()
+    app.run()
+    assert not app.exception
+    updates = [
+        w.body["incident_details"]
+        for w in sandbox_of(app).writes("statusio")
+        if w.path == "/incident/update"
+    ]
+    assert updates == [theirs, mine]
