@@ -4,7 +4,7 @@ PORT ?= 8501
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench demo clean
+.PHONY: run test lint bench demo faults clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ bench: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m cmoc_core demo
+
+faults: $(STAMP)
+	$(BIN)/python -m tests.fault_matrix_report
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -437,6 +437,13 @@ class Publisher:
             notice, actor=self.actor, now=now, on_sent=self._ticks(notice, now, then)
         )
 
+    def notice_arrived(self, *, notice: SlackNotice, now: datetime) -> Outcome:
+        """Record a notice of unclear outcome as arrived, because the person saw it there."""
+        then = partial(_thread, destination=notice.webhook, via="slack", text=notice.text, now=now)
+        return self.outbox.mark_arrived(
+            notice, actor=self.actor, now=now, on_sent=self._ticks(notice, now, then)
+        )
+
     def unsettled_notices(self, *, incident_id: int) -> list[SlackNotice]:
         """Notices whose arrival only a look in the channel can settle."""
         found = self.outbox.unsettled(incident_id=incident_id)

@@ -127,6 +127,9 @@ class Outbox:
         if claim == _Claim.UNCLEAR:
             entry = self._entry(key)
             if command.settle == Settle.ASK_USER:
+                if entry.status == PublishStatus.PENDING:  # its sender stopped before the answer
+                    error = entry.error or "the app stopped before the answer came"
+                    self._finish(key, PublishStatus.UNKNOWN, now=now, actor=actor, error=error)
                 return _ask_user(target, key, entry.error)
             if command.settle == Settle.READ_BACK:
                 # Look for what the unclear attempt sent, which may be older words than these.
@@ -165,14 +168,33 @@ class Outbox:
     ) -> Outcome:
         """Send an action the service cannot confirm again, because the person saw it missing."""
         key = command.key()
-        with session_scope(self.engine) as session:
-            entry = session.get(OutboxEntry, key)
-        if entry is None or entry.status != PublishStatus.UNKNOWN:
+        entry = self._unsettled(key, now)
+        if entry is None:
             return self.publish(command, actor=actor, now=now, on_sent=on_sent)
         if not self._reclaim(key, entry, now):
             return _in_progress(command.target, key)
         note = f"sent again by {actor} after checking it had not arrived"
         return self._send(command, key, actor=actor, now=now, on_sent=on_sent, note=note)
+
+    def mark_arrived(
+        self, command: Command, *, actor: str, now: datetime, on_sent: OnSent | None = None
+    ) -> Outcome:
+        """Record that an action the service cannot confirm did arrive: the person saw it."""
+        key = command.key()
+        if self._unsettled(key, now) is None:
+            return self.publish(command, actor=actor, now=now, on_sent=on_sent)
+        note = f"seen at its destination by {actor}"
+        self._finish(key, PublishStatus.SENT, now=now, actor=actor, on_sent=on_sent, note=note)
+        return Outcome(OutcomeStatus.SENT, f"{command.target}: recorded as arrived", key=key)
+
+    def _unsettled(self, key: str, now: datetime) -> OutboxEntry | None:
+        """The row of an action whose outcome is unknown, or whose sender stopped mid-way."""
+        with session_scope(self.engine) as session:
+            entry = session.get(OutboxEntry, key)
+        if entry is None or entry.status == PublishStatus.UNKNOWN:
+            return entry
+        stale = entry.claimed_at is not None and now - entry.claimed_at >= LEASE
+        return entry if entry.status == PublishStatus.PENDING and stale else None
 
     def holds(self, command: Command) -> bool:
         """Whether the outbox has a row for this very action (sent, in flight or unclear)."""

@@ -460,3 +460,43 @@ def test_words_already_on_the_page_from_outside_the_app_are_not_posted_again(wor
         now=world.later(),
     )
     assert again.status == OutcomeStatus.FAILED and "by Status.io" in again.message
+
+
+def test_a_notice_the_cmoc_saw_in_the_channel_is_recorded_as_arrived_and_never_resent(world):
+    world.wire.arm("/slack/", truncated)
+    first = world.publisher.notify(
+        incident_id=world.incident_id, text="*Summary*: errors", now=world.now()
+    )
+    assert [o.status for o in first].count(OutcomeStatus.UNKNOWN) == 1
+    [notice] = world.publisher.unsettled_notices(incident_id=world.incident_id)
+    seen = world.publisher.notice_arrived(notice=notice, now=world.later())
+    assert seen.status == OutcomeStatus.SENT
+    assert world.publisher.unsettled_notices(incident_id=world.incident_id) == []
+    again = world.publisher.notify(
+        incident_id=world.incident_id, text="*Summary*: errors", now=world.later()
+    )
+    assert all(o.status == OutcomeStatus.ALREADY_SENT for o in again)
+    assert len(world.sandbox.slack.posts) == 2  # each destination once
+
+
+class Killed(BaseException):
+    """The app process stops in the middle of a call."""
+
+
+def test_a_notice_whose_sender_stopped_before_it_left_can_be_sent_again_on_purpose(world):
+    def stop(_request: httpx.Request, _response: httpx.Response) -> httpx.Response:
+        raise Killed
+
+    world.wire.arm("/slack/", stop, acted=False)
+    with pytest.raises(Killed):
+        world.publisher.notify(
+            incident_id=world.incident_id, text="*Summary*: down", now=world.now()
+        )
+    after_lease = world.now() + timedelta(minutes=3)
+    told = world.publisher.notify(
+        incident_id=world.incident_id, text="*Summary*: down", now=after_lease
+    )
+    assert any(o.ask_user for o in told)
+    [notice] = world.publisher.unsettled_notices(incident_id=world.incident_id)
+    assert world.publisher.notify_again(notice=notice, now=after_lease).ok
+    assert sorted(p.text for p in world.sandbox.slack.posts) == ["*Summary*: down"] * 2

@@ -561,14 +561,17 @@ def _unsettled(context: AppContext, notice: SlackNotice, now: datetime) -> None:
     """A notice that may not have arrived: Slack cannot be asked, so the CMOC looks and decides."""
     st.warning(
         f"The notice to {notice.webhook} may or may not have arrived, and Slack cannot be "
-        "asked. Look in the channel for this text; if it is not there, send it again.",
+        "asked. Look in the channel for this text, then say what you found.",
         icon=":material/help:",
     )
     st.text(notice.text)
-    if st.button(f"Not in {notice.webhook}: send it again", key=f"composer_resend_{notice.key()}"):
-        st.session_state["composer_outcomes"] = [
-            deps.publisher(context).notify_again(notice=notice, now=now)
-        ]
+    publisher, key = deps.publisher(context), notice.key()
+    there, missing = st.columns(2)
+    if there.button(f"It is in {notice.webhook}", key=f"composer_arrived_{key}"):
+        st.session_state["composer_outcomes"] = [publisher.notice_arrived(notice=notice, now=now)]
+        st.rerun()
+    if missing.button(f"Not in {notice.webhook}: send it again", key=f"composer_resend_{key}"):
+        st.session_state["composer_outcomes"] = [publisher.notify_again(notice=notice, now=now)]
         st.rerun()
 
 
