@@ -51,11 +51,14 @@ class RunningApp:
 
 
 @contextmanager
-def started_app(folder: Path, settings: dict[str, str] | None = None) -> Iterator[RunningApp]:
-    """`make run` on a free port with its own database and only the given settings."""
+def started_app(
+    folder: Path, settings: dict[str, str] | None = None, database_url: str | None = None
+) -> Iterator[RunningApp]:
+    """`make run` on a free port with only the given settings, on its own SQLite database
+    unless `database_url` names a shared one."""
     env = {k: v for k, v in os.environ.items() if k not in CONFIG_NAMES}
     env |= settings or {}
-    env["CMOC_DATABASE_URL"] = f"sqlite:///{folder / 'cmoc.db'}"
+    env["CMOC_DATABASE_URL"] = database_url or f"sqlite:///{folder / 'cmoc.db'}"
     port, log = free_port(), folder / "app.log"
     started = time.monotonic()
     process = subprocess.Popen(
