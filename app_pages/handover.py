@@ -16,6 +16,6 @@ view.reminders(shifts, now)
 shift = view.pick_shift(shifts, now)
 view.show_creation(context, shift, now)
 if shift.handed_over:
-    view.handed_over(shift)
+    view.handed_over(context, shift)
 else:
     view.compose(context, shift, now)

@@ -1,9 +1,17 @@
+from functools import partial
+
 import streamlit as st
 
-from cmoc_core import history
+from cmoc_core import history, linking
 from cmoc_core.ui import charts, deps, widgets
 
 context = deps.app_context()
+settings = context.settings
+production_link = partial(
+    linking.gitlab_link,
+    gitlab_url=settings.gitlab_url,
+    project=settings.gitlab_production_project,
+)
 st.title("Incident history")
 
 search_col, state_col, severity_col, period_col = st.columns([3, 2, 2, 3])
@@ -25,7 +33,9 @@ if frame.empty:
 
 st.caption(f"{len(frame)} incidents, newest first")
 st.dataframe(
-    frame.drop(columns=["id", "issue_iid"]),
+    frame.drop(columns=["id", "issue_iid"]).assign(
+        issue_url=frame["issue_url"].map(production_link)
+    ),
     hide_index=True,
     column_config={
         "opened": st.column_config.DatetimeColumn("Opened (UTC)", format="DD-MM-YYYY HH:mm"),
@@ -64,10 +74,18 @@ facts[3].metric("Components", len(incident.components))
 if incident.components:
     st.caption("Affected: " + widgets.escape_markdown(", ".join(incident.components)))
 if record.issue:
+    link = production_link(record.issue.web_url)
     st.markdown(
-        f"Production issue: [#{record.issue.iid}]({record.issue.web_url}) — "
+        "Production issue: "
+        + widgets.markdown_link(f"#{record.issue.iid}", link)
+        + " — "
         + widgets.escape_markdown(record.issue.title)
     )
+    if link is None and record.issue.web_url:
+        st.caption(
+            "Its address does not lead to GitLab, so it is not a link: "
+            + widgets.escape_markdown(record.issue.web_url)
+        )
 elif incident.production_issue_iid:
     st.caption(f"Production issue #{incident.production_issue_iid} (not synced)")
 else:
@@ -84,7 +102,7 @@ with deps.session(context) as db:
     timeline = history.incident_timeline(
         session=db,
         record=record,
-        project=context.settings.gitlab_production_project,
+        project=settings.gitlab_production_project,
         now=deps.now(),
     )
 for flag in timeline.flags:
@@ -94,5 +112,8 @@ st.plotly_chart(charts.incident_timeline(timeline), key="history_timeline")
 st.markdown("**Messages**")
 for message in record.messages.itertuples():
     with st.container(border=True):
-        st.caption(f"{message.posted:%d-%m-%Y %H:%M} UTC · {message.state} · {message.status}")
+        st.caption(
+            f"{message.posted:%d-%m-%Y %H:%M} UTC · "
+            + widgets.escape_markdown(f"{message.state} · {message.status}")
+        )
         st.text(message.details)

@@ -125,12 +125,13 @@ chosen = [
 ]
 if chosen:
     shown, table = chosen[0]
-    st.caption(f"Picked on a chart: **{shown}**. Click the chart again to clear it.")
+    picked = widgets.escape_markdown(shown)
+    st.caption(f"Picked on a chart: **{picked}**. Click the chart again to clear it.")
 else:
     shown = st.selectbox("Show", list(drill), key="kpis_drill")
     table = drill[shown]
 st.dataframe(table.head(SHOWN_ROWS), hide_index=True)
-count = f"{shown}: {len(table):,} rows"
+count = f"{widgets.escape_markdown(shown)}: {len(table):,} rows"
 if len(table) > SHOWN_ROWS:
     count += f", the first {SHOWN_ROWS:,} shown here; the CSV has them all"
 st.caption(count + ".")

@@ -6,9 +6,59 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 PAGE_TO_INCIDENT_WINDOW = timedelta(minutes=60)
 SEVERITY_LABEL = re.compile(r"^(?:severity::\s*|S)([1-4])$", re.IGNORECASE)
+LINK_SCHEMES = {"http": 80, "https": 443}
+# Only characters a URL may hold unencoded: no blanks or controls (which browsers drop, so
+# `java\tscript:` would run), no backslash (read as `/`), no quotes or angle brackets.
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+
+
+def safe_link(
+    url: str | None, *, allowed_hosts: Iterable[str] | None, project: str | None = None
+) -> str | None:
+    """`url` if it may become a link: http(s), on an allowed host (None: any) or into `project`."""
+    # An allowed host means its scheme's usual port unless it names one (`host:8080`); `project`
+    # allows its pages on any host, as production-issue links are recognised on any host.
+    text = url.strip() if isinstance(url, str) else ""  # a table's gap is NaN, not None
+    if not _URL_CHARACTERS.fullmatch(text):
+        return None
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:  # a port that is not a number
+        return None
+    usual = LINK_SCHEMES.get(parts.scheme.lower())
+    host = (parts.hostname or "").rstrip(".").lower()
+    if usual is None or not host or "@" in parts.netloc:
+        return None
+    if allowed_hosts is None or (host, port or usual) in {_origin(h, usual) for h in allowed_hosts}:
+        return text
+    if project and parts.path.lower().startswith(f"/{project.strip('/').lower()}/"):
+        return text
+    return None
+
+
+def _origin(host: str, usual: int) -> tuple[str, int] | None:
+    try:
+        parts = urlsplit(f"//{host.strip()}")
+        return (parts.hostname or "").rstrip(".").lower(), parts.port or usual
+    except ValueError:
+        return None
+
+
+def gitlab_link(url: str | None, *, gitlab_url: str, project: str | None = None) -> str | None:
+    """`url` if it leads to the configured GitLab host, or into `project` on any host, else None."""
+    parts = urlsplit(gitlab_url)
+    host = parts.netloc.rpartition("@")[2]
+    try:
+        if parts.port is None:
+            host = f"{host}:{LINK_SCHEMES.get(parts.scheme.lower(), 443)}"
+    except ValueError:
+        host = ""
+    return safe_link(url, allowed_hosts=[host], project=project)
 
 
 def issue_url_pattern(project_path: str) -> re.Pattern[str]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import html
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,15 @@ ON_TIME, LATE = "#2e7d32", "#d32f2f"
 STATES = [state.name.title() for state in handbook.IncidentState]
 SEVERITIES = ["S1", "S2", "S3", "S4"]
 ACK_BINS = 30
+
+
+def plotly_text(text: object) -> str:
+    """Outside text for a Plotly label (axis, hover, legend, title): shown, never read as HTML."""
+    return html.escape(str(text), quote=False)
+
+
+def _shown(values: Iterable[Any]) -> list[str]:
+    return [plotly_text(value) for value in values]
 
 
 def _layout(figure: go.Figure, title: str) -> go.Figure:
@@ -131,6 +141,7 @@ def handover_by_person(shifts: pd.DataFrame) -> go.Figure:
         .groupby(["person", "outcome"], as_index=False)
         .size()
     )
+    counts["person"] = _shown(counts["person"])
     figure = px.bar(
         counts,
         x="person",
@@ -148,6 +159,8 @@ def training_grid(grid: pd.DataFrame) -> go.Figure:
     table = grid.assign(trained=grid["trained"].astype(int)).pivot_table(
         index="person", columns="quarter", values="trained", aggfunc="max"
     )
+    table.index = pd.Index(_shown(table.index), name=table.index.name)
+    table.columns = pd.Index(_shown(table.columns), name=table.columns.name)
     figure = px.imshow(
         table,
         zmin=0,
@@ -163,6 +176,7 @@ def training_grid(grid: pd.DataFrame) -> go.Figure:
 def contact_requests(by_assignee: Sequence[AssigneeRequests]) -> go.Figure:
     """Contact requests opened and completed per assignee."""
     table = pd.DataFrame(by_assignee, columns=["person", "opened", "completed"])
+    table["person"] = _shown(table["person"])
     long = table.melt(
         id_vars="person", value_vars=["opened", "completed"], var_name="figure", value_name="count"
     )
@@ -179,15 +193,16 @@ def incident_timeline(timeline: Any) -> go.Figure:
     """State phases as bars, updates as markers, due windows shaded, overdue stretches red."""
     figure = go.Figure()
     for state, start, end in timeline.phases:
+        name = plotly_text(state)
         figure.add_trace(
             go.Scatter(
                 x=[start, end],
                 y=["state", "state"],
                 mode="lines",
-                name=state,
+                name=name,
                 line={"width": 18, "color": STATE_COLOURS.get(state, "#888")},
-                legendgroup=state,
-                showlegend=state not in {t.name for t in figure.data},
+                legendgroup=name,
+                showlegend=name not in {t.name for t in figure.data},
             )
         )
     for gap in timeline.gaps:
@@ -210,7 +225,7 @@ def incident_timeline(timeline: Any) -> go.Figure:
             mode="markers",
             name="update",
             marker={"size": 11, "symbol": "diamond", "color": "#455a64"},
-            text=[state for _, state in timeline.updates],
+            text=_shown(state for _, state in timeline.updates),
         )
     )
     if timeline.events:
@@ -221,7 +236,7 @@ def incident_timeline(timeline: Any) -> go.Figure:
                 mode="markers",
                 name="page and label",
                 marker={"size": 10, "color": "#6a1b9a"},
-                hovertext=[label for label, _ in timeline.events],
+                hovertext=_shown(label for label, _ in timeline.events),
                 hoverinfo="text+x",
             )
         )
@@ -248,8 +263,8 @@ def picked(chart: str, points: list[dict[str, Any]], rows: dict[str, pd.DataFram
         severity, state = str(point["y"]), str(point["x"])
         cell = (gaps["severity"] == int(severity[1:])) & (gaps["state"] == state)
         return f"{severity} updates while {state}", gaps[cell]
-    if chart == "handover":
-        person = str(point["x"])
+    if chart == "handover":  # the axis shows names escaped for Plotly
+        person = html.unescape(str(point["x"]))
         return f"Shifts of {person}", shifts[shifts["person"] == person]
     if chart == "overdue":
         month = str(point["x"])[:7]

@@ -227,7 +227,11 @@ def _engage_links(incident: WorkingIncident, now: datetime) -> None:
     if incident.slack_channel:
         st.caption(f"Slack channel: {widgets.escape_markdown(incident.slack_channel)}")
     if incident.zoom_url:
-        st.link_button("Join the Zoom call", incident.zoom_url)
+        zoom = linking.safe_link(incident.zoom_url, allowed_hosts=None)
+        if zoom:
+            st.link_button("Join the Zoom call", zoom)
+        else:
+            st.caption("Zoom: " + widgets.escape_markdown(incident.zoom_url))
     if incident.pagerduty_incident_id and StepKey.ACKNOWLEDGE_PAGE not in incident.steps:
         elapsed = now - incident.opened_at
         colour = "red" if elapsed > handbook.ACK_TARGET else "orange"
@@ -560,17 +564,19 @@ def stakeholders(context: AppContext, incident: WorkingIncident, now: datetime) 
 def _unsettled(context: AppContext, notice: SlackNotice, now: datetime) -> None:
     """A notice that may not have arrived: Slack cannot be asked, so the CMOC looks and decides."""
     st.warning(
-        f"The notice to {notice.webhook} may or may not have arrived, and Slack cannot be "
+        f"The notice to {widgets.escape_markdown(notice.webhook)} may or may not have arrived, "
+        "and Slack cannot be "
         "asked. Look in the channel for this text, then say what you found.",
         icon=":material/help:",
     )
     st.text(notice.text)
     publisher, key = deps.publisher(context), notice.key()
+    where = widgets.escape_markdown(notice.webhook)
     there, missing = st.columns(2)
-    if there.button(f"It is in {notice.webhook}", key=f"composer_arrived_{key}"):
+    if there.button(f"It is in {where}", key=f"composer_arrived_{key}"):
         st.session_state["composer_outcomes"] = [publisher.notice_arrived(notice=notice, now=now)]
         st.rerun()
-    if missing.button(f"Not in {notice.webhook}: send it again", key=f"composer_resend_{key}"):
+    if missing.button(f"Not in {where}: send it again", key=f"composer_resend_{key}"):
         st.session_state["composer_outcomes"] = [publisher.notify_again(notice=notice, now=now)]
         st.rerun()
 

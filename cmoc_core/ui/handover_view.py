@@ -6,7 +6,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from cmoc_core import handover
+from cmoc_core import handover, linking
 from cmoc_core.handover import HandoverDraft, Shift, Window
 from cmoc_core.ui import deps, widgets
 from cmoc_core.ui.deps import AppContext
@@ -79,12 +79,12 @@ def show_creation(context: AppContext, shift: Shift, now: datetime) -> None:
             f"{widgets.escape_markdown(shift.person)}'s handover for this shift.",
             icon=":material/warning:",
         )
-        if st.button(f"Create it as @{creation.fallback_author}", key="handover_as_token_user"):
+        if st.button(f"Create it as @{author}", key="handover_as_token_user"):
             _create(context, shift, now, as_token_user=True)
 
 
-def handed_over(shift: Shift) -> None:
-    """The shift's handover issue."""
+def handed_over(context: AppContext, shift: Shift) -> None:
+    """The shift's handover issue, linked when its address leads to GitLab."""
     if shift.counted:
         st.success("This shift is handed over.", icon=":material/assignment_turned_in:")
     else:
@@ -93,8 +93,16 @@ def handed_over(shift: Shift) -> None:
             f"{widgets.escape_markdown(shift.person)}, so it does not count for the shift.",
             icon=":material/warning:",
         )
-    if shift.handover_url:
-        st.link_button("Open the handover issue", shift.handover_url, key="handover_link")
+    settings = context.settings
+    link = linking.gitlab_link(
+        shift.handover_url,
+        gitlab_url=settings.gitlab_url,
+        project=settings.gitlab_handover_project,
+    )
+    if link:
+        st.link_button("Open the handover issue", link, key="handover_link")
+    elif shift.handover_url:
+        st.caption("Handover issue: " + widgets.escape_markdown(shift.handover_url))
 
 
 def compose(context: AppContext, shift: Shift, now: datetime) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from cmoc_core import maintenance
+from cmoc_core import linking, maintenance
 from cmoc_core.clients import ApiError
 from cmoc_core.handbook import BROADCAST_CHANNELS
 from cmoc_core.maintenance import Action, Notice, Pending, PendingNotice, PendingPlan, Plan, Window
@@ -70,12 +70,12 @@ def windows(context: AppContext, listed: list[Window], now: datetime, *, empty: 
         st.caption(empty)
     for window in listed:
         with st.container(border=True):
-            _card(window)
+            _card(context, window)
             if window.actions:
                 _actions(context, window, now)
 
 
-def _card(window: Window) -> None:
+def _card(context: AppContext, window: Window) -> None:
     st.markdown(f"**{widgets.escape_markdown(window.name)}**")
     automation = {True: "on", False: "off", None: "unknown"}[window.automation]
     reminders = {True: "set", False: "none", None: "unknown"}[window.reminders]
@@ -87,8 +87,15 @@ def _card(window: Window) -> None:
         st.caption(
             "Components: " + widgets.escape_markdown(", ".join(sorted(set(window.components))))
         )
-    if window.issue_url:
-        st.link_button("Scheduled Maintenance issue", window.issue_url)
+    link = linking.gitlab_link(
+        window.issue_url,
+        gitlab_url=context.settings.gitlab_url,
+        project=context.settings.gitlab_production_project,
+    )
+    if link:
+        st.link_button("Scheduled Maintenance issue", link)
+    elif window.issue_url:
+        st.caption("Scheduled Maintenance issue: " + widgets.escape_markdown(window.issue_url))
     with st.expander(f"Messages ({len(window.messages)})"):
         for note in reversed(window.messages):
             st.caption(maintenance.when(note.posted_at))
@@ -190,7 +197,7 @@ def plan_form(
         columns = st.columns(3)
         for position, component in enumerate(choices):
             columns[position % 3].checkbox(
-                f"{component.name} ({component.container_name})",
+                widgets.escape_markdown(f"{component.name} ({component.container_name})"),
                 key=f"{prefix}_component_{component.id}",
             )
         st.checkbox(

@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from cmoc_core import practice
+from cmoc_core import linking, practice
 from cmoc_core.handbook import REGIONS, StepKey
 from cmoc_core.models import PracticeDrill, WorkingIncident
 from cmoc_core.practice import DrillNote, DrillStart, EventPlan, PracticeError, ScoreCard
@@ -125,14 +125,14 @@ def _run(context: AppContext, library: Library, drill: PracticeDrill, now: datet
     scenario = library.scenarios.get(drill.scenario)
     if scenario is None:
         st.error(
-            f"This drill's scenario ({drill.scenario}) is missing from the library or broken: "
-            "see the Scenarios tab."
+            f"This drill's scenario ({widgets.escape_markdown(drill.scenario)}) is missing from "
+            "the library or broken: see the Scenarios tab."
         )
         return
     with deps.session(context) as db:
         incident = practice.follow_scenario(session=db, drill=drill, scenario=scenario, now=now)
     elapsed = now - drill.started_at
-    st.subheader(scenario.title)
+    st.subheader(widgets.escape_markdown(scenario.title))
     cmoc = _names(context).get(drill.cmoc_id, "unknown")
     issue = f" · incident issue {incident.issue_url}" if incident.issue_url else ""
     st.caption(
@@ -229,7 +229,7 @@ def _notes(context: AppContext, drill: PracticeDrill, now: datetime) -> None:
                 with deps.session(context) as db:
                     practice.add_note(session=db, drill_id=drill.id or 0, text=text, now=now)
             except PracticeError as exc:
-                st.error(str(exc))
+                st.error(widgets.escape_markdown(str(exc)))
     with deps.session(context) as db:
         notes = practice.drill_notes(session=db, drill_id=drill.id or 0)
     notes_table(notes, drill.started_at)
@@ -301,9 +301,10 @@ def score_card(card: ScoreCard) -> None:
         for problem in violation["problems"]:
             st.caption(f":red[{at:%H:%M:%S} UTC: {widgets.escape_markdown(problem)}]")
     if card.steps_missing:
-        st.caption("Steps not done: " + "; ".join(card.steps_missing))
+        st.caption("Steps not done: " + widgets.escape_markdown("; ".join(card.steps_missing)))
     if card.states_missed:
-        st.caption("Not published when asked: " + "; ".join(card.states_missed))
+        missed = widgets.escape_markdown("; ".join(card.states_missed))
+        st.caption("Not published when asked: " + missed)
 
 
 def _acknowledged_in(card: ScoreCard) -> str:
@@ -330,7 +331,11 @@ def plan(context: AppContext, library: Library, now: datetime, *, facilitator: b
             "facilitator": names.get(e.facilitator_id),
             "note taker": names.get(e.note_taker_id),
             "CMOC": names.get(e.cmoc_id),
-            "issue": e.issue_url,
+            "issue": linking.gitlab_link(
+                e.issue_url,
+                gitlab_url=context.settings.gitlab_url,
+                project=context.settings.gitlab_training_project,
+            ),
         }
         | (
             {
@@ -462,7 +467,8 @@ def library_view(library: Library, *, facilitator: bool) -> None:
         "each prompt has a minute, a text and optionally page, severity and state."
     )
     for scenario in library.scenarios.values():
-        with st.expander(f"{scenario.title} · S{scenario.severity} · {scenario.name}.toml"):
+        label = f"{scenario.title} · S{scenario.severity} · {scenario.name}.toml"
+        with st.expander(widgets.escape_markdown(label)):
             if not facilitator:
                 st.caption("The script is for the facilitator.")
                 continue

@@ -15,12 +15,41 @@ from cmoc_core.checklist import ChecklistStep
 from cmoc_core.models import AuditEntry
 from cmoc_core.outbox import Outcome
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|:~$=])")
+# Streamlit finds bare URLs, e-mail addresses, emoji shortcodes (`:smile:`, `:streamlit:`) and
+# arrows (`->`, `--`, `>=`) in the text after parsing, once backslash escapes are gone: an
+# invisible word joiner (no line break either) splits them instead.
+JOINER = "\u2060"
+_AFTER_PARSING = re.compile(
+    r"""
+      (?<=:)(?=//)                            # http://
+    | (?<=www)(?=\.)                          # www.example.com
+    | (?<=[\w.+-]@)(?=[\w-]+\.)               # name@example.com
+    | (?<=[<>=~-])(?=[<>=~-])                 # -> <- -- >= <= ~=
+    | (?<=(?<!\d):)(?=[\w+-]+:)               # :smile: :+1: :100:, but not 14:30:00
+    | (?<=:)(?=[\w+-]*[^\W\d][\w+-]*:)        # 12:smile:
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+# CommonMark renders any escaped ASCII punctuation as itself: that covers emphasis, links,
+# images, HTML, headings, lists, tables, code, `$math$` and `:color[...]` directives.
+_ASCII_PUNCTUATION = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
+# An indented line would be a code block, where escapes show: no-break spaces do not indent.
+_INDENT = re.compile(r"^[ \t]+", re.MULTILINE)
+_NOT_IN_LINK = re.compile(r"[\s<>\\]")
 
 
 def escape_markdown(text: str) -> str:
-    """Text from outside made inert for Streamlit markdown (no links, HTML, emphasis, emoji)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    """Outside text as Streamlit Markdown that shows exactly that text: nothing in it acts."""
+    text = _AFTER_PARSING.sub(JOINER, text)
+    text = _INDENT.sub(lambda blank: "\u00a0" * len(blank.group()), text)
+    return _ASCII_PUNCTUATION.sub(r"\\\1", text)
+
+
+def markdown_link(label: str, url: str | None) -> str:
+    """A Markdown link labelled with outside text to a checked `url`, or the label alone."""
+    if not url or _NOT_IN_LINK.search(url):
+        return escape_markdown(label)
+    return f"[{escape_markdown(label)}](<{url}>)"
 
 
 def period_picker(*, key: str, default_days: int = 365) -> tuple[datetime, datetime]:

@@ -233,7 +233,7 @@ def test_a_preview_overtaken_by_another_session_warns_with_their_words_and_may_g
 
     app.button(key="composer_publish").click()
     app.run()
-    warning = " ".join(w.value for w in app.warning).replace("\\", "")
+    warning = " ".join(w.value for w in app.warning).replace("\\", "").replace("\u2060", "")
     assert "Failing over to the replica" in warning and "other@example.com" in warning
     assert len([w for w in sandbox_of(app).writes("statusio") if "update" in w.path]) == 1
 

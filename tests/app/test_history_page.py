@@ -9,8 +9,9 @@ import re
 from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
-from cmoc_core.models import StatusPageIncident
+from cmoc_core.models import GitLabIssue, StatusPageIncident
 from cmoc_core.storage import make_engine
+from cmoc_core.ui.widgets import escape_markdown
 from tests.app.conftest import table_with, texts
 
 
@@ -98,3 +99,58 @@ def test_overdue_gaps_are_drawn_in_red_on_the_timeline(app):
             found = True
             break
     assert found, "the demo organisation has late updates; one must show in red"
+
+
+HOSTILE = (
+    "**b** <img src=http://127.0.0.1:9/x.png> [x](javascript:alert(1)) http://127.0.0.1:9/bare"
+)
+
+
+def hostile_issue(incident_id: str, web_url: str, name: str) -> GitLabIssue:
+    """The incident (named `name`) and its production issue, given a hostile title and `web_url`."""
+    with Session(make_engine(os.environ["CMOC_DATABASE_URL"])) as session:
+        incident = session.get(StatusPageIncident, incident_id)
+        assert incident is not None
+        incident.name = name
+        issue = session.exec(
+            select(GitLabIssue).where(
+                GitLabIssue.iid == incident.production_issue_iid,
+                GitLabIssue.project_path == "gitlab-com/gl-infra/production",
+            )
+        ).one()
+        issue.title, issue.web_url = f"Issue {HOSTILE}", web_url
+        session.add_all([incident, issue])
+        session.commit()
+        session.refresh(issue)
+        return issue
+
+
+def open_incident(app, incident_id: str) -> AppTest:
+    linked = AppTest.from_file(app._script_path, default_timeout=60)
+    linked.query_params["incident"] = incident_id
+    return open_history(linked)
+
+
+def test_an_issue_address_that_is_not_gitlab_is_shown_as_plain_text(app):
+    open_history(app)
+    first, second = incident_ids(col(StatusPageIncident.production_issue_iid).is_not(None))[:2]
+    bad = hostile_issue(first, "javascript:alert(1)", f"First {HOSTILE}")
+    good_url = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/9"
+    good = hostile_issue(second, good_url, f"Second {HOSTILE}")
+
+    shown = open_incident(app, first)
+    assert shown.subheader[0].value == escape_markdown(f"First {HOSTILE}")
+    line = next(m for m in texts(shown, "markdown") if m.startswith("Production issue: "))
+    assert line == f"Production issue: \\#{bad.iid} — {escape_markdown(f'Issue {HOSTILE}')}"
+    assert any(
+        c.startswith("Its address does not lead to GitLab")
+        and c.endswith("javascript\\:alert\\(1\\)")
+        for c in texts(shown, "caption")
+    )
+    table = table_with(shown, "title", "issue_url")
+    assert table.loc[table["title"] == f"First {HOSTILE}", "issue_url"].isna().all()
+    assert list(table.loc[table["title"] == f"Second {HOSTILE}", "issue_url"]) == [good_url]
+
+    shown = open_incident(app, second)
+    line = next(m for m in texts(shown, "markdown") if m.startswith("Production issue: "))
+    assert line.startswith(f"Production issue: [\\#{good.iid}](<{good.web_url}>) — ")

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 
+import streamlit as st
+from sqlmodel import Session, select
+
+from cmoc_core.models import Person
+from cmoc_core.storage import make_engine
 from tests.app.conftest import table_with
 
 
@@ -113,3 +119,26 @@ def test_the_training_grid_and_contact_requests_are_tables_to_download_too(app):
     requests = table_with(app, "person", "opened", "completed")
     assert len(requests) > 0 and (requests["completed"] <= requests["opened"]).all()
     assert app.get("download_button")[0].proto.label == "Download CSV"
+
+
+HOSTILE_NAME = "Eve <a href='http://127.0.0.1:9/a'>a</a> <img src=http://127.0.0.1:9/x.png> **b**"
+
+
+def test_person_names_reach_the_charts_escaped_for_plotly(app):
+    open_dashboard(app)
+    app.selectbox(key="kpis_drill").set_value("All shifts").run()
+    someone = table_with(app, "person", "start", "end", "handed_over")["person"].iloc[0]
+    with Session(make_engine(os.environ["CMOC_DATABASE_URL"])) as session:
+        person = session.exec(select(Person).where(Person.name == someone)).one()
+        person.name = HOSTILE_NAME
+        session.add(person)
+        session.commit()
+    st.cache_data.clear()  # the report of this database and period is cached for minutes
+    open_dashboard(app)
+    assert HOSTILE_NAME in app.selectbox(key="kpis_person").options  # plain text there
+    specs = [
+        json.dumps(json.loads(c.proto.spec), ensure_ascii=False) for c in app.get("plotly_chart")
+    ]
+    handover = next(s for s in specs if "Handover issue after each shift" in s)
+    assert "Eve &lt;a href='http://127.0.0.1:9/a'&gt;a&lt;/a&gt; &lt;img" in handover
+    assert not [s for s in specs if "<a href" in s or "<img" in s]

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from cmoc_core.models import Person, PracticeDrill, PracticeEvent
 from cmoc_core.storage import make_engine
 from cmoc_core.ui import deps
+from cmoc_core.ui.widgets import escape_markdown
 from tests.app.conftest import table_with, texts
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -253,9 +254,47 @@ def test_planning_hides_the_date_from_the_cmoc_and_creates_the_issue_once(app):
 def test_the_library_lists_the_scenarios_and_shows_scripts_to_the_facilitator_only(app):
     open_practice(app)
     assert not app.error
-    titles = [e.label for e in app.expander]
+    titles = [e.label.replace("\\", "") for e in app.expander]  # titles are escaped
     assert any("Elevated 5xx errors on GitLab.com" in t for t in titles)
     assert "The script is for the facilitator." in texts(app, "caption")
     app.toggle(key="practice_facilitator").set_value(True).run()
     script = table_with(app, "minute", "prompt", "expected state")
     assert list(script["minute"]) == [0, 6, 16, 35, 66]  # apac-connectivity.toml, first by name
+
+
+HOSTILE = "**b** <img src=http://127.0.0.1:9/x.png> [x](javascript:alert(1)) :red[x] $x$"
+
+
+def _drill_of_a_hostile_scenario(title: str) -> None:
+    from cmoc_core import practice
+    from cmoc_core.practice import DrillStart
+    from cmoc_core.scenarios import Library, Prompt, Scenario
+    from cmoc_core.ui import deps, practice_view
+
+    context = deps.app_context()
+    prompts = (Prompt(0, title, page=True),)
+    scenario = Scenario(name="hostile", title=title, severity=2, prompts=prompts, summary=title)
+    library = Library({"hostile": scenario}, [])
+    now = deps.now()
+    with deps.session(context) as db:
+        if not practice.running_drills(session=db):
+            cmoc = next(p.id for p in practice.people(session=db))
+            start = DrillStart("hostile", cmoc)
+            practice.begin_drill(
+                session=db, settings=context.settings, library=library, start=start, now=now
+            )
+    practice_view.drill(context, library, now)
+    practice_view.library_view(library, facilitator=True)
+
+
+def test_scenario_titles_are_shown_as_text_in_the_drill_and_the_library(app):
+    open_practice(app)  # loads the demo organisation
+    drill = AppTest.from_function(_drill_of_a_hostile_scenario, args=(HOSTILE,), default_timeout=60)
+    drill.session_state["clock_now"] = T0
+    drill.run()
+    assert not drill.exception
+    shown = escape_markdown(HOSTILE)
+    assert drill.subheader[0].value == shown
+    assert any(e.label == f"{shown} · S2 · hostile\\.toml" for e in drill.expander)
+    assert shown in texts(drill, "caption")  # the summary
+    assert any(shown in i for i in texts(drill, "info"))  # the prompt
