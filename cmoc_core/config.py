@@ -2,16 +2,44 @@
 
 from __future__ import annotations
 
+import base64
 import tomllib
+from collections.abc import Sequence
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import unquote, urlsplit
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from cmoc_core.redaction import redact, webhook_parts
 
 SECRETS_PATH = Path(".streamlit/secrets.toml")
 
 CommaList = Annotated[list[str], NoDecode]
+
+# What a setting should be, by pydantic's error type; any other error keeps pydantic's words.
+EXPECTED = {
+    "string_type": "should be text",
+    "list_type": "should be a comma-separated list",
+    "int_type": "should be a whole number",
+    "int_parsing": "should be a whole number",
+    "float_type": "should be a number",
+    "float_parsing": "should be a number",
+    "bool_type": "should be true or false",
+    "bool_parsing": "should be true or false",
+}
+
+
+class ConfigError(ValueError):
+    """The configuration is not valid: one line per problem, naming the setting, never its value."""
+
+    def __init__(self, problems: Sequence[str] | str) -> None:
+        # A str is the joined message again, as when the error is copied or unpickled.
+        lines = problems.splitlines() if isinstance(problems, str) else problems
+        self.problems = tuple(lines) or ("the configuration is not valid",)
+        super().__init__("\n".join(self.problems))
 
 
 class Settings(BaseSettings):
@@ -48,6 +76,8 @@ class Settings(BaseSettings):
     zendesk_url: str | None = None
     zendesk_email: str | None = None
     zendesk_api_token: SecretStr | None = None
+
+    cmoc_reminder_webhook_url: SecretStr | None = None
 
     @field_validator(
         "pagerduty_cmoc_service_ids",
@@ -96,43 +126,130 @@ class Settings(BaseSettings):
         return not (self.pagerduty_configured or self.statusio_configured or self.gitlab_configured)
 
     def secret_values(self) -> list[str]:
-        """The plain values of every secret, for scrubbing them out of any text."""
-        secrets = [
+        """Every secret's plain value and the parts of it a service may show, for redaction."""
+        tokens = [
             self.pagerduty_api_token,
             self.statusio_api_id,
             self.statusio_api_key,
             self.gitlab_token,
             self.zendesk_api_token,
-            *self.slack_notifier_webhook_urls,
         ]
-        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+        values = [s.get_secret_value() for s in tokens if s is not None]
+        zendesk = self.zendesk_api_token
+        if zendesk is not None and self.zendesk_email:
+            # Zendesk's HTTP Basic credentials, as the Authorization header carries them.
+            basic = f"{self.zendesk_email}/token:{zendesk.get_secret_value()}"
+            values.append(base64.b64encode(basic.encode()).decode())
+        webhooks = [*self.slack_notifier_webhook_urls, self.cmoc_reminder_webhook_url]
+        for url in webhooks:
+            if url is not None:
+                values += webhook_parts(url.get_secret_value())
+        # A shared PostgreSQL database's URL may carry its password.
+        password = urlsplit(self.cmoc_database_url).password
+        if password:
+            values += [password, unquote(password)]
+        return list(dict.fromkeys(v for v in values if v))
 
 
 def read_secrets_file(path: Path = SECRETS_PATH) -> dict[str, Any]:
-    """The top-level values of a secrets.toml file, or nothing when it is absent."""
+    """The top-level values of a secrets.toml file, or nothing when it is absent.
+
+    Tables are left out (the `[auth]` section is Streamlit's), unless one is named like a setting:
+    that is a mistake the validation reports.
+    """
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
     except FileNotFoundError:
         return {}
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path} is not valid TOML: {exc}") from None
-    return {k.lower(): v for k, v in data.items() if not isinstance(v, dict)}
+        # tomllib's message says what and where (line, column), never the text found there.
+        raise ConfigError([f"{path} is not valid TOML: {exc}"]) from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError([f"{path} cannot be read: {reason}"]) from None
+    return {
+        k.lower(): v
+        for k, v in data.items()
+        if not isinstance(v, dict) or k.lower() in Settings.model_fields
+    }
 
 
 def load_settings(secrets_path: Path = SECRETS_PATH, **overrides: Any) -> Settings:
-    """Settings from overrides, then environment variables, then the secrets file."""
+    """Settings from overrides, then environment variables, then the secrets file.
+
+    Raises ConfigError naming each setting that is wrong and where it came from, never its value.
+    """
     file_values = read_secrets_file(secrets_path)
-    env_settings = Settings(**overrides)
+    try:
+        env_settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc)) from None
     explicit = env_settings.model_fields_set
     merged = {
         k: v for k, v in file_values.items() if k in Settings.model_fields and k not in explicit
     }
     if not merged:
         return env_settings
-    return Settings(**{**merged, **{k: getattr(env_settings, k) for k in explicit}})
+    try:
+        return Settings(**{**merged, **{k: getattr(env_settings, k) for k in explicit}})
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc, from_file=set(merged), path=secrets_path)) from None
 
 
 def settings_from_mapping(values: dict[str, str]) -> Settings:
     """Settings from configuration names and values only, ignoring the environment and files."""
-    return Settings.model_validate({k.lower(): v for k, v in values.items()})
+    try:
+        return Settings.model_validate({k.lower(): v for k, v in values.items()})
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc)) from None
+
+
+def _problems(
+    exc: ValidationError, *, from_file: set[str] | None = None, path: Path | None = None
+) -> list[str]:
+    """One line per error: the setting's name, where it came from and what is wrong with it.
+
+    Built from the parts of each error, never from str(exc), which shows the value.
+    """
+    lines = []
+    for error in exc.errors(include_url=False, include_context=False):
+        loc = error.get("loc") or ()
+        field = loc[0] if loc and isinstance(loc[0], str) else None
+        name = field.upper() if field else "configuration"
+        where = f" in {path}" if field and path and from_file and field in from_file else ""
+        item = f" item {loc[1] + 1}" if len(loc) > 1 and isinstance(loc[1], int) else ""
+        value = error.get("input")
+        expected = EXPECTED.get(error.get("type", ""))
+        if expected:
+            wrong = f"{expected}, not {_kind(value)}"
+        else:
+            wrong = _without(str(error.get("msg") or "is not valid"), value)
+        lines.append(f"{name}{where}:{item} {wrong}")
+    return list(dict.fromkeys(lines))
+
+
+def _kind(value: Any) -> str:
+    """What a value is, in the words of a TOML file, without saying what it holds."""
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list | tuple | set):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, datetime | date | time):
+        return "a date or time"
+    return f"a {type(value).__name__}"
+
+
+def _without(message: str, value: Any) -> str:
+    """`message` with any text held in `value` taken out, in case the message quotes it."""
+    held = list(value.values()) if isinstance(value, dict) else value
+    parts = held if isinstance(held, list | tuple | set) else [held]
+    return redact(message, [p for p in parts if isinstance(p, str) and p.strip()])

@@ -72,6 +72,7 @@ class _Options(TypedDict):
     transport: httpx.BaseTransport | None
     sleep: Callable[[float], None]
     clock: Callable[[], float]
+    secrets: list[str]
 
 
 def build_clients(
@@ -85,12 +86,14 @@ def build_clients(
     """Clients for every configured source, sharing an optional transport (the sandbox's).
 
     `sleep` and `clock` (monotonic seconds) pace retries and Status.io's spacing; a test passes
-    its own so that nothing waits for real.
+    its own so that nothing waits for real. Every client redacts every configured secret from
+    its errors, not only its own, so that no service's error text can carry any of them.
     """
     options = _Options(
         transport=transport,
         sleep=time.sleep if sleep is None else sleep,
         clock=time.monotonic if clock is None else clock,
+        secrets=settings.secret_values(),
     )
     clients = Clients()
     if settings.pagerduty_api_token is not None:

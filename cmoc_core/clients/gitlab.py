@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -26,13 +26,14 @@ class GitLabClient:
         base_url: str,
         token: str,
         transport: httpx.BaseTransport | None = None,
+        secrets: Sequence[str] = (),
         **options: Any,
     ) -> None:
         self.http = JsonApi(
             api=API,
             base_url=base_url.rstrip("/") + "/api/v4",
             headers={"PRIVATE-TOKEN": token},
-            secrets=[token],
+            secrets=[token, *secrets],
             transport=transport,
             **options,
         )

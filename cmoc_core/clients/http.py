@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -11,6 +12,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+
+from cmoc_core.redaction import redact
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 # Methods whose repetition leaves the service as one call would (RFC 9110 section 9.2.2).
@@ -61,6 +64,46 @@ class ApiOutcomeUnclear(ApiUnavailable):
 
 class ApiBadResponse(ApiError):
     """The API answered something that is not the documented shape."""
+
+
+# httpx logs each request's URL at INFO (a webhook's URL is its secret), httpcore each
+# answer's headers at DEBUG (a service may echo a credential in one, as in a redirect).
+# A logger's filters see only the records logged on it, so each one is named.
+TRANSPORT_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+
+
+class _RedactingFilter(logging.Filter):
+    """Takes every secret a client was given out of the HTTP libraries' own log records."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: frozenset[str] = frozenset()
+        self._adding = threading.Lock()
+
+    def add(self, secrets: Sequence[str]) -> None:
+        """Redact these too; the set is replaced whole, so a record being logged sees one set."""
+        with self._adding:
+            self.secrets = self.secrets | frozenset(secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            cleaned = redact(message, self.secrets)
+            if cleaned != message:
+                record.msg, record.args = cleaned, ()
+        return True
+
+
+_LOG_FILTER = _RedactingFilter()
+for _name in TRANSPORT_LOGGERS:
+    logging.getLogger(_name).addFilter(_LOG_FILTER)
 
 
 @dataclass(frozen=True)
@@ -143,6 +186,7 @@ class JsonApi:
         self._sleep = sleep
         self._clock = clock
         self._secrets = [s for s in secrets if s]
+        _LOG_FILTER.add(self._secrets)
         self._lock = threading.Lock()
         self._last_finished: float | None = None
         self._client = httpx.Client(
@@ -248,13 +292,11 @@ class JsonApi:
         self, kind: type[ApiError], call: str, cause: str, *, status: int | None = None
     ) -> ApiError:
         """An error of `kind` naming this API and the call, with every secret redacted."""
-        return kind(self.api, call, self.redact(cause), status=status)
+        return kind(self.api, self.redact(call), self.redact(cause), status=status)
 
     def redact(self, text: str) -> str:
-        """`text` with this API's secrets replaced by `[redacted]`."""
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
+        """`text` with every secret this client knows replaced by `[redacted]`."""
+        return redact(text, self._secrets)
 
     def message_of(self, response: httpx.Response, *, limit: int = 200) -> str:
         """The error message in a response, redacted, then shortened (no secret is cut in two)."""

@@ -29,6 +29,7 @@ class PagerDutyClient:
         token: str,
         from_email: str | None = None,
         transport: httpx.BaseTransport | None = None,
+        secrets: Sequence[str] = (),
         **options: Any,
     ) -> None:
         headers = {
@@ -42,7 +43,7 @@ class PagerDutyClient:
             api=API,
             base_url=base_url,
             headers=headers,
-            secrets=[token],
+            secrets=[token, *secrets],
             transport=transport,
             **options,
         )

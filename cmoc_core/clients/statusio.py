@@ -13,7 +13,7 @@ maintenance" (statusio-ruby spec).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -40,6 +40,7 @@ class StatusIoClient:
         statuspage_id: str,
         transport: httpx.BaseTransport | None = None,
         min_interval: float = 1.0,
+        secrets: Sequence[str] = (),
         **options: Any,
     ) -> None:
         self.statuspage_id = statuspage_id
@@ -47,7 +48,7 @@ class StatusIoClient:
             api=API,
             base_url=base_url,
             headers={"x-api-id": api_id, "x-api-key": api_key},
-            secrets=[api_id, api_key],
+            secrets=[api_id, api_key, *secrets],
             transport=transport,
             min_interval=min_interval,
             **options,

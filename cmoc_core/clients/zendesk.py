@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ class ZendeskClient:
         email: str,
         token: str,
         transport: httpx.BaseTransport | None = None,
+        secrets: Sequence[str] = (),
         **options: Any,
     ) -> None:
         basic = base64.b64encode(f"{email}/token:{token}".encode()).decode()
@@ -29,7 +31,7 @@ class ZendeskClient:
             api=API,
             base_url=base_url.rstrip("/") + "/api/v2",
             headers={"Authorization": f"Basic {basic}"},
-            secrets=[token, basic],
+            secrets=[token, basic, *secrets],
             transport=transport,
             **options,
         )
