@@ -2,7 +2,7 @@ import streamlit as st
 
 from cmoc_core import people
 from cmoc_core.sources import SOURCE_NAMES, source_overview
-from cmoc_core.sync import SOURCES
+from cmoc_core.sync import SOURCES, earliest_since
 from cmoc_core.ui import deps, widgets
 
 context = deps.app_context()
@@ -34,8 +34,14 @@ choice = source_col.selectbox(
     format_func=lambda s: SOURCE_NAMES.get(s, "All sources"),
     key="sync_source",
 )
+today = deps.now().date()
 since = since_col.date_input(
-    "Re-pull from (optional)", value=None, format="DD-MM-YYYY", key="sync_since"
+    "Re-pull from (optional)",
+    value=None,
+    min_value=earliest_since(today),
+    max_value=today,
+    format="DD-MM-YYYY",
+    key="sync_since",
 )
 if st.button("Sync now", type="primary", key="sync_now"):
     with st.status("Syncing…", expanded=True) as progress:
@@ -45,14 +51,19 @@ if st.button("Sync now", type="primary", key="sync_now"):
             since=widgets.as_utc_midnight(since) if since else None,
             progress=lambda message: progress.write(widgets.escape_markdown(message)),
         )
-        if report.ok:
+        if report.busy:
+            progress.update(label="Not started: another sync is running", state="error")
+        elif report.ok:
             total = sum(s.items for s in report.streams)
             progress.update(label=f"Sync complete: {total} items", state="complete")
         else:
             progress.update(label="Sync failed", state="error")
-    if not report.ok:
-        st.error(widgets.escape_markdown(report.first_error or "unknown error"))
-    st.text(report.summary())
+    if report.busy:
+        st.warning(widgets.escape_markdown(report.busy))
+    else:
+        if not report.ok:
+            st.error(widgets.escape_markdown(report.first_error or "unknown error"))
+        st.text(report.summary())
 
 st.subheader("People")
 st.caption(

@@ -269,6 +269,21 @@ class SyncState(SQLModel, table=True):
     items: int = 0
 
 
+class SyncLock(SQLModel, table=True):
+    """Who runs a sync on this database now, so that a second sync does not start beside it.
+
+    On SQLite this row is the lock (taken by one atomic upsert, released by deleting it, expired
+    when its heartbeat is older than `synclock.EXPIRES_AFTER`); on PostgreSQL an advisory lock
+    decides and the row only tells others since when the running sync holds it.
+    """
+
+    name: str = Field(primary_key=True)
+    holder: str
+    token: str
+    started_at: datetime = _utc()
+    heartbeat_at: datetime = _utc()
+
+
 class PublishStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"

@@ -9,13 +9,23 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Table, event, inspect
+from alembic.script import ScriptDirectory
+from sqlalchemy import Table, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 UPSERT_CHUNK = 500
+
+
+# Held while migrating a PostgreSQL database, so that two processes starting at once take turns.
+MIGRATION_LOCK_KEY = int.from_bytes(b"CMOCMIGR", "big")
+
+
+class DatabaseUnavailable(Exception):
+    """The database of CMOC_DATABASE_URL cannot be used: a one-line reason naming what to fix."""
 
 
 def make_engine(url: str) -> Engine:
@@ -38,13 +48,92 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the database schema to the newest migration."""
+def open_database(url: str) -> Engine:
+    """The engine for `url`, migrated to the newest schema; DatabaseUnavailable if it cannot be."""
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        raise DatabaseUnavailable(
+            "CMOC_DATABASE_URL is not a database URL: use sqlite:///path/to/file.db "
+            "or postgresql+psycopg://user@host:port/database"
+        ) from None
+    try:
+        engine = make_engine(url)
+    except (ArgumentError, ImportError):
+        raise DatabaseUnavailable(
+            f"CMOC_DATABASE_URL names a database this app cannot use ({shown}): "
+            "use sqlite:/// or postgresql+psycopg://"
+        ) from None
+    except OSError as exc:
+        in_the_way = isinstance(exc, FileExistsError | NotADirectoryError)
+        reason = "a file is where a folder should be" if in_the_way else exc.strerror
+        raise DatabaseUnavailable(
+            f"CMOC_DATABASE_URL: cannot create the folder of {shown}: "
+            f"{reason or type(exc).__name__}"
+        ) from None
+    try:
+        migrate(engine)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        reason = _first_line(str(getattr(exc, "orig", None) or type(exc).__name__))
+        password = make_url(url).password
+        if password:
+            reason = reason.replace(str(password), "***")
+        raise DatabaseUnavailable(f"CMOC_DATABASE_URL: cannot open {shown}: {reason}") from None
+    except DatabaseUnavailable:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), text)
+
+
+def _config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database schema to the newest migration, one process at a time.
+
+    Raises DatabaseUnavailable when the database is at a revision this code does not know,
+    as after a newer version of the app has upgraded it.
+    """
+    config = _config()
+    scripts = ScriptDirectory.from_config(config)
+    newest = scripts.get_current_head()
+    known = {script.revision for script in scripts.walk_revisions()}
+    found = _revisions(engine)
+    unknown = sorted(found - known)
+    if unknown:
+        raise DatabaseUnavailable(
+            f"CMOC_DATABASE_URL: the database is at schema revision {', '.join(unknown)}, "
+            f"newer than this version of CMOC Cockpit knows (up to {newest}); "
+            "run the newer version or point CMOC_DATABASE_URL at another database"
+        )
+    if found == {newest}:
+        return
     with engine.begin() as connection:
+        # Take the database's write lock before looking at its revision: a second process
+        # starting at the same moment waits, then finds the schema new and does nothing.
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        elif connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def _revisions(engine: Engine) -> set[str]:
+    if not inspect(engine).has_table("alembic_version"):
+        return set()
+    with engine.connect() as connection:
+        return set(connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars())
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
@@ -41,6 +41,7 @@ from cmoc_core.models import (
 )
 from cmoc_core.sources import SOURCE_NAMES
 from cmoc_core.storage import session_scope, upsert
+from cmoc_core.synclock import sync_lock
 from cmoc_core.timeutil import parse_time, utc_now
 
 SOURCES = ("statusio", "gitlab", "pagerduty")
@@ -48,6 +49,10 @@ FIRST_SYNC_DAYS = 365
 OVERLAP = timedelta(minutes=10)
 COMPONENTS_REFRESH = timedelta(hours=24)
 ACK_ROWS = ("acknowledged_at", "acknowledged_by", "statuspage_incident_id")
+# How far back a re-pull may reach: no further than the product's history could start, and no
+# more than ten years (a re-pull from 1900 would page through a century of empty windows).
+EARLIEST_DAY = date(2000, 1, 1)
+LONGEST_YEARS = 10
 
 Progress = Callable[[str], None]
 
@@ -68,19 +73,22 @@ class SyncReport:
 
     streams: list[StreamResult] = field(default_factory=list)
     requests: dict[str, int] = field(default_factory=dict)
+    busy: str | None = None
 
     @property
     def ok(self) -> bool:
-        """No stream failed."""
-        return all(s.error is None for s in self.streams)
+        """The sync ran and no stream failed."""
+        return self.busy is None and all(s.error is None for s in self.streams)
 
     @property
     def first_error(self) -> str | None:
-        """The first failure's one-line reason."""
-        return next((s.error for s in self.streams if s.error), None)
+        """The first failure's one-line reason, or why the sync did not start."""
+        return self.busy or next((s.error for s in self.streams if s.error), None)
 
     def summary(self) -> str:
         """A readable multi-line summary."""
+        if self.busy:
+            return self.busy
         lines = []
         for s in self.streams:
             state = (
@@ -134,8 +142,37 @@ def run_sync(
     since: datetime | None = None,
     now: datetime | None = None,
     progress: Progress | None = None,
+    holder: str = "a sync",
 ) -> SyncReport:
-    """Sync the chosen sources; failures are recorded per stream and never undo stored data."""
+    """Sync the chosen sources; failures are recorded per stream and never undo stored data.
+
+    One sync at a time per database: while another holds the sync lock, nothing is pulled and
+    the report's `busy` says since when that sync runs. `holder` names this one in the lock.
+    """
+    with sync_lock(engine, holder=holder) as held:
+        if not held:
+            return SyncReport(busy=held.message)
+        return _run_sync(
+            engine=engine,
+            settings=settings,
+            clients=clients,
+            sources=sources,
+            since=since,
+            now=now,
+            progress=progress,
+        )
+
+
+def _run_sync(
+    *,
+    engine: Engine,
+    settings: Settings,
+    clients: Clients,
+    sources: Iterable[str],
+    since: datetime | None,
+    now: datetime | None,
+    progress: Progress | None,
+) -> SyncReport:
     wanted = set(sources)
     run = _Run(
         engine,
@@ -190,8 +227,10 @@ def run_sync(
         except ApiError as exc:
             result.error = str(exc)
         except (KeyError, TypeError, ValueError) as exc:
+            # Only the kind of error: its text can quote what the service sent, secrets included.
+            shape = type(exc).__name__
             result.error = (
-                f"{SOURCE_NAMES[source]}: {stream} got an answer of an unexpected shape ({exc!r})"
+                f"{SOURCE_NAMES[source]}: {stream} got an answer of an unexpected shape ({shape})"
             )
         except SQLAlchemyError as exc:
             result.error = f"database: {stream} could not be stored ({type(exc).__name__})"
@@ -215,6 +254,19 @@ def run_sync(
     after = clients.requests_made()
     run.report.requests = {k: after[k] - before.get(k, 0) for k in after}
     return run.report
+
+
+def years_before(day: date, years: int) -> date:
+    """The same day `years` years earlier (28 February for a 29 February without one)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def earliest_since(today: date) -> date:
+    """The earliest day a sync may re-pull from."""
+    return max(EARLIEST_DAY, years_before(today, LONGEST_YEARS))
 
 
 def _mark(engine: Engine, stream: str, **values: Any) -> None:
@@ -611,6 +663,7 @@ def _sync_oncalls(run: _Run) -> int:
         return 0
     start, _ = run.window_start()
     written = 0
+    regions: dict[str, str] = {}
     for page in client.oncalls(since=start, until=run.now, schedule_ids=sorted(kinds)):
         rows, people = [], []
         for entry in page:
@@ -620,6 +673,9 @@ def _sync_oncalls(run: _Run) -> int:
             begin = parse_time(entry.get("start"))
             if schedule not in kinds or not user.get("id") or begin is None:
                 continue
+            region = region_in(schedule_ref.get("summary"))
+            if region is not None:
+                regions[schedule] = region
             rows.append(
                 {
                     "schedule_id": schedule,
@@ -627,7 +683,7 @@ def _sync_oncalls(run: _Run) -> int:
                     "user_id": user["id"],
                     "start": begin,
                     "end": parse_time(entry.get("end")),
-                    "region": region_in(schedule_ref.get("summary")),
+                    "region": region,
                 }
             )
             people.append(_pd_reference(user))
@@ -635,7 +691,28 @@ def _sync_oncalls(run: _Run) -> int:
             upsert(session, Identity, people, keys=("system", "external_id"))
             _merge_oncalls(session, rows)
         written += len(rows)
+    _fill_regions(run.engine, regions)
     return written
+
+
+def _fill_regions(engine: Engine, regions: dict[str, str]) -> None:
+    """Give every stored span of a schedule its region, where none is stored yet.
+
+    The region comes from the schedule's name, which only the API tells: spans stored before
+    regions were kept (or outside every window read since) learn it from any later read.
+    """
+    if not regions:
+        return
+    with session_scope(engine) as session:
+        for schedule, region in sorted(regions.items()):
+            session.execute(
+                update(OnCallEntry)
+                .where(
+                    col(OnCallEntry.schedule_id) == schedule,
+                    col(OnCallEntry.region).is_(None),
+                )
+                .values(region=region)
+            )
 
 
 def _merge_oncalls(session: Session, rows: list[dict[str, Any]]) -> None:

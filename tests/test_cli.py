@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+
 import pytest
 from sqlmodel import Session, func, select
 
 from cmoc_core.cli import main
 from cmoc_core.models import StatusPageIncident
 from cmoc_core.sandbox import Fault, Sandbox
-from cmoc_core.storage import make_engine
+from cmoc_core.storage import make_engine, open_database
+from cmoc_core.synclock import sync_lock
+from tests.support.processes import environment, run_cli, served_sandbox, start_cli
+
+BUSY_LINE = re.compile(
+    r"A sync is already running since \d\d:\d\d UTC; try again when it has finished\."
+)
 
 
 @pytest.fixture
@@ -58,7 +67,53 @@ def test_a_failing_source_exits_1_with_a_one_line_reason_and_keeps_the_rest(serv
 
 
 def test_an_unknown_date_is_a_usage_error(served, capsys):
-    with pytest.raises(SystemExit) as exited:
-        main(["sync", "--since", "yesterday"])
-    assert exited.value.code == 2
-    assert "YYYY-MM-DD" in capsys.readouterr().err
+    assert main(["sync", "--since", "yesterday"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "YYYY-MM-DD" in err
+
+
+def test_a_sync_while_another_runs_pulls_nothing_and_exits_1_with_one_line(served, capsys):
+    sandbox, database = served
+    engine = open_database(f"sqlite:///{database}")
+    with sync_lock(engine, holder="another sync") as held:
+        assert held
+        assert main(["sync"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.strip() == held.message
+    assert BUSY_LINE.fullmatch(captured.err.strip())
+    assert captured.out == "" and sandbox.count() == 0
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database_url(request, tmp_path) -> Iterator[str]:
+    """The URL of a database nothing has created tables in yet, on SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shared.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.create_database()
+    yield url
+    server.drop_database(url)
+
+
+def test_two_sync_processes_on_one_new_database_run_one_and_refuse_the_other(
+    empty_database_url, tmp_path
+):
+    # Before the sync lock, both ran side by side and one could die with a traceback
+    # (UNIQUE constraint failed: syncstate.stream, or a table created twice by two migrations).
+    with served_sandbox(tmp_path) as settings:
+        env = environment(tmp_path, **settings, CMOC_DATABASE_URL=empty_database_url)
+        processes = [start_cli("sync", folder=tmp_path, env=env) for _ in range(2)]
+        finished = [(p, *p.communicate(timeout=600)) for p in processes]
+        for _process, out, err in finished:
+            assert "Traceback" not in out + err
+        codes = sorted(p.returncode for p, _out, _err in finished)
+        assert codes == [0, 1], [err[-2000:] for _p, _out, err in finished]
+        (_, ran_out, _), (_, _, refused_err) = sorted(finished, key=lambda f: f[0].returncode)
+        assert "FAILED" not in ran_out and "requests:" in ran_out
+        assert BUSY_LINE.fullmatch(refused_err.strip())
+
+        again = run_cli("sync", folder=tmp_path, env=env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "FAILED" not in again.stdout

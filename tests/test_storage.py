@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -16,12 +20,16 @@ from sqlmodel import Session, SQLModel, select
 from cmoc_core.models import StatusPageIncident, StatusPageMessage
 from cmoc_core.storage import (
     MIGRATIONS,
+    DatabaseUnavailable,
     current_revision,
     make_engine,
     migrate,
+    open_database,
     session_scope,
     upsert,
 )
+from tests.support.postgres import free_port
+from tests.support.processes import ROOT
 
 
 def head() -> str:
@@ -144,3 +152,68 @@ def test_a_message_written_through_the_models_stores_what_it_announces(engine):
         session.commit()
         session.refresh(message)
         assert (message.announced_minutes, message.announced_clock) == (None, 14 * 60 + 30)
+
+
+def test_a_database_at_a_revision_newer_than_the_code_is_refused_in_one_line(engine):
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    with pytest.raises(DatabaseUnavailable) as refused:
+        migrate(engine)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert (
+        f"schema revision 0099, newer than this version of CMOC Cockpit knows (up to {head()})"
+        in (message)
+    )
+    assert message.startswith("CMOC_DATABASE_URL: ")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request, tmp_path) -> Iterator[str]:
+    """The URL of a database without any table, on SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.create_database()
+    yield url
+    server.drop_database(url)
+
+
+MIGRATE_AT = (
+    "import sys, time\n"
+    "from cmoc_core.storage import make_engine, migrate\n"
+    "engine = make_engine(sys.argv[1])\n"
+    "while time.time() < float(sys.argv[2]):\n"
+    "    pass\n"
+    "migrate(engine)\n"
+)
+
+
+def test_two_processes_migrating_a_new_database_at_once_take_turns(empty_url):
+    # Without turns, the second died with "table component already exists" (SQLite) or a
+    # duplicate key in pg_type (PostgreSQL).
+    start_at = str(time.time() + 3)  # both interpreters are up by then
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATE_AT, empty_url, start_at],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], [e[-2000:] for e in errors]
+    engine = make_engine(empty_url)
+    assert current_revision(engine) == head()
+    engine.dispose()
+
+
+def test_open_database_hides_the_password_of_an_unreachable_server():
+    url = f"postgresql+psycopg://cmoc:pw-hidden@127.0.0.1:{free_port()}/cmoc"
+    with pytest.raises(DatabaseUnavailable) as refused:
+        open_database(url)
+    message = str(refused.value)
+    assert "pw-hidden" not in message and "\n" not in message
+    assert message.startswith("CMOC_DATABASE_URL: cannot open postgresql+psycopg://cmoc:***@")

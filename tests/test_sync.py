@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, func, select
@@ -24,11 +29,14 @@ from cmoc_core.models import (
     ScheduleKind,
     StatusPageIncident,
     StatusPageMessage,
+    SyncState,
+    UtcDateTime,
 )
 from cmoc_core.people import add_mapping
 from cmoc_core.sandbox import Fault, Sandbox
-from cmoc_core.storage import make_engine, migrate, session_scope
+from cmoc_core.storage import MIGRATIONS, make_engine, migrate, session_scope
 from cmoc_core.sync import run_sync
+from cmoc_core.synclock import sync_lock
 
 VOLATILE = {"syncstate"}
 SURROGATE_TABLES = {"person", "identity", "oncallentry", "personmapping", "stakeholderthread"}
@@ -213,3 +221,116 @@ def test_an_answer_of_an_unexpected_shape_is_a_clear_error_not_a_crash(
     assert report.first_error.startswith(
         "Status.io: statusio.incidents got an answer of an unexpected shape"
     )
+
+
+def test_a_sync_while_another_holds_the_lock_pulls_nothing_and_says_since_when(
+    engine, sandbox, org_end
+):
+    with sync_lock(engine, holder="another sync") as held:
+        report = sync(engine, sandbox, org_end)
+    assert report.busy == held.message
+    assert not report.ok and report.first_error == held.message
+    assert report.summary() == held.message
+    assert sandbox.count() == 0 and count(engine, SyncState) == 0
+    assert sync(engine, sandbox, org_end).ok  # the lock is free again
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def bare_engine(request, tmp_path) -> Iterator[Engine]:
+    """An engine on a database without any table yet, on SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+        yield engine
+        engine.dispose()
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.create_database()
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+    server.drop_database(url)
+
+
+def migrate_to(engine: Engine, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+ONCALL_0002 = sa.table(
+    "oncallentry",
+    sa.column("schedule_id", sa.String()),
+    sa.column("schedule_kind", sa.String()),
+    sa.column("user_id", sa.String()),
+    sa.column("start", UtcDateTime()),
+    sa.column("end", UtcDateTime()),
+)
+SYNCSTATE_0002 = sa.table(
+    "syncstate",
+    sa.column("stream", sa.String()),
+    sa.column("cursor", UtcDateTime()),
+    sa.column("last_success_at", UtcDateTime()),
+    sa.column("items", sa.Integer()),
+)
+
+
+def test_an_upgraded_database_gets_the_region_of_every_stored_shift_on_the_next_sync(
+    bare_engine, sandbox, org_end, tmp_path
+):
+    # What a full sync stored before regions were kept: the same spans, without a region.
+    synced_at = org_end - timedelta(days=2)
+    reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
+    migrate(reference)
+    assert sync(reference, Sandbox(org=sandbox.org, end=org_end), synced_at).ok
+    with Session(reference) as session:
+        spans = session.exec(select(OnCallEntry)).all()
+        states = session.exec(select(SyncState)).all()
+    reference.dispose()
+    assert len(spans) > 100
+    migrate_to(bare_engine, "0002")
+    with bare_engine.begin() as connection:
+        connection.execute(
+            ONCALL_0002.insert(),
+            [
+                {
+                    "schedule_id": s.schedule_id,
+                    "schedule_kind": s.schedule_kind,
+                    "user_id": s.user_id,
+                    "start": s.start,
+                    "end": s.end,
+                }
+                for s in spans
+            ],
+        )
+        connection.execute(
+            SYNCSTATE_0002.insert(),
+            [
+                {
+                    "stream": s.stream,
+                    "cursor": s.cursor,
+                    "last_success_at": s.last_success_at,
+                    "items": s.items,
+                }
+                for s in states
+            ],
+        )
+
+    migrate(bare_engine)
+    with Session(bare_engine) as session:
+        regions = session.exec(select(OnCallEntry.region)).all()
+    assert len(regions) == len(spans) and set(regions) == {None}
+
+    # The next (incremental) sync reads a day of shifts: every schedule's name, with its region.
+    report = sync(bare_engine, sandbox, synced_at + timedelta(days=1), sources=["pagerduty"])
+    assert report.ok, report.summary()
+    with Session(bare_engine) as session:
+        stored = session.exec(select(OnCallEntry)).all()
+    empty = [s for s in stored if s.schedule_kind == ScheduleKind.CMOC and s.region is None]
+    assert not empty, f"{len(empty)} of {len(stored)} CMOC shifts have no region"
+    before = synced_at - timedelta(days=7)
+    expected = {(s.schedule_id, s.user_id, s.start, s.end, s.region) for s in spans}
+    assert {
+        (s.schedule_id, s.user_id, s.start, s.end, s.region) for s in stored if s.start < before
+    } == {span for span in expected if span[2] < before}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import threading
+import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NoReturn
 
 import streamlit as st
 from pydantic import ValidationError
@@ -15,14 +17,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from cmoc_core.composer import Publisher
-from cmoc_core.config import Settings, load_settings
+from cmoc_core.config import ConfigError, Settings, load_settings
 from cmoc_core.sources import Sources, has_synced, open_sources
-from cmoc_core.storage import make_engine, migrate, session_scope
+from cmoc_core.storage import DatabaseUnavailable, open_database, session_scope
 from cmoc_core.sync import SOURCES, Progress, SyncReport, run_sync
 from cmoc_core.timeutil import utc_now
 from cmoc_core.ui.widgets import escape_markdown
-
-_sync_lock = threading.Lock()
 
 
 @dataclass
@@ -42,9 +42,7 @@ class AppContext:
 @st.cache_resource(show_spinner=False)
 def engine_for(database_url: str) -> Engine:
     """The engine for a database URL, migrated to the newest schema once per process."""
-    engine = make_engine(database_url)
-    migrate(engine)
-    return engine
+    return open_database(database_url)
 
 
 @st.cache_resource(show_spinner=False)
@@ -54,17 +52,20 @@ def sources_for(database_url: str) -> Sources:
 
 
 def app_context() -> AppContext:
-    """Settings, engine and sources; on failure an explanation and the page stops."""
+    """Settings, engine and sources; on failure one line saying what to fix, and the page stops."""
     try:
         settings = load_settings()
         engine = engine_for(settings.cmoc_database_url)
         sources = sources_for(settings.cmoc_database_url)
-    except (ValueError, ValidationError) as exc:
-        st.error(f"The configuration is not valid: {escape_markdown(str(exc))}")
-        st.stop()
+    except ConfigError as exc:
+        _stop("The configuration is not valid: " + " ".join("; ".join(exc.problems).split()))
+    except ValidationError as exc:
+        names = sorted({str(e["loc"][0]).upper() for e in exc.errors() if e.get("loc")})
+        _stop(f"The configuration is not valid: check {', '.join(names) or 'the settings'}")
+    except DatabaseUnavailable as exc:
+        _stop(f"The database cannot be used: {exc}")
     except SQLAlchemyError as exc:
-        st.error(f"The database cannot be opened: {escape_markdown(type(exc).__name__)}")
-        st.stop()
+        _stop(f"The database cannot be opened: {type(exc).__name__}")
     context = AppContext(sources.settings, engine, sources)
     if context.demo:
         st.info(
@@ -76,12 +77,19 @@ def app_context() -> AppContext:
     return context
 
 
+def _stop(message: str) -> NoReturn:
+    st.error(escape_markdown(message))
+    st.stop()
+
+
 def _ensure_demo_data(context: AppContext) -> None:
     with session_scope(context.engine) as db:
         if has_synced(session=db):
             return
     with st.spinner("Loading the demo organisation from the sandbox…"):
-        sync_now(context, unless_synced=True)
+        report = sync_now(context, unless_synced=True)
+    if report is not None and report.busy:
+        st.info(escape_markdown(report.busy))
 
 
 def sync_now(
@@ -92,20 +100,24 @@ def sync_now(
     progress: Progress | None = None,
     unless_synced: bool = False,
 ) -> SyncReport | None:
-    """Run a sync from the app, one at a time per process; None if skipped as already synced."""
-    with _sync_lock:
-        if unless_synced:
-            with session_scope(context.engine) as db:
-                if has_synced(session=db):
-                    return None
-        return run_sync(
-            engine=context.engine,
-            settings=context.settings,
-            clients=context.sources.clients,
-            since=since,
-            progress=progress,
-            sources=sources or SOURCES,
-        )
+    """Run a sync from the app; None if skipped as already synced.
+
+    One sync at a time per database, shared with the command line: while another runs, the
+    report's `busy` says so and nothing is pulled.
+    """
+    if unless_synced:
+        with session_scope(context.engine) as db:
+            if has_synced(session=db):
+                return None
+    return run_sync(
+        engine=context.engine,
+        settings=context.settings,
+        clients=context.sources.clients,
+        since=since,
+        progress=progress,
+        sources=sources or SOURCES,
+        holder=f"the app, process {os.getpid()} on {socket.gethostname()}",
+    )
 
 
 def now() -> datetime:

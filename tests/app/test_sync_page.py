@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+from cmoc_core.storage import make_engine
+from cmoc_core.sync import earliest_since
+from cmoc_core.synclock import sync_lock
+from cmoc_core.timeutil import utc_now
 from tests.app.conftest import table_with, texts
 
 
@@ -66,3 +72,26 @@ def test_an_unreachable_service_gives_a_plain_error_and_never_shows_the_token(ap
     )
     assert "pd-token-that-must-not-show" not in everything
     assert "PAGERDUTY_API_TOKEN: set (hidden)" in everything
+
+
+def test_sync_now_while_another_sync_runs_says_since_when_and_pulls_nothing(app):
+    open_sync_page(app)
+    engine = make_engine(os.environ["CMOC_DATABASE_URL"])
+    with sync_lock(engine, holder="the sync command") as held:
+        assert held
+        app.button(key="sync_now").click().run()
+    engine.dispose()
+    assert not app.exception
+    warnings = [w.value.replace("\\", "") for w in app.warning]
+    assert held.message in warnings
+    assert not app.error
+    assert any("another sync is running" in s.label for s in app.get("status"))
+    assert not any("requests:" in t for t in texts(app, "text"))
+
+
+def test_the_re_pull_date_stays_within_ten_years_and_not_in_the_future(app):
+    open_sync_page(app)
+    picker = app.date_input(key="sync_since")
+    today = utc_now().date()
+    assert picker.max == today
+    assert picker.min == earliest_since(today)
