@@ -65,6 +65,17 @@ BROADCAST_CHANNELS = (
     "msteams",
     "slack",
 )
+# What people call each broadcast channel; "social" is Status.io's flag for the X account.
+CHANNEL_NAMES: dict[str, str] = {
+    "notify_email": "Email",
+    "notify_sms": "SMS",
+    "notify_webhook": "Webhook",
+    "social": "X",
+    "irc": "IRC",
+    "hipchat": "HipChat",
+    "msteams": "Microsoft Teams",
+    "slack": "Slack",
+}
 
 
 REGIONS = ("AMER", "EMEA", "APAC")
