@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from cmoc_core import composer, drafts, handbook, linking
+from cmoc_core import channels, composer, drafts, handbook, linking
 from cmoc_core.checklist import checklist as stage_checklist
 from cmoc_core.clients import ApiError
 from cmoc_core.commands import SlackNotice
@@ -321,7 +321,9 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
     with st.expander("Broadcast (all channels by default)"):
         for channel in handbook.BROADCAST_CHANNELS:
             broadcast[channel] = st.checkbox(
-                channel, value=True, key=f"composer_{form}_broadcast_{channel}_{incident.id}"
+                channels.channel_name(channel),
+                value=True,
+                key=f"composer_{form}_broadcast_{channel}_{incident.id}",
             )
 
     text = details + (handbook.NEXT_UPDATE_SUFFIX.format(minutes=int(announce)) if announce else "")
@@ -391,12 +393,14 @@ def _confirm(context: AppContext, incident: WorkingIncident) -> None:
     target = "the PRACTICE status page" if incident.practice else "the PUBLIC status page"
     st.markdown(f"**{widgets.escape_markdown(incident.title)}** → {target}")
     status = ComponentStatus.OPERATIONAL if pending.form == "resolve" else message.status
+    ticked = [channels.channel_name(c) for c, on in message.broadcast.items() if on]
     st.caption(
         f"{handbook.state_name(message.state)} · {handbook.status_name(status)}"
-        f" · broadcast: {', '.join(c for c, on in message.broadcast.items() if on) or 'none'}"
+        f" · broadcast: {', '.join(ticked) or 'none'}"
     )
     st.text(message.details)
     widgets.length_meter(message.details)
+    _channel_previews(context, incident, pending)
     left, right = st.columns(2)
     if right.button("Cancel", key="composer_cancel"):
         st.session_state.pop("composer_pending", None)
@@ -405,6 +409,45 @@ def _confirm(context: AppContext, incident: WorkingIncident) -> None:
         pending = st.session_state.pop("composer_pending", None)
         if pending is not None:
             _publish(context, incident, pending)
+
+
+def _channel_previews(context: AppContext, incident: WorkingIncident, pending: Pending) -> None:
+    """The message as each ticked channel will show it."""
+    affected = pending.components or tuple(incident.components or ())
+    names = _components(context, incident.statuspage_id)
+    shown = channels.previews(
+        title=incident.title,
+        details=pending.message.details,
+        components=[label for label, ident in names.items() if ident in affected],
+        broadcast=pending.message.broadcast,
+        status_page_url=_status_page_url(incident),
+    )
+    with st.expander("See it as each channel will"):
+        for preview in shown:
+            if not preview.rendered:
+                continue
+            st.markdown(f"**{widgets.escape_markdown(preview.name)}**")
+            if preview.heading:
+                st.caption(widgets.escape_markdown(preview.heading))
+            if preview.x is not None:
+                st.text(preview.x.shown + (" …" if preview.x.cut_at is not None else ""))
+                lost = " — the final link is cut off" if preview.x.link_lost else ""
+                st.caption(f"{preview.x.length.weighted}/280 weighted characters{lost}")
+            elif preview.sms is not None:
+                st.text(preview.text)
+                st.caption(f"{preview.sms.segments} SMS segment(s), {preview.sms.encoding}")
+            else:
+                st.text(preview.text)
+        names_only = [p.name for p in shown if not p.rendered]
+        if names_only:
+            st.caption("Also sent to: " + widgets.escape_markdown(", ".join(names_only)))
+
+
+def _status_page_url(incident: WorkingIncident) -> str:
+    """The incident's public address on the status page."""
+    return f"https://status.gitlab.com/pages/incident/{incident.statuspage_id}/" + (
+        incident.statuspage_incident_id or ""
+    )
 
 
 def _publish(context: AppContext, incident: WorkingIncident, pending: Pending) -> None:
@@ -518,9 +561,7 @@ def _components(context: AppContext, statuspage_id: str) -> dict[str, str]:
 def stakeholders(context: AppContext, incident: WorkingIncident, now: datetime) -> None:
     """The Incident Notifier form: posts to the webhooks, or copyable text recorded by hand."""
     settings = context.settings
-    page_url = f"https://status.gitlab.com/pages/incident/{incident.statuspage_id}/" + (
-        incident.statuspage_incident_id or ""
-    )
+    page_url = _status_page_url(incident)
     summary = st.text_input(
         "Summary", value=incident.title, key=f"composer_notify_summary_{incident.id}"
     )

@@ -246,3 +246,18 @@ def test_a_preview_overtaken_by_another_session_warns_with_their_words_and_may_g
         if w.path == "/incident/update"
     ]
     assert updates == [theirs, mine]
+
+
+def test_the_preview_names_the_channels_and_shows_the_message_as_each_will(app):
+    start_incident(app)
+    incident_id = working_id()
+    choose_component(app, incident_id)
+    labels = [c.label for c in app.checkbox if "broadcast" in (c.key or "")]
+    assert labels[:4] == ["Email", "SMS", "Webhook", "X"] and "notify_email" not in labels
+    app.button(key="composer_preview_create").click()
+    app.run()
+    captions = " ".join(c.value for c in app.caption).replace("\\", "").replace("\u2060", "")
+    assert "broadcast: Email, SMS, Webhook, X, IRC, HipChat, Microsoft Teams, Slack" in captions
+    assert "/280 weighted characters" in captions and "SMS segment(s), GSM-7" in captions
+    assert "Also sent to: Webhook, IRC, HipChat, Microsoft Teams, Slack" in captions
+    assert "notify_" not in " ".join(m.value for m in app.markdown)
