@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 
 from cmoc_core.clients import Clients
 from cmoc_core.clients.http import ApiRejected
-from cmoc_core.timeutil import parse_time
+from cmoc_core.timeutil import parse_time, to_minute
 
 Result = dict[str, Any]
 
@@ -568,8 +568,7 @@ class ScheduleMaintenance(Command):
                 raw.get("_id") != self.replacing
                 and raw.get("name") == self.name
                 and start is not None
-                and start.replace(second=0, microsecond=0)
-                == self.start.replace(second=0, microsecond=0)
+                and to_minute(start) == to_minute(self.start)
             ):
                 return {"maintenance_id": raw["_id"]}
         return None

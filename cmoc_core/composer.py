@@ -10,7 +10,7 @@ from functools import partial
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from cmoc_core import cadence, drafts, handbook, linking, textlimits
+from cmoc_core import drafts, handbook, linking, textlimits
 from cmoc_core.clients import Clients
 from cmoc_core.commands import (
     Action,
@@ -202,18 +202,6 @@ def _issue_url(messages: Sequence[StatusPageMessage], project: str) -> str | Non
         if match:
             return match.group(0)
     return None
-
-
-def next_due(incident: WorkingIncident) -> datetime | None:
-    """When the next status-page update is due, or None before the first one."""
-    if incident.last_posted_at is None:
-        return None
-    return cadence.next_due(
-        posted_at=incident.last_posted_at,
-        text=incident.last_text or "",
-        state=incident.state,
-        severity=incident.severity,
-    )
 
 
 def stage(incident: WorkingIncident) -> handbook.Stage:

@@ -328,14 +328,7 @@ def _incidents(session: Session, settings: Settings, shift: Shift) -> list[Incid
                 state=working.state,
                 resolved=resolved,
                 last_update=working.last_posted_at,
-                next_due=None
-                if resolved
-                else cadence.next_due(
-                    posted_at=working.last_posted_at,
-                    text=working.last_text or "",
-                    state=working.state,
-                    severity=working.severity,
-                ),
+                next_due=None if resolved else working.next_due(),
             )
     return sorted(notes.values(), key=lambda n: (n.resolved, n.last_update))
 

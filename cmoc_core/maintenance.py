@@ -41,7 +41,7 @@ from cmoc_core.models import (
 )
 from cmoc_core.outbox import Outbox, Outcome, OutcomeStatus
 from cmoc_core.storage import session_scope, upsert
-from cmoc_core.timeutil import parse_time
+from cmoc_core.timeutil import parse_time, to_minute
 
 CLOSED_SHOWN = 20
 
@@ -162,10 +162,6 @@ def span(start: datetime | None, end: datetime | None) -> str:
 
 def _listing(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
-def _minute(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(second=0, microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -408,9 +404,9 @@ def plan_problems(plan: Plan, *, now: datetime, project: str) -> list[str]:
         found.append(EMPTY_DETAILS)
     if not plan.components and not plan.all_infrastructure:
         found.append(NO_COMPONENTS)
-    if _minute(plan.start) < _minute(now):
+    if to_minute(plan.start) < to_minute(now):
         found.append(START_IN_PAST.format(start=when(plan.start), now=when(now)))
-    if _minute(plan.end) <= _minute(plan.start):
+    if to_minute(plan.end) <= to_minute(plan.start):
         found.append(END_BEFORE_START.format(start=when(plan.start), end=when(plan.end)))
     if plan.issue_url.strip() and linking.first_issue_iid([plan.issue_url], project) is None:
         found.append(BAD_ISSUE_LINK.format(project=project))
@@ -607,8 +603,8 @@ class Publisher:
             name=plan.name,
             details=plan.text,
             components=tuple(plan.components),
-            start=_minute(plan.start),
-            end=_minute(plan.end),
+            start=to_minute(plan.start),
+            end=to_minute(plan.end),
             all_infrastructure=plan.all_infrastructure,
             automation=plan.automation,
             notify=flags(plan.notify),

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from cmoc_core import cadence
 from cmoc_core.cadence import announcement_columns
 
 
@@ -314,6 +315,17 @@ class WorkingIncident(SQLModel, table=True):
     last_posted_at: datetime | None = _utc(default=None)
     last_text: str | None = Field(default=None, sa_type=Text)
     draft_revision: int = 0
+
+    def next_due(self) -> datetime | None:
+        """When the next status-page update is due, or None before the first one."""
+        if self.last_posted_at is None:
+            return None
+        return cadence.next_due(
+            posted_at=self.last_posted_at,
+            text=self.last_text or "",
+            state=self.state,
+            severity=self.severity,
+        )
 
 
 class Draft(SQLModel, table=True):

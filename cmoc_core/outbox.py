@@ -191,10 +191,14 @@ class Outbox:
         """The row of an action whose outcome is unknown, or whose sender stopped mid-way."""
         with session_scope(self.engine) as session:
             entry = session.get(OutboxEntry, key)
-        if entry is None or entry.status == PublishStatus.UNKNOWN:
-            return entry
-        stale = entry.claimed_at is not None and now - entry.claimed_at >= LEASE
-        return entry if entry.status == PublishStatus.PENDING and stale else None
+        if entry is None:
+            return None
+        stopped = (
+            entry.status == PublishStatus.PENDING
+            and entry.claimed_at is not None
+            and now - entry.claimed_at >= LEASE
+        )
+        return entry if entry.status == PublishStatus.UNKNOWN or stopped else None
 
     def holds(self, command: Command) -> bool:
         """Whether the outbox has a row for this very action (sent, in flight or unclear)."""

@@ -23,3 +23,8 @@ def iso_z(moment: datetime) -> str:
 def utc_now() -> datetime:
     """The current time, timezone-aware."""
     return datetime.now(UTC)
+
+
+def to_minute(moment: datetime) -> datetime:
+    """The moment in UTC without seconds, as Status.io plans maintenance."""
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)

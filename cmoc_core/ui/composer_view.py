@@ -173,7 +173,7 @@ def _live_header(context: AppContext, incident_id: int) -> None:
         "Since last update",
         widgets.duration(now - incident.last_posted_at) if incident.last_posted_at else "none yet",
     )
-    due = composer.next_due(incident)
+    due = incident.next_due()
     with columns[4]:
         if incident.resolved_at is not None:
             st.metric("Next update", "not needed")
