@@ -3,24 +3,24 @@ from collections.abc import Callable
 import streamlit as st
 
 from cmoc_core.ui import composer_view as view
-from cmoc_core.ui import deps, widgets
+from cmoc_core.ui import deps, header_view, incident_view, notify_view, widgets
 
 context = deps.app_context()
 widgets.clear_sent_fields("composer")
 st.title("Live composer")
 now = deps.now()
 
-incident = view.pick_incident(context, now)
+incident = incident_view.pick_incident(context, now)
 widgets.show_outcomes("composer")
 if incident is None:
     st.stop()
 
-view.header(context, incident)
-view.checklist(context, incident, now)
+header_view.header(context, incident)
+header_view.checklist(context, incident, now)
 
 sections: dict[str, Callable[..., None]]
 if incident.resolved_at is not None:
-    sections = {"Post-mortem": view.post_mortem}
+    sections = {"Post-mortem": notify_view.post_mortem}
 elif incident.statuspage_incident_id is None:
     sections = {"Create": lambda c, i, n: view.message_form(c, i, "create")}
 else:
@@ -29,9 +29,9 @@ else:
         "Resolve": lambda c, i, n: view.message_form(c, i, "resolve"),
     }
 sections |= {
-    "Notify stakeholders": view.stakeholders,
-    "Zendesk": view.zendesk,
-    "Audit log": lambda c, i, n: view.audit_log(c, i),
+    "Notify stakeholders": notify_view.stakeholders,
+    "Zendesk": notify_view.zendesk,
+    "Audit log": lambda c, i, n: notify_view.audit_log(c, i),
 }
 tabs = st.tabs(list(sections), key="composer_tab", on_change="rerun")
 for tab, draw in zip(tabs, sections.values(), strict=True):

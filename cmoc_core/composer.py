@@ -585,6 +585,13 @@ def _working_key(incident: WorkingIncident) -> str:
     return f"working:{incident.id}"
 
 
+def status_page_url(incident: WorkingIncident) -> str:
+    """The incident's public address on the status page."""
+    return f"https://status.gitlab.com/pages/incident/{incident.statuspage_id}/" + (
+        incident.statuspage_incident_id or ""
+    )
+
+
 def zendesk_count(clients: Clients, tag: str) -> int | None:
     """How many tickets carry the incident's tag, or None without Zendesk."""
     if clients.zendesk is None:

@@ -1,23 +1,21 @@
-"""The composer's parts: incident picker, header with countdown, checklist, forms, publishing."""
+"""The composer's message forms: fields, templates, checks, preview and publishing."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 import streamlit as st
 
-from cmoc_core import channels, composer, drafts, handbook, linking
-from cmoc_core.checklist import checklist as stage_checklist
+from cmoc_core import channels, composer, drafts, handbook
 from cmoc_core.clients import ApiError
-from cmoc_core.commands import SlackNotice
-from cmoc_core.composer import IncidentFacts, Message
+from cmoc_core.composer import Message
 from cmoc_core.handbook import ComponentStatus, IncidentState, StepKey
 from cmoc_core.models import WorkingIncident
-from cmoc_core.outbox import Outcome, OutcomeStatus
-from cmoc_core.ui import deps, widgets
+from cmoc_core.outbox import OutcomeStatus
+from cmoc_core.ui import deps, meter, widgets
 from cmoc_core.ui.deps import AppContext
 
 NEW = "➕ Start a new incident"
@@ -44,198 +42,6 @@ class Superseded:
 
     pending: Pending
     message: str
-
-
-def pick_incident(context: AppContext, now: datetime) -> WorkingIncident | None:
-    """Choose an open incident, take over a synced one, or start a new one."""
-    settings = context.settings
-    pages = [
-        p for p in (settings.statusio_statuspage_id, settings.statusio_practice_statuspage_id) if p
-    ]
-    with deps.session(context) as db:
-        working = composer.open_incidents(session=db, now=now)
-        synced = composer.unadopted_active(session=db, statuspage_ids=pages)
-    options: dict[str, tuple[str, Any]] = {_label(i): ("working", i.id) for i in working}
-    for incident in synced:
-        options[f"On the status page: {incident.name} ({incident.datetime_open:%d-%m %H:%M})"] = (
-            "synced",
-            incident.id,
-        )
-    options[NEW] = ("new", None)
-    chosen_next = st.session_state.pop("composer_select_next", None)
-    if chosen_next in options:
-        st.session_state["composer_incident"] = chosen_next
-    choice = st.selectbox("Incident", list(options), key="composer_incident")
-    kind, ident = options[choice]
-    if kind == "working":
-        with deps.session(context) as db:
-            return db.get(WorkingIncident, ident)
-    if kind == "synced":
-        if st.button("Take over this incident", key="composer_adopt", type="primary"):
-            with deps.session(context) as db:
-                synced_incident = next(i for i in synced if i.id == ident)
-                adopted = composer.adopt(
-                    session=db, synced=synced_incident, project=settings.gitlab_production_project
-                )
-            st.session_state["composer_select_next"] = _label(adopted)
-            st.rerun()
-        return None
-    _start_form(context, now)
-    return None
-
-
-def _label(incident: WorkingIncident) -> str:
-    mark = ("PRACTICE · " if incident.practice else "") + (
-        "resolved · " if incident.resolved_at else ""
-    )
-    return f"{mark}{incident.title} (opened {incident.opened_at:%d-%m %H:%M} UTC)"
-
-
-def _start_form(context: AppContext, now: datetime) -> None:
-    settings = context.settings
-    with deps.session(context) as db:
-        open_pages = composer.open_pages(session=db)
-    pages = {"(no page)": None} | {
-        f"#{p.incident_number} {p.title} ({p.created_at:%d-%m %H:%M})": p.id for p in open_pages
-    }
-    with st.form("composer_start_form"):
-        title = st.text_input(
-            "Title: in simple terms, what is the issue?", key="composer_new_title"
-        )
-        targets = {"The public status page": False}
-        if settings.statusio_practice_statuspage_id:
-            targets["The practice status page (drill)"] = True
-        target = st.radio("Publish to", list(targets), key="composer_new_target")
-        issue_url = st.text_input("Production issue link", key="composer_new_issue")
-        severity = st.selectbox(
-            "Severity",
-            [1, 2, 3, 4],
-            index=None,
-            key="composer_new_severity",
-            format_func=lambda s: f"S{s}",
-            placeholder="unknown yet",
-        )
-        page = st.selectbox("PagerDuty page", list(pages), key="composer_new_page")
-        channel = st.text_input(
-            "Incident Slack channel (e.g. #incident-12345)", key="composer_new_channel"
-        )
-        zoom = st.text_input("Zoom link", key="composer_new_zoom")
-        if st.form_submit_button("Start", type="primary"):
-            if not title.strip():
-                st.error("The title is empty: say in simple terms what the issue is.")
-                return
-            facts = IncidentFacts(
-                title=title,
-                practice=targets[target],
-                severity=severity,
-                issue_url=issue_url,
-                page_id=pages[page],
-                slack_channel=channel,
-                zoom_url=zoom,
-            )
-            with deps.session(context) as db:
-                incident = composer.start_incident(
-                    session=db,
-                    facts=facts,
-                    statuspage_id=composer.statuspage_for(settings, practice=facts.practice),
-                    now=now,
-                )
-            st.session_state["composer_select_next"] = _label(incident)
-            st.rerun()
-
-
-def header(context: AppContext, incident: WorkingIncident) -> None:
-    """Severity, state, stage, the latest update and the live countdown."""
-    if incident.practice:
-        st.warning(
-            "PRACTICE: this incident publishes to the practice status page only.",
-            icon=":material/school:",
-        )
-    _live_header(context, incident.id or 0)
-
-
-@st.fragment(run_every=timedelta(seconds=1))
-def _live_header(context: AppContext, incident_id: int) -> None:
-    """Read again every second, so an update from another session or server shows at once."""
-    with deps.session(context) as db:
-        incident = db.get(WorkingIncident, incident_id)
-        if incident is None:
-            return
-        last = composer.last_publication(session=db, incident=incident)
-    now = deps.now()
-    columns = st.columns(5)
-    columns[0].metric("Severity", f"S{incident.severity}" if incident.severity else "unknown")
-    columns[1].metric(
-        "State", "Resolved" if incident.resolved_at else handbook.state_name(incident.state)
-    )
-    columns[2].metric("Stage", composer.stage(incident).value)
-    columns[3].metric(
-        "Since last update",
-        widgets.duration(now - incident.last_posted_at) if incident.last_posted_at else "none yet",
-    )
-    due = incident.next_due()
-    with columns[4]:
-        if incident.resolved_at is not None:
-            st.metric("Next update", "not needed")
-        elif due is None:
-            st.metric("Next update", "create the incident")
-        elif (left := due - now) >= timedelta(0):
-            st.metric("Next update due in", widgets.duration(left), help=f"due {due:%H:%M} UTC")
-        else:
-            st.metric("Next update", "OVERDUE", help=f"was due {due:%H:%M} UTC")
-    if due is not None and incident.resolved_at is None and due < now:
-        st.error(f"Update overdue by {widgets.duration(due - now)}", icon=":material/alarm:")
-    if last is not None:
-        st.caption(
-            f"Latest update {last.at:%d-%m-%Y %H:%M} UTC by {widgets.escape_markdown(last.by)}: "
-            + widgets.escape_markdown(last.text)
-        )
-
-
-def checklist(context: AppContext, incident: WorkingIncident, now: datetime) -> None:
-    """The handbook's stages as checklists with the time each step was done."""
-    steps = stage_checklist(incident, actions=composer.STEP_ACTIONS)
-    for stage, rows in steps.stages:
-        with st.expander(f"Stage {stage.value}", expanded=stage == steps.current):
-            widgets.stage_steps(
-                rows, key_prefix="composer_step", on_click=_do_step, args=(context, incident, now)
-            )
-            if stage == handbook.Stage.ENGAGE:
-                _engage_links(incident, now)
-
-
-def _do_step(context: AppContext, incident: WorkingIncident, now: datetime, key: StepKey) -> None:
-    """A checklist button: the action with the service, or a tick for what is done elsewhere."""
-    publisher, incident_id = deps.publisher(context), incident.id or 0
-    if key in (StepKey.ACKNOWLEDGE_PAGE, StepKey.RESOLVE_PAGE):
-        resolve = key == StepKey.RESOLVE_PAGE
-        outcomes = [publisher.page(incident_id=incident_id, resolve=resolve, now=now)]
-    elif key == StepKey.LABEL_ISSUE:
-        outcomes = [publisher.label_issue(incident_id=incident_id, now=now)]
-    else:
-        outcomes = _tick(context, incident_id, key, now)
-    st.session_state["composer_outcomes"] = outcomes
-
-
-def _tick(context: AppContext, incident_id: int, key: StepKey, now: datetime) -> list[Outcome]:
-    with deps.session(context) as db:
-        composer.tick_step(session=db, incident_id=incident_id, key=key, now=now)
-    return []
-
-
-def _engage_links(incident: WorkingIncident, now: datetime) -> None:
-    if incident.slack_channel:
-        st.caption(f"Slack channel: {widgets.escape_markdown(incident.slack_channel)}")
-    if incident.zoom_url:
-        zoom = linking.safe_link(incident.zoom_url, allowed_hosts=None)
-        if zoom:
-            st.link_button("Join the Zoom call", zoom)
-        else:
-            st.caption("Zoom: " + widgets.escape_markdown(incident.zoom_url))
-    if incident.pagerduty_incident_id and StepKey.ACKNOWLEDGE_PAGE not in incident.steps:
-        elapsed = now - incident.opened_at
-        colour = "red" if elapsed > handbook.ACK_TARGET else "orange"
-        st.caption(f":{colour}[Page open for {widgets.duration(elapsed)} (target 15 min)]")
 
 
 def message_form(context: AppContext, incident: WorkingIncident, form: str) -> None:
@@ -284,10 +90,10 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
             help="Keep it unless the scope widened or narrowed.",
         )
     details = st.text_area("Details", key=fields["details"], on_change=save, height=140)
-    typed = widgets.live_meter(label="Details", key=f"composer_{form}_live_meter_{incident.id}")
+    typed = meter.live_meter(label="Details", key=f"composer_{form}_live_meter_{incident.id}")
     if typed is not None and typed != details:
         save(details=typed)
-    widgets.length_meter(details)
+    meter.length_meter(details)
 
     components: list[str] = []
     all_infrastructure = False
@@ -399,7 +205,7 @@ def _confirm(context: AppContext, incident: WorkingIncident) -> None:
         f" · broadcast: {', '.join(ticked) or 'none'}"
     )
     st.text(message.details)
-    widgets.length_meter(message.details)
+    meter.length_meter(message.details)
     _channel_previews(context, incident, pending)
     left, right = st.columns(2)
     if right.button("Cancel", key="composer_cancel"):
@@ -420,7 +226,7 @@ def _channel_previews(context: AppContext, incident: WorkingIncident, pending: P
         details=pending.message.details,
         components=[label for label, ident in names.items() if ident in affected],
         broadcast=pending.message.broadcast,
-        status_page_url=_status_page_url(incident),
+        status_page_url=composer.status_page_url(incident),
     )
     with st.expander("See it as each channel will"):
         for preview in shown:
@@ -441,13 +247,6 @@ def _channel_previews(context: AppContext, incident: WorkingIncident, pending: P
         names_only = [p.name for p in shown if not p.rendered]
         if names_only:
             st.caption("Also sent to: " + widgets.escape_markdown(", ".join(names_only)))
-
-
-def _status_page_url(incident: WorkingIncident) -> str:
-    """The incident's public address on the status page."""
-    return f"https://status.gitlab.com/pages/incident/{incident.statuspage_id}/" + (
-        incident.statuspage_incident_id or ""
-    )
 
 
 def _publish(context: AppContext, incident: WorkingIncident, pending: Pending) -> None:
@@ -489,7 +288,10 @@ def _all_clear(context: AppContext, incident: WorkingIncident) -> bool:
         "The Incident Manager has given the all-clear", key=f"composer_all_clear_{incident.id}"
     )
     if ticked:
-        _tick(context, incident.id or 0, StepKey.IM_ALL_CLEAR, deps.now())
+        with deps.session(context) as db:
+            composer.tick_step(
+                session=db, incident_id=incident.id or 0, key=StepKey.IM_ALL_CLEAR, now=deps.now()
+            )
     return ticked
 
 
@@ -556,110 +358,3 @@ def _components(context: AppContext, statuspage_id: str) -> dict[str, str]:
     except ApiError as exc:
         st.error(f"Components could not be loaded: {widgets.escape_markdown(str(exc))}")
         return {}
-
-
-def stakeholders(context: AppContext, incident: WorkingIncident, now: datetime) -> None:
-    """The Incident Notifier form: posts to the webhooks, or copyable text recorded by hand."""
-    settings = context.settings
-    page_url = _status_page_url(incident)
-    summary = st.text_input(
-        "Summary", value=incident.title, key=f"composer_notify_summary_{incident.id}"
-    )
-    channel = st.text_input(
-        "Incident Slack channel",
-        value=incident.slack_channel or "",
-        key=f"composer_notify_channel_{incident.id}",
-    )
-    text = handbook.notifier_text(
-        summary=summary,
-        severity=incident.severity,
-        issue_url=incident.issue_url or "",
-        channel=channel,
-        status_page_url=page_url,
-    )
-    st.code(text, language=None)
-    publisher = deps.publisher(context)
-    for notice in publisher.unsettled_notices(incident_id=incident.id or 0):
-        _unsettled(context, notice, now)
-    if settings.slack_notifier_webhook_urls:
-        label = f"Post to {len(settings.slack_notifier_webhook_urls)} Slack channel(s)"
-        if st.button(label, key="composer_notify", type="primary"):
-            st.session_state["composer_outcomes"] = publisher.notify(
-                incident_id=incident.id or 0, text=text, now=now
-            )
-            st.rerun()
-    else:
-        st.caption(
-            "No Incident Notifier webhook is configured: copy the text above into the "
-            "Incident Notifier workflow, then record it here."
-        )
-        if st.button("I posted it by hand", key="composer_notify_manual"):
-            st.session_state["composer_outcomes"] = [
-                publisher.record_manual_notification(
-                    incident_id=incident.id or 0, text=text, now=now
-                )
-            ]
-            st.rerun()
-
-
-def _unsettled(context: AppContext, notice: SlackNotice, now: datetime) -> None:
-    """A notice that may not have arrived: Slack cannot be asked, so the CMOC looks and decides."""
-    st.warning(
-        f"The notice to {widgets.escape_markdown(notice.webhook)} may or may not have arrived, "
-        "and Slack cannot be "
-        "asked. Look in the channel for this text, then say what you found.",
-        icon=":material/help:",
-    )
-    st.text(notice.text)
-    publisher, key = deps.publisher(context), notice.key()
-    where = widgets.escape_markdown(notice.webhook)
-    there, missing = st.columns(2)
-    if there.button(f"It is in {where}", key=f"composer_arrived_{key}"):
-        st.session_state["composer_outcomes"] = [publisher.notice_arrived(notice=notice, now=now)]
-        st.rerun()
-    if missing.button(f"Not in {where}: send it again", key=f"composer_resend_{key}"):
-        st.session_state["composer_outcomes"] = [publisher.notify_again(notice=notice, now=now)]
-        st.rerun()
-
-
-def zendesk(context: AppContext, incident: WorkingIncident, now: datetime) -> None:
-    """The incident's Zendesk tag and the new-tickets search, ready to copy."""
-    iid = linking.first_issue_iid(
-        [incident.issue_url or ""], context.settings.gitlab_production_project
-    )
-    if iid is None:
-        st.caption("Set the production issue link to get the Zendesk tag.")
-    else:
-        tag = handbook.zendesk_tag(iid=iid)
-        st.code(tag, language=None)
-        if context.sources.clients.zendesk is not None and st.button(
-            "Count tagged tickets", key="composer_zendesk_count"
-        ):
-            try:
-                count = composer.zendesk_count(context.sources.clients, tag)
-                st.metric("Tickets with this tag", count)
-            except ApiError as exc:
-                st.error(widgets.escape_markdown(str(exc)))
-    st.caption("New tickets since the incident began:")
-    st.code(handbook.zendesk_query(now - incident.opened_at), language=None)
-
-
-def post_mortem(context: AppContext, incident: WorkingIncident, now: datetime) -> None:
-    """After resolving: the post-mortem link, kept with the incident."""
-    url = st.text_input(
-        "Post-mortem link",
-        value=incident.post_mortem_url or incident.issue_url or "",
-        key=f"composer_post_mortem_{incident.id}",
-    )
-    st.caption("Add it in Status.io: Incidents → this incident → Add Post-Mortem.")
-    if st.button("Save post-mortem link", key="composer_post_mortem_save"):
-        with deps.session(context) as db:
-            composer.save_post_mortem(session=db, incident_id=incident.id or 0, url=url, now=now)
-        st.rerun()
-
-
-def audit_log(context: AppContext, incident: WorkingIncident) -> None:
-    """Everything done for this incident: who, when, what, target, result."""
-    with deps.session(context) as db:
-        entries = composer.audit_entries(session=db, incident_id=incident.id or 0)
-    widgets.audit_table(entries)

@@ -11,7 +11,7 @@ from cmoc_core import linking, maintenance
 from cmoc_core.clients import ApiError
 from cmoc_core.handbook import BROADCAST_CHANNELS
 from cmoc_core.maintenance import Action, Notice, Pending, PendingNotice, PendingPlan, Plan, Window
-from cmoc_core.ui import deps, widgets
+from cmoc_core.ui import audit_view, deps, widgets
 from cmoc_core.ui.deps import AppContext
 
 NEW = "maintenance_new"
@@ -316,4 +316,4 @@ def audit_log(context: AppContext) -> None:
     """Every maintenance action sent from here: who, when, what, target, result."""
     with deps.session(context) as db:
         entries = maintenance.audit_log(session=db)
-    widgets.audit_table(entries, when=maintenance.when, key="maintenance_audit")
+    audit_view.audit_table(entries, when=maintenance.when, key="maintenance_audit")

@@ -13,7 +13,7 @@ from cmoc_core.handbook import REGIONS, StepKey
 from cmoc_core.models import PracticeDrill, WorkingIncident
 from cmoc_core.practice import DrillNote, DrillStart, EventPlan, PracticeError, ScoreCard
 from cmoc_core.scenarios import FOLDER, Library, Scenario
-from cmoc_core.ui import composer_view, deps, widgets
+from cmoc_core.ui import composer_view, deps, header_view, notify_view, widgets
 from cmoc_core.ui.deps import AppContext
 
 NEW_DRILL = "➕ Start a new drill"
@@ -140,10 +140,10 @@ def _run(context: AppContext, library: Library, drill: PracticeDrill, now: datet
     )
     with st.sidebar:  # the script stays in view while the CMOC works through the forms
         _prompts(drill.started_at, scenario, len(scenario.played(elapsed)))
-    composer_view.header(context, incident)
+    header_view.header(context, incident)
     _checklist(context, drill, incident, scenario, now)
     if incident.resolved_at is not None:
-        composer_view.post_mortem(context, incident, now)
+        notify_view.post_mortem(context, incident, now)
     elif incident.statuspage_incident_id is None:
         composer_view.message_form(context, incident, "create")
     else:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from cmoc_core.checklist import ChecklistStep
-from cmoc_core.models import AuditEntry
 from cmoc_core.outbox import Outcome
 
 # Streamlit finds bare URLs, e-mail addresses, emoji shortcodes (`:smile:`, `:streamlit:`) and
@@ -90,51 +87,12 @@ def ago(moment: datetime | None, *, now: datetime | None = None) -> str:
     return " ".join(p for p in parts if p) + " ago"
 
 
-_LIVE_METER = st.components.v2.component(
-    "cmoc_live_meter",
-    js=(Path(__file__).parent / "live_meter.js").read_text(),
-    css=".live-meter{font-size:.8rem;color:var(--st-text-color);opacity:.7}"
-    ".live-meter.over{color:var(--st-red-color, #d33);opacity:1}",
-)
+MISSING = "—"
 
 
-def live_meter(*, label: str, key: str) -> str | None:
-    """A per-keystroke length count under the text area labelled `label`, drawn in the browser.
-
-    Returns the text typed so far when it changed since the last run (after a short pause in
-    typing), so the caller can save it before the text area itself is committed.
-    """
-    from cmoc_core.textlimits import BODY_LIMIT, URL_WEIGHT, X_LIMIT
-
-    data = {
-        "label": label,
-        "limit": X_LIMIT,
-        "body_limit": BODY_LIMIT,
-        "url_weight": URL_WEIGHT,
-        "save_after_ms": 700,
-    }
-    typed = getattr(_LIVE_METER(data=data, key=key, on_text_change=lambda: None), "text", None)
-    seen = f"{key}_seen"
-    if typed is None or st.session_state.get(seen) == typed:
-        return None
-    st.session_state[seen] = typed
-    return typed
-
-
-def length_meter(text: str) -> None:
-    """The length checks under a message: X weighted length, body before the link, SMS."""
-    from cmoc_core.textlimits import BODY_LIMIT, X_LIMIT, X_TRUNCATION, check_length
-
-    report = check_length(text)
-    colour = "red" if report.over_limit else "orange" if report.truncation_risk else "green"
-    body_colour = "red" if report.body_over else "green"
-    st.caption(
-        f":{colour}[X: {report.weighted}/{X_LIMIT}]"
-        f" · :{body_colour}[before the final link: {report.body_weighted}/{BODY_LIMIT}]"
-        f" · may be cut at ~{X_TRUNCATION} · SMS: {report.sms_segments} segment(s)"
-    )
-    for problem in report.problems():
-        st.caption(f":red[{escape_markdown(problem)}]")
+def moment(at: datetime | None) -> str:
+    """`29-11-2026 13:05 UTC`: the one date format of the operational pages, or a dash."""
+    return MISSING if at is None else f"{at.astimezone(UTC):%d-%m-%Y %H:%M} UTC"
 
 
 def duration(delta: timedelta) -> str:
@@ -237,15 +195,3 @@ def stage_steps(
                 on_click=on_click,
                 args=(*args, step.key),
             )
-
-
-def audit_table(
-    entries: Iterable[AuditEntry],
-    *,
-    when: Callable[[datetime], Any] = lambda at: at,
-    key: str | None = None,
-) -> None:
-    """Audit entries as a table: when (shown by `when`), who, action, target, result, detail."""
-    rows = [(when(e.at), e.actor, e.action, e.target, e.result, e.detail) for e in entries]
-    columns = ["at", "who", "action", "target", "result", "detail"]
-    st.dataframe(pd.DataFrame(rows, columns=columns), hide_index=True, key=key)
