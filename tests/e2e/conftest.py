@@ -59,6 +59,8 @@ def started_app(
     env = {k: v for k, v in os.environ.items() if k not in CONFIG_NAMES}
     env |= settings or {}
     env["CMOC_DATABASE_URL"] = database_url or f"sqlite:///{folder / 'cmoc.db'}"
+    # The app under test runs the code it started with, even while the checkout is edited.
+    env["STREAMLIT_SERVER_FILE_WATCHER_TYPE"] = "none"
     port, log = free_port(), folder / "app.log"
     started = time.monotonic()
     process = subprocess.Popen(
