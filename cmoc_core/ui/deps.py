@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from cmoc_core.composer import Publisher
-from cmoc_core.config import ConfigError, Settings, load_settings
+from cmoc_core.config import SECRETS_PATH, ConfigError, Settings, load_settings
 from cmoc_core.sources import Sources, has_synced, open_sources
 from cmoc_core.storage import DatabaseUnavailable, open_database, session_scope
 from cmoc_core.sync import SOURCES, Progress, SyncReport, run_sync
@@ -51,10 +52,28 @@ def sources_for(database_url: str) -> Sources:
     return open_sources(load_settings())
 
 
+def current_settings() -> Settings:
+    """The settings, read again only when the environment or the secrets file changed."""
+    try:
+        stat = SECRETS_PATH.stat()
+        secrets: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        secrets = None
+    return _settings_for(tuple(sorted(os.environ.items())), secrets)
+
+
+@functools.lru_cache(maxsize=8)
+def _settings_for(
+    _environment: tuple[tuple[str, str], ...], _secrets: tuple[int, int] | None
+) -> Settings:
+    """The settings for one environment and one version of the secrets file."""
+    return load_settings()
+
+
 def app_context() -> AppContext:
     """Settings, engine and sources; on failure one line saying what to fix, and the page stops."""
     try:
-        settings = load_settings()
+        settings = current_settings()
         engine = engine_for(settings.cmoc_database_url)
         sources = sources_for(settings.cmoc_database_url)
     except ConfigError as exc:
