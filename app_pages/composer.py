@@ -15,6 +15,7 @@ widgets.show_outcomes("composer")
 if incident is None:
     st.stop()
 
+incident_view.facts_form(context, incident, now)
 header_view.header(context, incident)
 header_view.checklist(context, incident, now)
 
@@ -35,5 +36,6 @@ sections |= {
 }
 tabs = st.tabs(list(sections), key="composer_tab", on_change="rerun")
 for tab, draw in zip(tabs, sections.values(), strict=True):
-    with tab:
-        draw(context, incident, now)
+    if tab.open:  # only the tab in front is drawn: the others when chosen
+        with tab:
+            draw(context, incident, now)

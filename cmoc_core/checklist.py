@@ -22,12 +22,29 @@ class ChecklistStep:
     note: str | None = None
 
 
+# Never work left behind in an earlier stage: updating on the cadence goes on to the end, and
+# the handbook says Monitoring may be skipped.
+NEVER_LEFT_BEHIND = frozenset({StepKey.UPDATE_ON_CADENCE, StepKey.START_MONITORING})
+
+
 @dataclass(frozen=True)
 class Checklist:
     """An incident's steps stage by stage, and the stage the incident is in."""
 
     current: Stage
     stages: tuple[tuple[Stage, tuple[ChecklistStep, ...]], ...]
+
+    def left_behind(self, stage: Stage) -> tuple[ChecklistStep, ...]:
+        """Steps not done of a stage the incident has moved past (not ongoing or optional ones)."""
+        order = list(Stage)
+        if order.index(stage) >= order.index(self.current):
+            return ()
+        steps = dict(self.stages)[stage]
+        return tuple(s for s in steps if s.done_at is None and s.key not in NEVER_LEFT_BEHIND)
+
+    def open_at_first(self, stage: Stage) -> bool:
+        """Shown open when first drawn: the current stage, and earlier ones with work left."""
+        return stage == self.current or bool(self.left_behind(stage))
 
 
 def checklist(

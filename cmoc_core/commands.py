@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from typing import Any, ClassVar, Literal
 
 from cmoc_core.clients import Clients
 from cmoc_core.clients.http import ApiRejected
-from cmoc_core.timeutil import parse_time, to_minute
+from cmoc_core.timeutil import MISSING, moment, parse_time, to_minute
 
 Result = dict[str, Any]
 
@@ -45,6 +46,12 @@ class Action(StrEnum):
     NOTIFY_STAKEHOLDERS = "notify_stakeholders"
     CREATE_HANDOVER = "create_handover"
     CREATE_PRACTICE_EVENT_ISSUE = "create_practice_event_issue"
+    CHANGE_FACTS = "set_incident_facts"  # kept in the cockpit: severity, page, links
+
+    @property
+    def words(self) -> Wording:
+        """How people read this kind of action."""
+        return WORDS[self]
 
 
 class MaintenanceAction(StrEnum):
@@ -56,6 +63,161 @@ class MaintenanceAction(StrEnum):
     START = "maintenance_start"
     FINISH = "maintenance_finish"
     DELETE = "maintenance_delete"
+
+    @property
+    def words(self) -> Wording:
+        """How people read this kind of action."""
+        return WORDS[self]
+
+
+@dataclass(frozen=True)
+class Wording:
+    """An action in words: its verb done and to do, its object, and the service it reaches."""
+
+    done: str  # `Acknowledged`
+    do: str  # `acknowledge`
+    rest: str  # the object, `{where}` standing for the place: `the incident on {where}`
+    place: str  # the place when nothing more precise is known: `the PagerDuty page`
+    service: str  # the audit log's Where: `PagerDuty`
+
+
+_STATUS_PAGE = "Status page"
+WORDS: dict[str, Wording] = {
+    Action.CREATE_INCIDENT: Wording(
+        "Created", "create", "the incident on {where}", "the status page", _STATUS_PAGE
+    ),
+    Action.UPDATE_INCIDENT: Wording(
+        "Posted", "post", "an update on {where}", "the status page", _STATUS_PAGE
+    ),
+    Action.RESOLVE_INCIDENT: Wording(
+        "Resolved", "resolve", "the incident on {where}", "the status page", _STATUS_PAGE
+    ),
+    Action.ACKNOWLEDGE_PAGE: Wording(
+        "Acknowledged", "acknowledge", "{where}", "the PagerDuty page", "PagerDuty"
+    ),
+    Action.RESOLVE_PAGE: Wording(
+        "Resolved", "resolve", "{where}", "the PagerDuty page", "PagerDuty"
+    ),
+    Action.LABEL_ISSUE: Wording(
+        "Added", "add", "the status-page label to {where}", "the production issue", "GitLab"
+    ),
+    Action.NOTIFY_STAKEHOLDERS: Wording(
+        "Posted", "post", "the Incident Notifier to {where}", "Slack", "Slack"
+    ),
+    Action.CREATE_HANDOVER: Wording(
+        "Created", "create", "the handover issue in {where}", "GitLab", "GitLab"
+    ),
+    Action.CREATE_PRACTICE_EVENT_ISSUE: Wording(
+        "Created", "create", "the practice event issue in {where}", "GitLab", "GitLab"
+    ),
+    Action.CHANGE_FACTS: Wording(
+        "Changed", "change", "{where}", "the incident facts", "Incident facts"
+    ),
+    MaintenanceAction.SCHEDULE: Wording(
+        "Scheduled", "schedule", "{where}", "the maintenance", _STATUS_PAGE
+    ),
+    MaintenanceAction.RESCHEDULE: Wording(
+        "Rescheduled", "reschedule", "{where}", "the maintenance", _STATUS_PAGE
+    ),
+    MaintenanceAction.UPDATE: Wording(
+        "Posted", "post", "an update to {where}", "the maintenance", _STATUS_PAGE
+    ),
+    MaintenanceAction.START: Wording(
+        "Started", "start", "{where}", "the maintenance", _STATUS_PAGE
+    ),
+    MaintenanceAction.FINISH: Wording(
+        "Finished", "finish", "{where}", "the maintenance", _STATUS_PAGE
+    ),
+    MaintenanceAction.DELETE: Wording(
+        "Deleted", "delete", "the replaced window of {where}", "the maintenance", _STATUS_PAGE
+    ),
+}
+
+
+# Where a step recorded in the cockpit alone happened, as its outbox row and audit entry keep it.
+PRACTICE_PLACE = "practice: not sent to GitLab, PagerDuty or Slack"
+BY_HAND_PLACE = "Incident Notifier (by hand)"
+
+_PAGE = re.compile(r"PagerDuty page (?P<id>\S+)(?: \(#(?P<number>\d+)\))?")
+_WEBHOOK = re.compile(r"webhook \d+")
+_MAINTENANCE = re.compile(r"Status\.io maintenance (?P<name>“.*”)", re.DOTALL)
+_PLACES = {
+    "Status.io status page": ("the public status page", "Public status page"),
+    "Status.io practice page": ("the practice status page", "Practice status page"),
+}
+
+
+@dataclass(frozen=True)
+class Said:
+    """One action in words, the same for a command being sent and for its row in the log."""
+
+    verb: str
+    infinitive: str
+    rest: str
+    service: str
+    recorded: bool = False  # a step kept in the cockpit alone: nothing left it
+
+    @property
+    def what(self) -> str:
+        """`Acknowledged PagerDuty page #182679`."""
+        return f"{self.verb} {self.rest}".strip()
+
+    @property
+    def intent(self) -> str:
+        """`acknowledge PagerDuty page #182679`."""
+        return f"{self.infinitive} {self.rest}".strip()
+
+    def already(self, at: datetime | None) -> str:
+        """`Already acknowledged … at 22-11-2026 10:05 UTC: not sent again`."""
+        when = f" at {moment(at)}" if at is not None else ""
+        return f"Already {self.verb.lower()} {self.rest}{when}: not sent again"
+
+
+def page_of(target: str) -> str | None:
+    """The PagerDuty page id in a page action's target, if it is one."""
+    found = _PAGE.fullmatch(target)
+    return found["id"] if found else None
+
+
+def in_words(action: str, target: str, *, number: int | None = None) -> Said:
+    """An action's kind and target (as commands write them) in words; `number` names a page."""
+    # Rows written by any version of the app read the same: the words come from the action's
+    # kind and the target's known shapes, never from free text stored with them.
+    words = WORDS.get(action)
+    if words is None:
+        plain = action.replace("_", " ").strip().capitalize() or "Acted"
+        return Said(plain, plain.lower(), "", MISSING)
+    where, service, recorded, rest = words.place, words.service, False, words.rest
+    if target in _PLACES:
+        where, service = _PLACES[target]
+    elif target == PRACTICE_PLACE:
+        service, recorded = "Practice: nothing sent", True
+        rest = f"{rest} (practice: nothing sent)"
+    elif target == BY_HAND_PLACE:
+        service, recorded = "By hand", True
+        rest = f"{rest} by hand"
+    elif page := _PAGE.fullmatch(target):
+        known = int(page["number"]) if page["number"] else number
+        where = f"PagerDuty page #{known}" if known else where
+    elif target.startswith("Slack "):
+        name = target.removeprefix("Slack ").strip()
+        where = f"Slack ({name})" if _WEBHOOK.fullmatch(name) else name or where
+    elif target.startswith("GitLab "):
+        where = target.removeprefix("GitLab ").strip() or where
+    elif maintenance := _MAINTENANCE.fullmatch(target):
+        where = f"the maintenance {maintenance['name']}"
+    return Said(words.done, words.do, rest.format(where=where), service, recorded)
+
+
+def plain(text: str, target: str, *, number: int | None = None) -> str:
+    """`text` about a page action with the page's PagerDuty id in words: `page #182679`."""
+    page_id = page_of(target)
+    if not page_id:
+        return text
+    found = _PAGE.fullmatch(target)
+    known = int(found["number"]) if found and found["number"] else number
+    instead = f"page #{known}" if known else "the page"
+    return re.sub(rf"(?:\bpage )?{re.escape(page_id)}", instead, text)
 
 
 def idempotency_key(*parts: Any) -> str:
@@ -111,9 +273,17 @@ class Command:
         """The payload with the command's kind, as the outbox keeps it."""
         return {"command": type(self).__name__, **self.payload()}
 
+    def words(self, result: Result | None = None) -> Said:
+        """The action in words; `result` is what the service answered, when that says more."""
+        return in_words(self.action.value, self.target)
+
+    def plain(self, text: str, result: Result | None = None) -> str:
+        """A service's text about this action, without ids that mean nothing to people."""
+        return text
+
     def describe(self) -> str:
         """What the action does, for the audit log."""
-        return self.action.value.replace("_", " ")
+        return self.words().what
 
     def send(self, clients: Clients) -> Result:
         """Carry the action out; raises ApiError when it fails."""
@@ -307,6 +477,7 @@ class ChangePage(IncidentCommand):
 
     page_id: str
     resolve: bool
+    number: int | None = None  # the page's incident number, for people: not part of the action
 
     @property
     def action(self) -> Action:
@@ -315,27 +486,46 @@ class ChangePage(IncidentCommand):
 
     @property
     def target(self) -> str:
-        """The page."""
-        return f"PagerDuty page {self.page_id}"
+        """The page, by its id and, when known, its number."""
+        number = f" (#{self.number})" if self.number else ""
+        return f"PagerDuty page {self.page_id}{number}"
 
-    def describe(self) -> str:
-        """What was done to the page."""
-        return f"{'Resolved' if self.resolve else 'Acknowledged'} PagerDuty page {self.page_id}"
+    def identity(self) -> tuple[Any, ...]:
+        """The page and the change; the number only names the page for people."""
+        payload = self.payload()
+        payload.pop("number", None)
+        return (payload,)
+
+    def words(self, result: Result | None = None) -> Said:
+        """`Acknowledged PagerDuty page #182679`, the number from PagerDuty's answer if need be."""
+        return in_words(self.action.value, self.target, number=_page_number(result))
+
+    def plain(self, text: str, result: Result | None = None) -> str:
+        """The text with the page's number instead of its id."""
+        return plain(text, self.target, number=_page_number(result))
 
     def send(self, clients: Clients) -> Result:
         """Set the page's status."""
         if clients.pagerduty is None:
             raise ApiRejected("PagerDuty", "set a page's status", "PagerDuty is not configured")
         change = clients.pagerduty.resolve if self.resolve else clients.pagerduty.acknowledge
-        return {"status": change(self.page_id).get("status")}
+        page = change(self.page_id)
+        return {"status": page.get("status"), "number": page.get("incident_number")}
 
     def confirm(self, clients: Clients, *, since: datetime) -> Result | None:
         """The page read back already has the status (a resolved page counts as acknowledged)."""
         if clients.pagerduty is None:
             return None
-        status = clients.pagerduty.incident(self.page_id).get("status")
+        page = clients.pagerduty.incident(self.page_id)
+        status = page.get("status")
         wanted = ("resolved",) if self.resolve else ("acknowledged", "resolved")
-        return {"status": status} if status in wanted else None
+        found = {"status": status, "number": page.get("incident_number")}
+        return found if status in wanted else None
+
+
+def _page_number(result: Result | None) -> int | None:
+    number = (result or {}).get("number")
+    return number if isinstance(number, int) and not isinstance(number, bool) else None
 
 
 @dataclass(frozen=True)
@@ -380,6 +570,7 @@ class SlackNotice(IncidentCommand):
 
     webhook: str
     text: str
+    channel: str = ""  # the destination's name for people (`#developer-relations`), if known
 
     @property
     def action(self) -> Action:
@@ -388,8 +579,13 @@ class SlackNotice(IncidentCommand):
 
     @property
     def target(self) -> str:
-        """The Slack destination, by name."""
-        return f"Slack {self.webhook}"
+        """The Slack destination, by its name for people when known."""
+        return f"Slack {self.channel or self.webhook}"
+
+    @property
+    def destination(self) -> str:
+        """`#developer-relations`, or `Slack (webhook 1)` for a webhook without a name."""
+        return self.channel or f"Slack ({self.webhook})"
 
     def identity(self) -> tuple[Any, ...]:
         """One post of these words to this destination for this incident."""
@@ -397,13 +593,13 @@ class SlackNotice(IncidentCommand):
 
     def describe(self) -> str:
         """The notice."""
-        return f"Posted to {self.webhook}: {self.text}"
+        return f"Posted to {self.destination}: {self.text}"
 
     def send(self, clients: Clients) -> Result:
         """Post the notice."""
         webhook = next((w for w in clients.slack if w.name == self.webhook), None)
         if webhook is None:
-            raise ApiRejected("Slack", "post", f"{self.webhook} is no longer configured")
+            raise ApiRejected("Slack", "post", f"{self.destination} is no longer configured")
         webhook.post(self.text)
         return {"posted": True}
 
@@ -679,20 +875,30 @@ def flags(mapping: Mapping[str, bool]) -> tuple[tuple[str, bool], ...]:
 __all__ = [
     "Action",
     "AddLabel",
+    "BY_HAND_PLACE",
     "ChangePage",
     "Command",
     "CreateIssue",
     "CreateStatusIncident",
     "DeleteMaintenance",
     "LocalRecord",
+    "MISSING",
     "MaintenanceAction",
+    "PRACTICE_PLACE",
     "PostMaintenance",
     "Result",
+    "Said",
     "ScheduleMaintenance",
     "Settle",
     "SlackNotice",
     "UpdateStatusIncident",
     "IncidentCommand",
+    "WORDS",
+    "Wording",
     "flags",
     "idempotency_key",
+    "in_words",
+    "moment",
+    "page_of",
+    "plain",
 ]

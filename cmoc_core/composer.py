@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from functools import partial
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from cmoc_core import drafts, handbook, linking, textlimits
+from cmoc_core import cadence, drafts, handbook, linking
 from cmoc_core.clients import Clients
 from cmoc_core.commands import (
+    BY_HAND_PLACE,
+    PRACTICE_PLACE,
     Action,
     AddLabel,
     ChangePage,
@@ -28,14 +31,19 @@ from cmoc_core.config import Settings
 from cmoc_core.handbook import ComponentStatus, IncidentState, StepKey
 from cmoc_core.history import production_issue
 from cmoc_core.models import (
+    UNKNOWN_SEVERITY_COUNTS_AS,
     AuditEntry,
     PagerDutyIncident,
+    PublishStatus,
+    SeverityChange,
     StakeholderThread,
     StatusPageIncident,
     StatusPageMessage,
     WorkingIncident,
 )
-from cmoc_core.outbox import OnSent, Outbox, Outcome, OutcomeStatus
+from cmoc_core.outbox import OnSent, Outbox, Outcome, OutcomeStatus, audit
+from cmoc_core.severity import severities
+from cmoc_core.timeutil import moment
 
 
 @dataclass
@@ -105,9 +113,14 @@ class IncidentFacts:
 
 
 def start_incident(
-    *, session: Session, facts: IncidentFacts, statuspage_id: str, now: datetime
+    *,
+    session: Session,
+    facts: IncidentFacts,
+    statuspage_id: str,
+    now: datetime,
+    actor: str = "CMOC",
 ) -> WorkingIncident:
-    """A new working incident, not yet on the status page."""
+    """A new working incident, not yet on the status page; its severity is the first change."""
     incident = WorkingIncident(
         title=facts.title.strip() or "New incident",
         statuspage_id=statuspage_id,
@@ -121,6 +134,10 @@ def start_incident(
     )
     session.add(incident)
     session.flush()
+    if facts.severity is not None:
+        session.add(
+            SeverityChange(incident_id=incident.id or 0, at=now, level=facts.severity, actor=actor)
+        )
     return incident
 
 
@@ -144,6 +161,387 @@ def open_pages(*, session: Session) -> list[PagerDutyIncident]:
         .order_by(col(PagerDutyIncident.created_at).desc())
     )
     return list(session.exec(query))
+
+
+def page_choices(*, session: Session, incident: WorkingIncident) -> list[PagerDutyIncident]:
+    """The pages an incident may be tied to: the open ones, and its own even when closed."""
+    pages = open_pages(session=session)
+    current = incident.pagerduty_incident_id
+    if current and all(page.id != current for page in pages):
+        own = session.get(PagerDutyIncident, current)
+        if own is not None:
+            pages.append(own)
+    return pages
+
+
+SEVERITIES = (1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class EditableFacts:
+    """What the CMOC may set or change at any time (the title until it is on the status page)."""
+
+    title: str = ""
+    severity: int | None = None
+    page_id: str | None = None
+    issue_url: str | None = None
+    slack_channel: str | None = None
+    zoom_url: str | None = None
+
+
+def facts_of(incident: WorkingIncident) -> EditableFacts:
+    """The incident's editable facts as they are now."""
+    return EditableFacts(
+        title=incident.title,
+        severity=incident.severity,
+        page_id=incident.pagerduty_incident_id,
+        issue_url=incident.issue_url,
+        slack_channel=incident.slack_channel,
+        zoom_url=incident.zoom_url,
+    )
+
+
+@dataclass(frozen=True)
+class FactsOutcome:
+    """What a change of facts did: a sentence per fact changed, or why nothing was."""
+
+    changed: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+# How a change of facts is audited: the sentence saying what changed is the detail.
+FACTS_TARGET = "Incident facts"
+
+
+def change_facts(
+    *,
+    session: Session,
+    incident_id: int,
+    facts: EditableFacts,
+    actor: str,
+    now: datetime,
+    project: str,
+    seen: EditableFacts | None = None,
+) -> FactsOutcome:
+    """Apply the facts that differ, record each severity change, audit each change in words."""
+    # With `seen` (the facts as the form showed them), a fact left as shown keeps what is stored
+    # now, so a change made meanwhile in another session is not undone.
+    incident = _stored(session, incident_id)
+    wanted = _tidy(facts)
+    if seen is not None:
+        shown, stored = _tidy(seen), facts_of(incident)
+        wanted = replace(
+            wanted,
+            **{
+                name: getattr(stored, name)
+                for name in _FACT_NAMES
+                if getattr(wanted, name) == getattr(shown, name)
+            },
+        )
+    problems = _facts_problems(session, incident, wanted, project)
+    if problems:
+        return FactsOutcome(problems=tuple(problems))
+    changed: list[str] = []
+    if wanted.title != incident.title:
+        changed.append(_sentence("the title", wanted.title, incident.title))
+        incident.title = wanted.title
+    if wanted.severity != incident.severity:
+        changed.append(_sentence("severity", _level(wanted.severity), _level(incident.severity)))
+        incident.severity = wanted.severity
+        session.add(
+            SeverityChange(incident_id=incident_id, at=now, level=wanted.severity or 0, actor=actor)
+        )
+    if wanted.page_id != incident.pagerduty_incident_id:
+        changed.append(
+            _sentence(
+                "the PagerDuty page",
+                _page_number(session, wanted.page_id),
+                _page_number(session, incident.pagerduty_incident_id),
+            )
+        )
+        incident.pagerduty_incident_id = wanted.page_id
+    for what, name in (
+        ("the production issue link", "issue_url"),
+        ("the Slack channel", "slack_channel"),
+        ("the Zoom link", "zoom_url"),
+    ):
+        before, after = getattr(incident, name), getattr(wanted, name)
+        if after != before:
+            changed.append(_sentence(what, after, before))
+            setattr(incident, name, after)
+    session.add(incident)
+    for sentence in changed:
+        audit(
+            session,
+            at=now,
+            actor=actor,
+            action=Action.CHANGE_FACTS,
+            target=FACTS_TARGET,
+            result=PublishStatus.SENT,
+            detail=sentence,
+            incident_id=incident_id,
+        )
+    return FactsOutcome(changed=tuple(changed))
+
+
+_FACT_NAMES = tuple(f.name for f in fields(EditableFacts))
+
+
+def _tidy(facts: EditableFacts) -> EditableFacts:
+    channel = _blank_is_none(facts.slack_channel)
+    if channel is not None and not channel.startswith("#"):
+        channel = f"#{channel}"
+    return EditableFacts(
+        title=" ".join(facts.title.split()),
+        severity=facts.severity,
+        page_id=_blank_is_none(facts.page_id),
+        issue_url=_blank_is_none(facts.issue_url),
+        slack_channel=channel,
+        zoom_url=_blank_is_none(facts.zoom_url),
+    )
+
+
+def _facts_problems(
+    session: Session, incident: WorkingIncident, facts: EditableFacts, project: str
+) -> list[str]:
+    found = []
+    if facts.title != incident.title:
+        if incident.statuspage_incident_id is not None:
+            # Status.io's incident/update takes no name: the title stays what was created.
+            found.append("The title is on the status page already and cannot change there.")
+        elif not facts.title:
+            found.append("The title is empty: say in simple terms what the issue is.")
+    if facts.severity is None and incident.severity is not None:
+        found.append("The severity cannot go back to unknown: choose the severity in effect.")
+    elif facts.severity is not None and facts.severity not in SEVERITIES:
+        found.append("The severity is S1, S2, S3 or S4.")
+    if facts.page_id is not None and session.get(PagerDutyIncident, facts.page_id) is None:
+        found.append("That PagerDuty page is not known here: sync, then choose it again.")
+    if facts.issue_url is not None and linking.first_issue_iid([facts.issue_url], project) is None:
+        found.append(
+            f"The production issue link must lead to an issue of {project} "
+            f"(…/{project}/-/issues/<number>)."
+        )
+    if facts.slack_channel is not None and any(c.isspace() for c in facts.slack_channel):
+        found.append("The Slack channel is one word, such as #incident-12345.")
+    if facts.zoom_url is not None and linking.safe_link(facts.zoom_url, allowed_hosts=None) is None:
+        found.append("The Zoom link must be a web address (https://…).")
+    return found
+
+
+def _level(severity: int | None) -> str | None:
+    return None if severity is None else f"S{severity}"
+
+
+def _page_number(session: Session, page_id: str | None) -> str | None:
+    if page_id is None:
+        return None
+    page = session.get(PagerDutyIncident, page_id)
+    return f"#{page.incident_number}" if page is not None else "an unknown page"
+
+
+def _sentence(what: str, after: str | None, before: str | None) -> str:
+    """`Set severity to S1 (was not set)`, `Removed the Zoom link (was …)`."""
+    if after is None:
+        return f"Removed {what} (was {before})"
+    return f"Set {what} to {after} (was {before or 'not set'})"
+
+
+class ChoiceKind(StrEnum):
+    """What a picker option opens: a working record, a synced incident to take over, a new one."""
+
+    WORKING = "working"
+    SYNCED = "synced"
+    NEW = "new"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A picker option's stable value: its kind and the id of what it opens."""
+
+    kind: ChoiceKind
+    ident: int | str | None = None
+
+
+NEW_INCIDENT = Choice(ChoiceKind.NEW)
+
+
+@dataclass(frozen=True)
+class PickerEntry:
+    """An incident the picker offers, with what its label shows."""
+
+    choice: Choice
+    title: str
+    practice: bool
+    severity: int | None
+    state: int
+    resolved: bool
+    on_status_page: bool
+    due: datetime | None
+    opened_at: datetime
+
+    def overdue_by(self, now: datetime) -> timedelta | None:
+        """How long its update is overdue at `now`, or None when it is not."""
+        if self.resolved or self.due is None or self.due >= now:
+            return None
+        return now - self.due
+
+
+@dataclass(frozen=True)
+class Picker:
+    """The incidents in the order the picker offers them, and the one it opens on."""
+
+    entries: tuple[PickerEntry, ...]
+    default: Choice
+
+
+def picker(
+    *,
+    session: Session,
+    now: datetime,
+    statuspage_ids: Sequence[str],
+    practice_statuspage_id: str | None,
+    project: str,
+) -> Picker:
+    """Every open incident by urgency, and the one to open on: the most urgent active real one."""
+    entries = [_working_entry(incident) for incident in open_incidents(session=session, now=now)]
+    synced = unadopted_active(session=session, statuspage_ids=list(statuspage_ids))
+    entries += _synced_entries(session, synced, practice_statuspage_id, project, now)
+    ordered = sorted(entries, key=partial(_urgency, now=now))
+    active = [entry for entry in ordered if not entry.resolved]
+    default = active[0].choice if active else NEW_INCIDENT
+    return Picker(tuple(ordered), default)
+
+
+def _urgency(entry: PickerEntry, *, now: datetime) -> tuple[int, int, int, int, float]:
+    """Active, real, worked here first; then overdue (most first), not yet created, soonest."""
+    if entry.resolved:
+        return (1, 0, 0, 0, -entry.opened_at.timestamp())
+    if entry.due is not None and entry.due < now:
+        group, moment = 0, entry.due.timestamp()
+    elif not entry.on_status_page:
+        group, moment = 1, entry.opened_at.timestamp()
+    else:
+        group, moment = 2, entry.due.timestamp() if entry.due else float("inf")
+    synced = int(entry.choice.kind == ChoiceKind.SYNCED)
+    return (0, int(entry.practice), synced, group, moment)
+
+
+def _working_entry(incident: WorkingIncident) -> PickerEntry:
+    return PickerEntry(
+        choice=Choice(ChoiceKind.WORKING, incident.id),
+        title=incident.title,
+        practice=incident.practice,
+        severity=incident.severity,
+        state=incident.state,
+        resolved=incident.resolved_at is not None,
+        on_status_page=incident.statuspage_incident_id is not None,
+        due=None if incident.resolved_at else incident.next_due(),
+        opened_at=incident.opened_at,
+    )
+
+
+def _synced_entries(
+    session: Session,
+    synced: Sequence[StatusPageIncident],
+    practice_statuspage_id: str | None,
+    project: str,
+    now: datetime,
+) -> list[PickerEntry]:
+    if not synced:
+        return []
+    last = _last_messages(session, [incident.id for incident in synced])
+    iids = [i.production_issue_iid for i in synced if i.production_issue_iid is not None]
+    known = severities(session=session, project=project, iids=iids)
+    entries = []
+    for incident in synced:
+        message = last.get(incident.id)
+        over_time = known.get(incident.production_issue_iid or 0)
+        severity = over_time.at(now) if over_time else None
+        entries.append(
+            PickerEntry(
+                choice=Choice(ChoiceKind.SYNCED, incident.id),
+                title=incident.name,
+                practice=incident.statuspage_id == practice_statuspage_id,
+                severity=severity,
+                state=message.state if message else IncidentState.INVESTIGATING,
+                resolved=False,
+                on_status_page=True,
+                due=_synced_due(message, severity),
+                opened_at=incident.datetime_open,
+            )
+        )
+    return entries
+
+
+def _synced_due(message: StatusPageMessage | None, severity: int | None) -> datetime | None:
+    if message is None or message.state not in handbook.CADENCE_MINUTES:
+        return None
+    return cadence.next_due(
+        posted_at=message.posted_at,
+        text=message.details,
+        state=message.state,
+        severity=severity or UNKNOWN_SEVERITY_COUNTS_AS,
+    )
+
+
+def _last_messages(session: Session, ids: Iterable[str]) -> dict[str, StatusPageMessage]:
+    latest: dict[str, StatusPageMessage] = {}
+    for message in session.exec(
+        select(StatusPageMessage)
+        .where(col(StatusPageMessage.incident_id).in_(list(ids)))
+        .order_by(col(StatusPageMessage.posted_at))
+    ):
+        latest[message.incident_id] = message
+    return latest
+
+
+@dataclass(frozen=True)
+class TakeoverSummary:
+    """What the CMOC sees before taking over an incident already on the status page."""
+
+    title: str
+    severity: int | None
+    state: int | None
+    last_text: str | None
+    last_at: datetime | None
+    due: datetime | None
+    page: PagerDutyIncident | None
+    issue_url: str | None
+
+
+def takeover_summary(
+    *, session: Session, synced: StatusPageIncident, project: str, now: datetime
+) -> TakeoverSummary:
+    """Severity, state, last update and its time, next due, page and issue of a synced one."""
+    messages = _messages(session, synced.id)
+    message = messages[-1] if messages else None
+    iid = synced.production_issue_iid
+    known = severities(session=session, project=project, iids=[iid] if iid is not None else [])
+    over_time = known.get(iid or 0)
+    severity = over_time.at(now) if over_time else None
+    issue = production_issue(session=session, iid=iid)
+    return TakeoverSummary(
+        title=synced.name,
+        severity=severity,
+        state=message.state if message else None,
+        last_text=message.details if message else None,
+        last_at=message.posted_at if message else None,
+        due=_synced_due(message, severity),
+        page=_linked_page(session, synced.id),
+        issue_url=issue.web_url if issue else _issue_url(messages, project),
+    )
+
+
+def _linked_page(session: Session, statuspage_incident_id: str) -> PagerDutyIncident | None:
+    """The newest page tied to a status-page incident, open ones first."""
+    pages = session.exec(
+        select(PagerDutyIncident)
+        .where(PagerDutyIncident.statuspage_incident_id == statuspage_incident_id)
+        .order_by(col(PagerDutyIncident.created_at).desc())
+    ).all()
+    open_first = sorted(pages, key=lambda page: page.status == "resolved")
+    return open_first[0] if open_first else None
 
 
 def audit_entries(*, session: Session, incident_id: int) -> list[AuditEntry]:
@@ -170,19 +568,17 @@ def save_post_mortem(*, session: Session, incident_id: int, url: str, now: datet
 
 def adopt(*, session: Session, synced: StatusPageIncident, project: str) -> WorkingIncident:
     """A working record for an incident already on the status page, filled from the sync."""
-    messages = session.exec(
-        select(StatusPageMessage)
-        .where(StatusPageMessage.incident_id == synced.id)
-        .order_by(col(StatusPageMessage.posted_at))
-    ).all()
+    messages = _messages(session, synced.id)
     issue = production_issue(session=session, iid=synced.production_issue_iid)
     last = messages[-1] if messages else None
+    page = _linked_page(session, synced.id)
     incident = WorkingIncident(
         title=synced.name,
         statuspage_id=synced.statuspage_id,
         statuspage_incident_id=synced.id,
         severity=issue.severity if issue else None,
         issue_url=issue.web_url if issue else _issue_url(messages, project),
+        pagerduty_incident_id=page.id if page is not None and page.status != "resolved" else None,
         status=last.status if last else ComponentStatus.DEGRADED_PERFORMANCE,
         state=last.state if last else IncidentState.INVESTIGATING,
         opened_at=synced.datetime_open,
@@ -193,6 +589,16 @@ def adopt(*, session: Session, synced: StatusPageIncident, project: str) -> Work
     session.add(incident)
     session.flush()
     return incident
+
+
+def _messages(session: Session, statuspage_incident_id: str) -> list[StatusPageMessage]:
+    """A synced incident's messages, oldest first."""
+    query = (
+        select(StatusPageMessage)
+        .where(StatusPageMessage.incident_id == statuspage_incident_id)
+        .order_by(col(StatusPageMessage.posted_at))
+    )
+    return list(session.exec(query))
 
 
 def _issue_url(messages: Sequence[StatusPageMessage], project: str) -> str | None:
@@ -223,47 +629,9 @@ def mark_step(*, session: Session, incident: WorkingIncident, key: StepKey, now:
         session.add(incident)
 
 
-def problems(
-    *,
-    message: Message,
-    project: str,
-    require_link: bool,
-    title: str | None = None,
-    components: list[str] | None = None,
-    all_infrastructure: bool = False,
-    all_clear: bool = True,
-) -> list[str]:
-    """What stops a message from being published, in plain words; empty when it may go.
-
-    The handbook wants the incident issue linked when creating and when resolving; in other
-    updates the link is welcome but optional.
-    """
-    found = []
-    if title is not None and not title.strip():
-        found.append("The title is empty: say in simple terms what the issue is.")
-    if not message.details.strip():
-        found.append("The details are empty.")
-    elif require_link and linking.first_issue_iid([message.details], project) is None:
-        found.append(
-            "The details must contain the link to the incident issue "
-            f"(…/{project}/-/issues/<number>) so readers can follow along."
-        )
-    if not all_clear:
-        found.append(ALL_CLEAR_FIRST)
-    if components is not None and not components and not all_infrastructure:
-        found.append("Choose the affected components (or, knowingly, all infrastructure).")
-    report = textlimits.check_length(message.details)
-    if report.over_limit:
-        found.extend(report.problems())
-    return found
-
-
 def draft_key(incident_id: int | None, form: str) -> str:
     """The key a form's draft is saved under."""
     return f"{incident_id or 'new'}:{form}"
-
-
-PRACTICE_TARGET = "practice: not sent to GitLab, PagerDuty or Slack"
 
 
 @dataclass
@@ -360,7 +728,7 @@ class Publisher:
                 return Outcome(
                     OutcomeStatus.FAILED,
                     f"These words are already the latest update on the status page "
-                    f"(published {last.at:%d-%m-%Y %H:%M} UTC by {last.by}); nothing was sent.",
+                    f"(published {moment(last.at)} by {last.by}); nothing was sent.",
                 )
         outcome = self.outbox.publish(
             command, actor=self.actor, now=now, on_sent=self._applied(command, now)
@@ -377,7 +745,7 @@ class Publisher:
         with Session(self.engine) as session:
             last = last_publication(session=session, incident=self._incident(incident_id))
         said = (
-            f"“{last.text}” was published {last.at:%d-%m-%Y %H:%M} UTC by {last.by}"
+            f"“{last.text}” was published {moment(last.at)} by {last.by}"
             if last is not None
             else "another update is being published right now"
         )
@@ -411,7 +779,9 @@ class Publisher:
             return [self._rehearse(StepKey.NOTIFY_STAKEHOLDERS, incident_id, now)]
         return [
             self._act(
-                SlackNotice(working_id=incident_id, webhook=webhook.name, text=text),
+                SlackNotice(
+                    working_id=incident_id, webhook=webhook.name, text=text, channel=webhook.channel
+                ),
                 now,
                 then=partial(_thread, destination=webhook.name, via="slack", text=text, now=now),
             )
@@ -442,7 +812,7 @@ class Publisher:
         command = LocalRecord(
             working_id=incident_id,
             step=StepKey.NOTIFY_STAKEHOLDERS,
-            where="Incident Notifier (by hand)",
+            where=BY_HAND_PLACE,
             text=text,
         )
         then = partial(_thread, destination="by hand", via="manual", text=text, now=now)
@@ -454,9 +824,16 @@ class Publisher:
         if incident.practice:
             return self._rehearse(StepKey.LABEL_ISSUE, incident_id, now)
         iid = linking.first_issue_iid([incident.issue_url or ""], self.project)
-        if iid is None or self.clients.gitlab is None:
+        if iid is None:
             return Outcome(
-                OutcomeStatus.FAILED, "Set the production issue link (and configure GitLab) first."
+                OutcomeStatus.FAILED,
+                "Set the production issue link first: under “Incident facts” at the top of "
+                "the page.",
+            )
+        if self.clients.gitlab is None:
+            return Outcome(
+                OutcomeStatus.FAILED,
+                "GitLab is not configured here: add the label on the issue in GitLab.",
             )
         command = AddLabel(
             working_id=incident_id,
@@ -473,16 +850,27 @@ class Publisher:
             step = StepKey.RESOLVE_PAGE if resolve else StepKey.ACKNOWLEDGE_PAGE
             return self._rehearse(step, incident_id, now)
         page_id = incident.pagerduty_incident_id
-        if not page_id or self.clients.pagerduty is None:
+        if not page_id:
             return Outcome(
-                OutcomeStatus.FAILED, "Choose the PagerDuty page (and configure PagerDuty) first."
+                OutcomeStatus.FAILED,
+                "Choose the PagerDuty page first: under “Incident facts” at the top of the page.",
             )
-        command = ChangePage(working_id=incident_id, page_id=page_id, resolve=resolve)
+        if self.clients.pagerduty is None:
+            return Outcome(
+                OutcomeStatus.FAILED,
+                "PagerDuty is not configured here: acknowledge or resolve the page in PagerDuty.",
+            )
+        with Session(self.engine) as session:
+            known = session.get(PagerDutyIncident, page_id)
+        number = known.incident_number if known is not None else None
+        command = ChangePage(
+            working_id=incident_id, page_id=page_id, resolve=resolve, number=number
+        )
         return self._act(command, now)
 
     def _rehearse(self, step: StepKey, incident_id: int, now: datetime) -> Outcome:
         """A practice incident's step: ticked and audited, but nothing reaches a real service."""
-        command = LocalRecord(working_id=incident_id, step=step, where=PRACTICE_TARGET)
+        command = LocalRecord(working_id=incident_id, step=step, where=PRACTICE_PLACE)
         return self._act(command, now)
 
     def _act(self, command: Command, now: datetime, *, then: Then | None = None) -> Outcome:

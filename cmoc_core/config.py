@@ -42,6 +42,32 @@ class ConfigError(ValueError):
         super().__init__("\n".join(self.problems))
 
 
+# How the app names the n-th Incident Notifier webhook of SLACK_NOTIFIER_WEBHOOK_URLS inside itself.
+WEBHOOK_KEY = "webhook {n}"
+
+
+class WebhookUrl(SecretStr):
+    """A webhook's URL (a secret) and the name of the destination it posts to, if given."""
+
+    def __init__(self, secret_value: str, name: str = "") -> None:
+        super().__init__(secret_value)
+        self.name = name
+
+
+def named_webhook(url: SecretStr) -> WebhookUrl:
+    """A webhook from a setting's item: `https://hooks.slack.com/…#developer-relations`."""
+    # A URL's `#fragment` never reaches Slack: here it names, for people, the channel the
+    # webhook posts to, and the URL kept (the secret) is the part before it.
+    value = url.get_secret_value()
+    if isinstance(url, WebhookUrl) and "#" not in value:
+        return url
+    address, _, fragment = value.partition("#")
+    name = unquote(fragment).strip()
+    if name and not name.startswith("#") and not any(c.isspace() for c in name):
+        name = f"#{name}"
+    return WebhookUrl(address.strip(), name)
+
+
 class Settings(BaseSettings):
     """Every configuration name of the product specification."""
 
@@ -91,6 +117,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("slack_notifier_webhook_urls", mode="after")
+    @classmethod
+    def _webhook_names(cls, urls: list[SecretStr]) -> list[SecretStr]:
+        return [named_webhook(url) for url in urls]
 
     @model_validator(mode="before")
     @classmethod

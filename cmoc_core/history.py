@@ -163,16 +163,18 @@ class IncidentRecord:
 
     @property
     def messages(self) -> pd.DataFrame:
-        """The messages in order, with state and status by name."""
+        """The messages in order, with state and status by name; a resolve reads Resolved."""
+        # Status.io has no resolved state: `incident/resolve` keeps the state code it is sent.
+        resolving = len(self.rows) - 1 if self.incident.resolved else -1
         return pd.DataFrame(
             [
                 {
                     "posted": m.posted_at,
-                    "state": state_name(m.state),
+                    "state": "Resolved" if n == resolving else state_name(m.state),
                     "status": status_name(m.status),
                     "details": m.details,
                 }
-                for m in self.rows
+                for n, m in enumerate(self.rows)
             ],
             columns=["posted", "state", "status", "details"],
         )

@@ -55,7 +55,8 @@ from cmoc_core.models import (
     StatusPageMessage,
 )
 from cmoc_core.rota import HANDOVER_WINDOW, People, Rota
-from cmoc_core.severity import label_levels, severity_in_effect
+from cmoc_core.severity import cockpit_adds, label_levels, severity_in_effect
+from cmoc_core.timeutil import utc_now
 
 PERSON_FIGURES = ("pages", "within_target", "gaps", "on_time", "shifts", "handed_over")
 PAGE_COLUMNS = ["page", "title", "triggered", "ack_minutes", "person", "region", "incident"]
@@ -77,16 +78,26 @@ SHIFT_COLUMNS = ["person", "region", "start", "end", "handed_over"]
 
 
 def compute_kpis(
-    *, session: Session, settings: Settings, since: datetime, until: datetime
+    *,
+    session: Session,
+    settings: Settings,
+    since: datetime,
+    until: datetime,
+    now: datetime | None = None,
 ) -> KpiReport:
-    """All indicators for [since, until), with the rows behind them for drill-down."""
+    """All indicators for [since, until), with the rows behind them for drill-down.
+
+    On-call entries are synced ahead of time: only shifts begun by `now` count, and a shift
+    counts for handover once its handover window has passed.
+    """
+    now = now or utc_now()
     people = People.load(session=session)
-    rota = _Rota.load(session, settings, people)
+    rota = _Rota.load(session, settings, people, now)
     regions = rota.home_regions()
     pages = _pages(session, settings, since, until, people, rota)
     period = _period_incidents(session, settings, since, until)
     gaps = _gaps(period, rota)
-    shifts = _shifts(session, since, until, people, rota)
+    shifts = _shifts(session, since, min(until, now - HANDOVER_WINDOW), people, rota)
     for frame in (pages, gaps, shifts):
         frame["region"] = _mapped(frame["person"], regions)
     return KpiReport(
@@ -186,11 +197,13 @@ class _Rota(Rota):
     """The rota as the report reads it: the configured CMOC and shadow schedules' entries."""
 
     @classmethod
-    def load(cls, session: Session, settings: Settings, people: People) -> _Rota:
+    def load(cls, session: Session, settings: Settings, people: People, now: datetime) -> _Rota:
         schedules = settings.pagerduty_cmoc_schedule_ids + settings.pagerduty_shadow_schedule_ids
-        query: Select[Any] = select(
-            OnCallEntry.schedule_kind, OnCallEntry.user_id, OnCallEntry.region
-        ).add_columns(_raw(OnCallEntry.start), _raw(OnCallEntry.end))
+        query: Select[Any] = (
+            select(OnCallEntry.schedule_kind, OnCallEntry.user_id, OnCallEntry.region)
+            .add_columns(_raw(OnCallEntry.start), _raw(OnCallEntry.end))
+            .where(col(OnCallEntry.start) < now)
+        )
         if schedules:
             query = query.where(col(OnCallEntry.schedule_id).in_(schedules))
         return cls(_read(session, query, times=("start", "end")), people)
@@ -365,8 +378,8 @@ def _gaps(period: _Period, rota: _Rota) -> pd.DataFrame:
 @dataclass
 class _Issues:
     """The period's production issues (id, iid, current severity, whether labelled for the
-    status page), the severity labels added to them (iid, when, level) and when each was last
-    labelled for the status page (by iid)."""
+    status page), the severity labels added to them and the severities set in the cockpit (iid,
+    when, level), and when each was last labelled for the status page (by iid)."""
 
     issues: pd.DataFrame
     severity_adds: pd.DataFrame
@@ -408,12 +421,21 @@ class _Issues:
         events = events.assign(iid=_lookup(events["issue_id"], iid)).dropna(subset=["iid"])
         events = events.astype({"iid": "int64", "level": "int64"})
         labelled = events["level"] == 0
-        severity_adds = events.loc[~labelled, ["iid", "created_at", "level"]]
-        return cls(
-            found,
-            severity_adds.rename(columns={"created_at": "when"}),
-            events[labelled].groupby("iid")["created_at"].max(),
+        severity_adds = events.loc[~labelled, ["iid", "created_at", "level"]].rename(
+            columns={"created_at": "when"}
         )
+        project = settings.gitlab_production_project
+        cockpit = cockpit_adds(session=session, project=project)
+        if cockpit:
+            set_here = pd.DataFrame(
+                {
+                    "iid": pd.Series([add.iid for add in cockpit], dtype="int64"),
+                    "when": pd.to_datetime([add.at for add in cockpit], utc=True).as_unit("us"),
+                    "level": pd.Series([add.level for add in cockpit], dtype="int64"),
+                }
+            )
+            severity_adds = pd.concat([severity_adds, set_here], ignore_index=True)
+        return cls(found, severity_adds, events[labelled].groupby("iid")["created_at"].max())
 
     def severities(self) -> tuple[pd.DataFrame, pd.Series]:
         """Severity labels added (iid, when, level) and each issue's current severity by iid."""

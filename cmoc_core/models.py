@@ -292,6 +292,10 @@ class PublishStatus(StrEnum):
     UNKNOWN = "unknown"
 
 
+# Until the severity is set, the live countdown keeps the strictest cadence (S1's).
+UNKNOWN_SEVERITY_COUNTS_AS = 1
+
+
 class WorkingIncident(SQLModel, table=True):
     """The CMOC's working record of one incident: where it is published, links, checklist."""
 
@@ -317,15 +321,25 @@ class WorkingIncident(SQLModel, table=True):
     draft_revision: int = 0
 
     def next_due(self) -> datetime | None:
-        """When the next status-page update is due, or None before the first one."""
+        """When the next update is due (as S1 while the severity is unknown); None before one."""
         if self.last_posted_at is None:
             return None
         return cadence.next_due(
             posted_at=self.last_posted_at,
             text=self.last_text or "",
             state=self.state,
-            severity=self.severity,
+            severity=self.severity or UNKNOWN_SEVERITY_COUNTS_AS,
         )
+
+
+class SeverityChange(SQLModel, table=True):
+    """A severity set for a working incident in the cockpit: when, which level, by whom."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="workingincident.id", index=True)
+    at: datetime = _utc(index=True)
+    level: int
+    actor: str
 
 
 class Draft(SQLModel, table=True):
@@ -393,3 +407,14 @@ class PracticeDrill(SQLModel, table=True):
     finished_at: datetime | None = _utc(default=None, index=True)
     notes: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     score: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class GitLabUser(SQLModel, table=True):
+    """A GitLab account as `GET /users/:id` showed it: the e-mail people are matched by."""
+
+    id: int = Field(primary_key=True)
+    username: str | None = None
+    name: str | None = None
+    email: str | None = None
+    found: bool = True
+    looked_up_at: datetime = _utc()

@@ -26,6 +26,11 @@ from cmoc_core.storage import session_scope
 
 LEASE = timedelta(minutes=2)
 
+# How an audit entry says that an action was settled other than by its first answer.
+CONFIRMED_NOTE = "confirmed with the service after an unclear outcome"
+SENT_AGAIN_NOTE = "sent again by {actor} after checking it had not arrived"
+ARRIVED_NOTE = "seen at its destination by {actor}"
+
 OnSent = Callable[[Session, Result], None]
 
 
@@ -106,31 +111,33 @@ class Outbox:
         self, command: Command, *, actor: str, now: datetime, on_sent: OnSent | None = None
     ) -> Outcome:
         """Send the command at most once; `on_sent` runs in the transaction that records it."""
-        key, target = command.key(), command.target
+        key = command.key()
         claim = self._claim(command, key, now)
         if claim == _Claim.TAKEN:
             return Outcome(
                 OutcomeStatus.SUPERSEDED,
-                f"{target}: another action holds this place; nothing was sent",
+                f"Nothing was sent: another action already holds the place to "
+                f"{command.words().intent}",
                 key=key,
                 earlier=Command.restore(self._entry(key).payload),
             )
         if claim == _Claim.SENT:
+            done = self._entry(key)
             return Outcome(
                 OutcomeStatus.ALREADY_SENT,
-                f"{target}: already done, not sent again",
-                self._entry(key).result,
+                command.words(done.result).already(done.finished_at),
+                done.result,
                 key,
             )
         if claim == _Claim.IN_PROGRESS:
-            return _in_progress(target, key)
+            return _in_progress(command, key)
         if claim == _Claim.UNCLEAR:
             entry = self._entry(key)
             if command.settle == Settle.ASK_USER:
                 if entry.status == PublishStatus.PENDING:  # its sender stopped before the answer
                     error = entry.error or "the app stopped before the answer came"
                     self._finish(key, PublishStatus.UNKNOWN, now=now, actor=actor, error=error)
-                return _ask_user(target, key, entry.error)
+                return _ask_user(command, key, entry.error)
             if command.settle == Settle.READ_BACK:
                 # Look for what the unclear attempt sent, which may be older words than these.
                 sent = Command.restore(entry.payload) or command
@@ -139,8 +146,9 @@ class Outbox:
                 except ApiError as exc:
                     return Outcome(
                         OutcomeStatus.UNKNOWN,
-                        f"{target}: the last attempt may have gone out, and checking failed "
-                        f"({exc}). Nothing was sent again; try again in a moment.",
+                        f"The last attempt to {command.words().intent} may have gone through, "
+                        f"and checking failed ({command.plain(str(exc))}). Nothing was sent "
+                        "again; try again in a moment.",
                         key=key,
                     )
                 if found is not None:
@@ -151,16 +159,17 @@ class Outbox:
                         actor=actor,
                         result=found,
                         on_sent=on_sent,
-                        note="confirmed with the service after an unclear outcome",
+                        note=CONFIRMED_NOTE,
                     )
                     return Outcome(
                         OutcomeStatus.SENT,
-                        f"{target}: it had gone out; confirmed with the service",
+                        f"{command.words(found).what}: it had gone through; confirmed with "
+                        "the service",
                         found,
                         key,
                     )
             if not self._reclaim(key, entry, now):
-                return _in_progress(target, key)
+                return _in_progress(command, key)
         return self._send(command, key, actor=actor, now=now, on_sent=on_sent)
 
     def send_again(
@@ -172,8 +181,8 @@ class Outbox:
         if entry is None:
             return self.publish(command, actor=actor, now=now, on_sent=on_sent)
         if not self._reclaim(key, entry, now):
-            return _in_progress(command.target, key)
-        note = f"sent again by {actor} after checking it had not arrived"
+            return _in_progress(command, key)
+        note = SENT_AGAIN_NOTE.format(actor=actor)
         return self._send(command, key, actor=actor, now=now, on_sent=on_sent, note=note)
 
     def mark_arrived(
@@ -183,9 +192,9 @@ class Outbox:
         key = command.key()
         if self._unsettled(key, now) is None:
             return self.publish(command, actor=actor, now=now, on_sent=on_sent)
-        note = f"seen at its destination by {actor}"
+        note = ARRIVED_NOTE.format(actor=actor)
         self._finish(key, PublishStatus.SENT, now=now, actor=actor, on_sent=on_sent, note=note)
-        return Outcome(OutcomeStatus.SENT, f"{command.target}: recorded as arrived", key=key)
+        return Outcome(OutcomeStatus.SENT, f"{command.words().what}: recorded as arrived", key=key)
 
     def _unsettled(self, key: str, now: datetime) -> OutboxEntry | None:
         """The row of an action whose outcome is unknown, or whose sender stopped mid-way."""
@@ -230,30 +239,34 @@ class Outbox:
         on_sent: OnSent | None,
         note: str = "",
     ) -> Outcome:
-        target = command.target
         try:
             result = command.send(self.clients)
         except ApiOutcomeUnclear as exc:
             self._finish(key, PublishStatus.UNKNOWN, now=now, actor=actor, error=str(exc))
             if command.settle == Settle.ASK_USER:
-                return _ask_user(target, key, str(exc))
+                return _ask_user(command, key, str(exc))
             then = {
                 Settle.READ_BACK: "sending again first checks whether it went out",
                 Settle.REPEAT: "sending again is safe: it cannot take effect twice",
             }[command.settle]
-            return Outcome(OutcomeStatus.UNKNOWN, f"{exc}. Your draft is kept; {then}.", key=key)
+            return Outcome(
+                OutcomeStatus.UNKNOWN,
+                f"{command.plain(str(exc))}. Your draft is kept; {then}.",
+                key=key,
+            )
         except ApiError as exc:
             self._finish(key, PublishStatus.FAILED, now=now, actor=actor, error=str(exc))
             return Outcome(
                 OutcomeStatus.FAILED,
-                f"{exc}. Nothing was published; your draft is kept.",
+                f"Could not {command.words().intent}: {command.plain(str(exc))}. Nothing was "
+                "sent; your draft is kept.",
                 key=key,
                 cause=exc,
             )
         self._finish(
             key, PublishStatus.SENT, now=now, actor=actor, result=result, on_sent=on_sent, note=note
         )
-        return Outcome(OutcomeStatus.SENT, f"{target}: done", result, key)
+        return Outcome(OutcomeStatus.SENT, command.words(result).what, result, key)
 
     def _entry(self, key: str) -> OutboxEntry:
         with session_scope(self.engine) as session:
@@ -357,17 +370,20 @@ class Outbox:
             )
 
 
-def _in_progress(target: str, key: str) -> Outcome:
+def _in_progress(command: Command, key: str) -> Outcome:
     return Outcome(
-        OutcomeStatus.IN_PROGRESS, f"{target}: still being sent; not sent a second time", key=key
+        OutcomeStatus.IN_PROGRESS,
+        f"Still trying to {command.words().intent}: not sent a second time",
+        key=key,
     )
 
 
-def _ask_user(target: str, key: str, error: str | None) -> Outcome:
+def _ask_user(command: Command, key: str, error: str | None) -> Outcome:
     return Outcome(
         OutcomeStatus.UNKNOWN,
-        f"{target}: the post may or may not have arrived ({error or 'no answer'}), and "
-        "Slack cannot be asked. Look in the channel; if the notice is not there, send it again.",
+        f"The attempt to {command.words().intent} may or may not have arrived "
+        f"({error or 'no answer'}), and Slack cannot be asked. Look in the channel; if the "
+        "notice is not there, send it again.",
         key=key,
         ask_user=True,
     )

@@ -40,6 +40,11 @@ class Level(StrEnum):
 class Rule(StrEnum):
     """The handbook rule or public-communication hazard a warning comes from."""
 
+    TITLE_MISSING = "title_missing"
+    DETAILS_MISSING = "details_missing"
+    COMPONENTS_MISSING = "components_missing"
+    ALL_CLEAR_MISSING = "all_clear_missing"
+    X_LIMIT = "x_limit"
     ISSUE_LINK = "issue_link"
     BODY_LENGTH = "body_length"
     TITLE_LENGTH = "title_length"
@@ -67,6 +72,25 @@ CALL_HOSTS = ("zoom.us", "meet.google.com")
 PUBLIC_MAIL_USERS = frozenset({"git"})
 
 SOURCES: dict[Rule, str] = {
+    Rule.TITLE_MISSING: (
+        "Handbook, Create Incident, Title: the title answers the question, in simple terms, "
+        "what is the issue"
+    ),
+    Rule.DETAILS_MISSING: (
+        "Handbook, Create Incident and Update Incident: the details give readers as much "
+        "information as possible and say what has changed since the last update"
+    ),
+    Rule.COMPONENTS_MISSING: (
+        "Handbook, Create Incident, Affected Infrastructure: tick each affected component; "
+        "ticking all infrastructure applies the incident status to every component"
+    ),
+    Rule.ALL_CLEAR_MISSING: (
+        "Handbook, Stage 4 Resolve: close the incident once the issue is resolved and the "
+        "Incident Manager has given the all-clear"
+    ),
+    Rule.X_LIMIT: (
+        "Handbook, Update Incident: X takes at most 280 characters, counting every link as 23"
+    ),
     Rule.ISSUE_LINK: (
         "Handbook, Create Incident and Resolve Incident: the details always include a link to "
         "the incident issue so that readers can follow along"
@@ -138,8 +162,10 @@ class Draft:
 
     `project` is the production project's path (`gitlab-com/gl-infra/production`) the issue link
     leads into; when blank, no project is configured and the link is not checked. The title is
-    checked when creating, as only creating publishes it. `next_update_announced` is true when
-    the composer adds its own next-update sentence outside `details`.
+    checked when creating, as only creating publishes it, and so are the affected components
+    (`components`, or knowingly `all_infrastructure`). Resolving needs the Incident Manager's
+    all-clear (`all_clear`). `next_update_announced` is true when the composer adds its own
+    next-update sentence outside `details`.
     """
 
     kind: DraftKind
@@ -149,6 +175,9 @@ class Draft:
     state: int = IncidentState.INVESTIGATING
     status: int = ComponentStatus.DEGRADED_PERFORMANCE
     next_update_announced: bool = False
+    components: tuple[str, ...] = ()
+    all_infrastructure: bool = False
+    all_clear: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,14 +197,25 @@ class PublishWarning:
 
 def check(draft: Draft) -> list[PublishWarning]:
     """Every warning for `draft`, blocking ones first, each rule at most once."""
-    found = [
-        *_issue_link(draft),
-        *_body_length(draft),
-        *_title_length(draft),
-        *_state_wording(draft),
-        *_monitoring_period(draft),
-        *_internal_details(draft),
-    ]
+    found = [*_title_missing(draft), *_components(draft), *_all_clear(draft)]
+    if draft.details.strip():
+        found += [
+            *_x_limit(draft),
+            *_issue_link(draft),
+            *_body_length(draft),
+            *_state_wording(draft),
+            *_monitoring_period(draft),
+        ]
+    else:
+        # Nothing to read yet: the rules about the words wait for them.
+        found.append(
+            _warning(
+                Rule.DETAILS_MISSING,
+                Level.BLOCK,
+                "The details are empty: say what readers see and what is being done.",
+            )
+        )
+    found += [*_title_length(draft), *_internal_details(draft)]
     return sorted(found, key=lambda warning: not warning.blocks)
 
 
@@ -186,6 +226,46 @@ def blocking(warnings: list[PublishWarning]) -> list[PublishWarning]:
 
 def _warning(rule: Rule, severity: Level, text: str) -> PublishWarning:
     return PublishWarning(rule, severity, text, SOURCES[rule])
+
+
+def _title_missing(draft: Draft) -> Iterator[PublishWarning]:
+    if draft.kind is DraftKind.CREATE and not draft.title.strip():
+        yield _warning(
+            Rule.TITLE_MISSING,
+            Level.BLOCK,
+            "The title is empty: say in simple terms what the issue is.",
+        )
+
+
+def _components(draft: Draft) -> Iterator[PublishWarning]:
+    if draft.kind is DraftKind.CREATE and not (draft.components or draft.all_infrastructure):
+        yield _warning(
+            Rule.COMPONENTS_MISSING,
+            Level.BLOCK,
+            "No affected components are chosen: choose each affected component, or knowingly "
+            "all infrastructure.",
+        )
+
+
+def _all_clear(draft: Draft) -> Iterator[PublishWarning]:
+    if draft.kind is DraftKind.RESOLVE and not draft.all_clear:
+        yield _warning(
+            Rule.ALL_CLEAR_MISSING,
+            Level.BLOCK,
+            "The Incident Manager's all-clear is not recorded: resolve only after it, and tick "
+            "it above once given.",
+        )
+
+
+def _x_limit(draft: Draft) -> Iterator[PublishWarning]:
+    report = textlimits.check_length(draft.details)
+    if report.over_limit:
+        yield _warning(
+            Rule.X_LIMIT,
+            Level.BLOCK,
+            f"The text is {report.weighted} of {report.limit} characters on X: shorten it by "
+            f"{report.weighted - report.limit} so it can be posted with its link whole.",
+        )
 
 
 def _issue_link(draft: Draft) -> Iterator[PublishWarning]:
@@ -211,7 +291,7 @@ def _issue_link(draft: Draft) -> Iterator[PublishWarning]:
 
 def _body_length(draft: Draft) -> Iterator[PublishWarning]:
     report = textlimits.check_length(draft.details)
-    # Over X's limit the composer's length check blocks already, with this same advice.
+    # Over X's limit the X limit rule says it already, with this same advice.
     if report.over_limit or not report.body_over:
         return
     if report.has_link:

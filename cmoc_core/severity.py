@@ -5,11 +5,15 @@ added at or before t; if none was added by t, the first one added after t; if th
 label events, its current severity label; if nothing is known, severity 3 where a number is
 needed (the S2 and S3/4 cadences are the same, so only S1 is stricter). One incident at a time
 is `Severity.at`; whole columns at once (the KPI report) is `severity_in_effect`.
+
+A severity set in the cockpit counts as that severity label added to the production issue the
+working incident links, at the time it was set (`cockpit_adds`); drills never count.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -17,8 +21,14 @@ import pandas as pd
 from sqlmodel import Session, col, select
 
 from cmoc_core import handbook
-from cmoc_core.linking import SEVERITY_LABEL, severity_from_labels
-from cmoc_core.models import GitLabIssue, GitLabLabelEvent, IssueKind
+from cmoc_core.linking import SEVERITY_LABEL, first_issue_iid, severity_from_labels
+from cmoc_core.models import (
+    GitLabIssue,
+    GitLabLabelEvent,
+    IssueKind,
+    SeverityChange,
+    WorkingIncident,
+)
 
 
 def level_of(label: str | None) -> int | None:
@@ -44,8 +54,39 @@ class Severity:
         return self.current
 
 
+@dataclass(frozen=True)
+class SeverityAdd:
+    """A severity given to a production issue at a time (a label added, or set in the cockpit)."""
+
+    iid: int
+    at: datetime
+    level: int
+
+
+def cockpit_adds(
+    *, session: Session, project: str, iids: Iterable[int] | None = None
+) -> list[SeverityAdd]:
+    """Severities set in the cockpit, as adds to the issue of `project` each incident links."""
+    wanted = None if iids is None else set(iids)
+    query = (
+        select(SeverityChange.at, SeverityChange.level, WorkingIncident.issue_url)
+        .join(WorkingIncident, col(WorkingIncident.id) == col(SeverityChange.incident_id))
+        .where(
+            col(WorkingIncident.practice).is_(False),
+            col(WorkingIncident.issue_url).is_not(None),
+        )
+        .order_by(col(SeverityChange.at))
+    )
+    found = []
+    for at, level, url in session.exec(query):
+        iid = first_issue_iid([url or ""], project)
+        if iid is not None and (wanted is None or iid in wanted):
+            found.append(SeverityAdd(iid, at, level))
+    return found
+
+
 def severities(*, session: Session, project: str, iids: Iterable[int]) -> dict[int, Severity]:
-    """The severity over time of the production issues of `project` with these iids, by iid."""
+    """The severity over time (labels added, set in the cockpit) of `project`'s issues, by iid."""
     wanted = set(iids)
     if not wanted:
         return {}
@@ -68,11 +109,12 @@ def severities(*, session: Session, project: str, iids: Iterable[int]) -> dict[i
         ):
             level = level_of(event.label_name)
             if level is not None:
-                adds.setdefault(event.issue_id, []).append((event.created_at, level))
-    return {
-        issue.iid: Severity(adds.get(issue_id, []), severity_from_labels(issue.labels))
-        for issue_id, issue in issues.items()
-    }
+                iid = issues[event.issue_id].iid
+                adds.setdefault(iid, []).append((event.created_at, level))
+    for add in cockpit_adds(session=session, project=project, iids=wanted):
+        adds.setdefault(add.iid, []).append((add.at, add.level))
+    current = {issue.iid: severity_from_labels(issue.labels) for issue in issues.values()}
+    return {iid: Severity(adds.get(iid, []), current.get(iid)) for iid in sorted({*current, *adds})}
 
 
 def label_levels(*, session: Session) -> dict[str, int]:

@@ -249,3 +249,67 @@ def check_length(text: str) -> LengthReport:
         sms_segments=sms_segments(text),
         has_link=bool(spans),
     )
+
+
+@dataclass(frozen=True)
+class BrowserRules:
+    """The rules above in a form a browser runs: the same patterns, lists and weights.
+
+    The live meter counts with these on every keystroke, so its numbers are the ones
+    `check_length` gives the server before publishing.
+    """
+
+    url_pattern: str
+    emoji_pattern: str
+    country_tlds: tuple[str, ...]
+    special_short_tlds: tuple[str, ...]
+    url_endings: str
+    light_ranges: tuple[tuple[int, int], ...]
+    gsm_basic: str
+    gsm_extension: str
+    url_weight: int
+    emoji_weight: int
+    x_limit: int
+    x_truncation: int
+    body_limit: int
+    sms_gsm_single: int
+    sms_gsm_part: int
+    sms_ucs2_single: int
+    sms_ucs2_part: int
+
+
+_PYTHON_GROUP = re.compile(r"\(\?P<")
+_ASTRAL_ESCAPE = re.compile(r"\\U([0-9a-fA-F]{8})")
+
+
+def browser_pattern(pattern: re.Pattern[str]) -> str:
+    """`pattern` as JavaScript source for the `u` flag (and `i` when it ignores case)."""
+    source = pattern.pattern
+    if pattern.flags & re.VERBOSE:
+        # These patterns keep `#` inside character classes only and use no escaped blanks.
+        source = re.sub(r"\s+", "", source)
+    source = _PYTHON_GROUP.sub("(?<", source)
+    return _ASTRAL_ESCAPE.sub(lambda code: "\\u{" + code.group(1).lstrip("0") + "}", source)
+
+
+def browser_rules() -> BrowserRules:
+    """The counting rules for the live meter in the browser."""
+    return BrowserRules(
+        url_pattern=browser_pattern(_URL),
+        emoji_pattern=browser_pattern(_EMOJI),
+        country_tlds=tuple(sorted(_COUNTRY_TLDS)),
+        special_short_tlds=tuple(sorted(_SPECIAL_SHORT_TLDS)),
+        url_endings="".join(sorted(_URL_ENDING)),
+        light_ranges=_LIGHT_RANGES,
+        gsm_basic="".join(sorted(_GSM_BASIC)),
+        gsm_extension="".join(sorted(_GSM_EXTENSION)),
+        url_weight=URL_WEIGHT,
+        emoji_weight=EMOJI_WEIGHT,
+        x_limit=X_LIMIT,
+        x_truncation=X_TRUNCATION,
+        body_limit=BODY_LIMIT,
+        sms_gsm_single=SMS_GSM_SINGLE,
+        sms_gsm_part=SMS_GSM_PART,
+        sms_ucs2_single=SMS_UCS2_SINGLE,
+        sms_ucs2_part=SMS_UCS2_PART,
+    )

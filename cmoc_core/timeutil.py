@@ -20,6 +20,14 @@ def iso_z(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+MISSING = "—"  # a value not known, as people read it
+
+
+def moment(at: datetime | None) -> str:
+    """`29-11-2026 13:05 UTC`: the one date format of the operational pages, or a dash."""
+    return MISSING if at is None else f"{at.astimezone(UTC):%d-%m-%Y %H:%M} UTC"
+
+
 def utc_now() -> datetime:
     """The current time, timezone-aware."""
     return datetime.now(UTC)

@@ -26,6 +26,7 @@ from cmoc_core.commands import (
     SlackNotice,
     UpdateStatusIncident,
     flags,
+    idempotency_key,
 )
 from cmoc_core.composer import IncidentFacts, Message, Publisher, start_incident, tick_step
 from cmoc_core.config import settings_from_mapping
@@ -328,10 +329,19 @@ def test_a_command_holds_its_payload_once_and_its_key_follows_its_identity():
         confidential=True,
     )
     assert issue.key() == CreateIssue.key_of("create_handover", "shift")
-    assert ChangePage(working_id=1, page_id="P", resolve=False).describe() == (
-        "Acknowledged PagerDuty page P"
+    page = ChangePage(working_id=1, page_id="P", resolve=False)
+    numbered = ChangePage(working_id=1, page_id="P", resolve=False, number=182679)
+    # The number names the page for people: the key stays what rows stored before it existed.
+    before = {"page_id": "P", "resolve": False, "working_id": 1}
+    assert numbered.key() == page.key() == idempotency_key("acknowledge_page", before)
+    assert numbered.describe() == "Acknowledged PagerDuty page #182679"
+    assert Command.restore(numbered.stored()) == numbered
+    notice = SlackNotice(working_id=1, webhook="webhook 1", text="x")
+    named = SlackNotice(working_id=1, webhook="webhook 1", text="x", channel="#dev")
+    assert named.key() == notice.key()
+    assert notice.key() == idempotency_key(
+        "notify_stakeholders", 1, {"text": "x", "webhook": "webhook 1"}
     )
-    notice = SlackNotice(working_id=1, webhook="#dev", text="x")
     assert Command.restore(notice.stored()) == notice
 
 

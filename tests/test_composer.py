@@ -146,18 +146,6 @@ def test_every_action_is_in_the_audit_log(world):
     assert "Elevated error rates" in entries[0].detail
 
 
-def test_the_issue_link_is_required_to_create_and_resolve_but_not_in_updates():
-    from cmoc_core.composer import problems
-
-    project = "gitlab-com/gl-infra/production"
-    no_link = Message("We're monitoring the fix.", 300, 300)
-    assert problems(message=no_link, project=project, require_link=False) == []
-    required = problems(message=no_link, project=project, require_link=True)
-    assert required and "link to the incident issue" in required[0]
-    linked = Message(f"Resolved. {ISSUE.format(iid=5)}", 300, 100)
-    assert problems(message=linked, project=project, require_link=True) == []
-
-
 def test_stakeholders_notified_before_the_incident_exists_count_for_it_once_created(world):
     publisher, incident_id, _, sandbox = world
     publisher.notify(incident_id=incident_id, text="*Summary*: errors", now=sandbox.now())

@@ -1044,3 +1044,30 @@ def test_the_report_judges_every_gap_as_the_incident_timeline_does(sqlite_engine
     }
     assert len(found) > 60 and {on_time for *_, on_time in found} == {True, False}
     assert found == expected
+
+
+def test_shifts_synced_ahead_count_only_once_they_began_and_their_handover_window_passed(
+    sqlite_engine,
+):
+    world = World(sqlite_engine)
+    alice = world.person("Alice Adams", email="alice@example.com", pd_id="PALICE", gitlab_id="101")
+    bob = world.person("Bob Brown", email="bob@example.com", pd_id="PBOB", gitlab_id="102")
+    now = utc(2026, 2, 10, 12)
+    world.shift(alice, utc(2026, 2, 10, 0), utc(2026, 2, 10, 8))  # ended 4 h ago: judged
+    world.shift(
+        bob, utc(2026, 2, 10, 8), utc(2026, 2, 10, 11)
+    )  # ended 1 h ago: still in time
+    world.shift(alice, utc(2026, 2, 12, 0), utc(2026, 2, 12, 8))  # synced ahead: not yet
+    world.shift(bob, utc(2026, 2, 14, 0), utc(2026, 2, 14, 8), kind=ScheduleKind.SHADOW)
+    with session_scope(sqlite_engine) as session:
+        data = compute_kpis(
+            session=session, settings=SETTINGS, since=FEBRUARY[0], until=FEBRUARY[1], now=now
+        ).as_dict()
+    assert pick(data["handover"], EMPTY_HANDOVER) == {
+        "shifts": 1,
+        "handed_over": 0,
+        "handed_over_pct": 0.0,
+    }
+    assert figures(data, "Alice Adams", "shifts") == {"shifts": 1}
+    assert figures(data, "Bob Brown", "shifts") == {"shifts": 0}
+    assert data["training"]["trained"] == 0  # Bob's shadow shift has not happened yet

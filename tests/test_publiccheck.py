@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
-from cmoc_core import composer, handbook
+from cmoc_core import handbook
 from cmoc_core.handbook import IncidentState
 from cmoc_core.publiccheck import (
     INTERNAL_HOST_SUFFIXES,
@@ -38,6 +39,8 @@ def draft(
     title: str = "Elevated error rates on GitLab.com",
     **more: object,
 ) -> Draft:
+    """A draft whose components are chosen and whose all-clear is given, unless said otherwise."""
+    more = {"components": ("Website",), "all_clear": True} | more
     return Draft(kind=kind, details=details, project=PROJECT, title=title, state=state, **more)
 
 
@@ -71,7 +74,7 @@ def test_a_link_to_another_project_is_not_the_issue_link():
 
 
 def test_the_issue_link_is_not_checked_without_a_configured_project():
-    unchecked = Draft(kind=CREATE, details="We are investigating.", project=" ")
+    unchecked = replace(draft("We are investigating.", kind=CREATE), project=" ")
     assert Rule.ISSUE_LINK not in rules(unchecked)
 
 
@@ -94,11 +97,54 @@ def test_a_text_without_a_link_over_220_is_blocked_too():
     assert Rule.BODY_LENGTH not in rules(draft("y" * 220))
 
 
-def test_a_text_over_the_x_limit_is_left_to_the_composer_length_check():
+def test_a_text_over_the_x_limit_is_blocked_once_by_the_x_limit_rule():
     text = linked("z" * 300)
-    message = composer.Message(text, IDENTIFIED, 300)
-    assert composer.problems(message=message, project=PROJECT, require_link=False)
-    assert Rule.BODY_LENGTH not in rules(draft(text))
+    found = {w.rule: w for w in check(draft(text))}
+    assert found[Rule.X_LIMIT].severity is Level.BLOCK
+    assert "336 of 280 characters on X: shorten it by 56" in found[Rule.X_LIMIT].text
+    assert Rule.BODY_LENGTH not in found  # the same advice, said once
+    assert Rule.X_LIMIT not in rules(draft(linked("z" * 200)))
+
+
+def test_x_counts_a_link_as_23_however_long_it_is():
+    long_link = ISSUE + "/" + "a" * 300
+    assert Rule.X_LIMIT not in rules(draft(f"Details in: {long_link}"))
+
+
+# What every publication needs ----------------------------------------------------------------
+
+
+def test_empty_details_block_and_the_wording_rules_wait_for_words():
+    for kind in DraftKind:
+        found = rules(draft("  \n", kind=kind, state=MONITORING))
+        assert found == {Rule.DETAILS_MISSING: Level.BLOCK}
+    assert Rule.DETAILS_MISSING not in rules(draft(linked("We are investigating.")))
+
+
+def test_an_empty_title_blocks_creating_only():
+    text = linked("We are investigating.")
+    assert rules(draft(text, kind=CREATE, title=" "))[Rule.TITLE_MISSING] is Level.BLOCK
+    assert Rule.TITLE_MISSING not in rules(draft(text, kind=CREATE))
+    assert Rule.TITLE_MISSING not in rules(draft(text, title=""))
+
+
+def test_creating_needs_the_affected_components_or_all_infrastructure():
+    text = linked("We are investigating.")
+    none = rules(draft(text, kind=CREATE, components=()))
+    assert none[Rule.COMPONENTS_MISSING] is Level.BLOCK
+    assert Rule.COMPONENTS_MISSING not in rules(draft(text, kind=CREATE, components=("API",)))
+    everything = draft(text, kind=CREATE, components=(), all_infrastructure=True)
+    assert Rule.COMPONENTS_MISSING not in rules(everything)
+    assert Rule.COMPONENTS_MISSING not in rules(draft(text, components=()))  # updates keep them
+
+
+def test_resolving_waits_for_the_incident_managers_all_clear():
+    text = linked("This incident has been resolved and all systems are operating normally.")
+    found = {w.rule: w for w in check(draft(text, kind=RESOLVE, all_clear=False))}
+    assert found[Rule.ALL_CLEAR_MISSING].severity is Level.BLOCK
+    assert "all-clear" in found[Rule.ALL_CLEAR_MISSING].text
+    assert check(draft(text, kind=RESOLVE, all_clear=True)) == []
+    assert Rule.ALL_CLEAR_MISSING not in rules(draft(text, all_clear=False))
 
 
 # Title length ---------------------------------------------------------------------------------
@@ -382,6 +428,8 @@ def test_the_handbook_resolved_update_raises_nothing():
 
 EVERY_RULE = [
     draft("We are monitoring.", kind=CREATE, title="t" * 95, state=IDENTIFIED),
+    draft("", kind=CREATE, title="", components=()),
+    draft(linked("Resolved. " + "y" * 250), kind=RESOLVE, all_clear=False),
     draft("The issue has been resolved." + "x" * 220, state=MONITORING),
     draft(linked("Fixed on web-01.gprd.gitlab.net, 10.0.0.1, 203.0.114.9 and 2001:db8::1.")),
     draft(linked("Mail alice@example.com or join https://gitlab.zoom.us/j/1 #incident-1.")),

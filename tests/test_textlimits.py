@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from cmoc_core.textlimits import (
@@ -12,6 +14,7 @@ from cmoc_core.textlimits import (
     LengthReport,
     body_before_final_url,
     body_weighted_length,
+    browser_rules,
     check_length,
     sms_segments,
     weighted_length,
@@ -165,3 +168,16 @@ def test_long_text_without_link_warns_about_the_link_to_come():
         "The text is 221 characters; keep it within 220 so the issue link fits after it "
         "without being cut"
     ]
+
+
+def test_the_browser_gets_the_servers_own_patterns_in_javascript_syntax():
+    rules = browser_rules()
+    for pattern in (rules.url_pattern, rules.emoji_pattern):
+        assert "(?P<" not in pattern and "\\U" not in pattern and not re.search(r"\s", pattern)
+    assert "(?<scheme>https?://)" in rules.url_pattern and "(?<domain>" in rules.url_pattern
+    assert "\\u{1f3f4}" in rules.emoji_pattern and "\\u{1f1e6}-\\u{1f1ff}" in rules.emoji_pattern
+    assert "com" in rules.url_pattern and "io" in rules.country_tlds
+    assert "com" not in rules.country_tlds and rules.special_short_tlds == ("co", "tv")
+    assert (rules.url_weight, rules.x_limit, rules.body_limit) == (URL_WEIGHT, X_LIMIT, BODY_LIMIT)
+    assert rules.x_truncation == X_TRUNCATION and rules.light_ranges[0] == (0, 4351)
+    assert "€" in rules.gsm_extension and "£" in rules.gsm_basic

@@ -15,7 +15,7 @@ from cmoc_core.clients.pagerduty import PagerDutyClient
 from cmoc_core.clients.slack import SlackWebhook
 from cmoc_core.clients.statusio import StatusIoClient
 from cmoc_core.clients.zendesk import ZendeskClient
-from cmoc_core.config import Settings
+from cmoc_core.config import WEBHOOK_KEY, Settings
 
 __all__ = [
     "ApiError",
@@ -118,7 +118,12 @@ def build_clients(
             base_url=settings.gitlab_url, token=settings.gitlab_token.get_secret_value(), **options
         )
     clients.slack = [
-        SlackWebhook(url.get_secret_value(), name=f"webhook {n}", **options)
+        SlackWebhook(
+            url.get_secret_value(),
+            name=WEBHOOK_KEY.format(n=n),
+            channel=str(getattr(url, "name", "")),
+            **options,
+        )
         for n, url in enumerate(settings.slack_notifier_webhook_urls, start=1)
     ]
     if settings.zendesk_url and settings.zendesk_email and settings.zendesk_api_token:

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from cmoc_core.models import AuditEntry
+from cmoc_core.auditlog import AuditLine
+from cmoc_core.ui import widgets
+
+COLUMNS = ["When", "Who", "What", "Where", "Result"]
 
 
 def audit_table(
-    entries: Iterable[AuditEntry],
+    lines: Iterable[AuditLine],
     *,
-    when: Callable[[datetime], Any] = lambda at: at,
+    when: Callable[[datetime], str] = widgets.moment,
     key: str | None = None,
 ) -> None:
-    """Audit entries as a table: when (shown by `when`), who, action, target, result, detail."""
-    rows = [(when(e.at), e.actor, e.action, e.target, e.result, e.detail) for e in entries]
-    columns = ["at", "who", "action", "target", "result", "detail"]
-    st.dataframe(pd.DataFrame(rows, columns=columns), hide_index=True, key=key)
+    """Audit lines as a table: When (written by `when`), Who, What, Where and Result."""
+    rows = [(when(line.at), line.who, line.what, line.where, line.result) for line in lines]
+    st.dataframe(pd.DataFrame(rows, columns=COLUMNS), hide_index=True, key=key)

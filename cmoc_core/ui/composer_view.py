@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -9,18 +10,46 @@ from typing import Any
 
 import streamlit as st
 
-from cmoc_core import channels, composer, drafts, handbook
+from cmoc_core import channels, composer, drafts, handbook, publiccheck, templates
 from cmoc_core.clients import ApiError
 from cmoc_core.composer import Message
 from cmoc_core.handbook import ComponentStatus, IncidentState, StepKey
 from cmoc_core.models import WorkingIncident
 from cmoc_core.outbox import OutcomeStatus
+from cmoc_core.publiccheck import DraftKind, PublishWarning
+from cmoc_core.templates import Subject, Template
+from cmoc_core.textlimits import URL_WEIGHT, X_LIMIT, X_TRUNCATION
 from cmoc_core.ui import deps, meter, widgets
 from cmoc_core.ui.deps import AppContext
 
 NEW = "➕ Start a new incident"
 STATUS_CHOICES = [int(s) for s in handbook.INCIDENT_STATUSES]
 STATE_CHOICES = [int(s) for s in IncidentState]
+# What each form does, as its confirmation names it: the action, and its button.
+ACTIONS = {
+    DraftKind.CREATE: ("Create", "Create incident"),
+    DraftKind.UPDATE: ("Update", "Publish update"),
+    DraftKind.RESOLVE: ("Resolve", "Resolve incident"),
+}
+PREVIEW_LABELS = {
+    DraftKind.CREATE: "Preview and create",
+    DraftKind.UPDATE: "Preview and publish",
+    DraftKind.RESOLVE: "Preview and resolve",
+}
+
+
+@dataclass(frozen=True)
+class ComponentChoice:
+    """A Status.io component in one container, as the CMOC chooses it."""
+
+    ident: str  # `component-container`, as Status.io takes it
+    name: str
+    container: str
+
+    @property
+    def label(self) -> str:
+        """`Website (Google Compute Engine)`."""
+        return f"{self.name} ({self.container})"
 
 
 @dataclass(frozen=True)
@@ -34,6 +63,7 @@ class Pending:
     components: tuple[str, ...]
     all_infrastructure: bool
     fields: tuple[str, ...]
+    warnings: tuple[PublishWarning, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -45,34 +75,45 @@ class Superseded:
 
 
 def message_form(context: AppContext, incident: WorkingIncident, form: str) -> None:
-    """Create, update or resolve: fields, templates, live length checks, preview to publish."""
+    """Create, update or resolve: fields, templates, live length, handbook check, preview."""
     settings = context.settings
+    kind = DraftKind(form)
     key = composer.draft_key(incident.id, form)
     with deps.session(context) as db:
         draft = drafts.load(session=db, key=key)
-    fields = {
-        "details": f"composer_{form}_details_{incident.id}",
-        "state": f"composer_{form}_state_{incident.id}",
-        "status": f"composer_{form}_status_{incident.id}",
-    }
+    fields = {"details": f"composer_{form}_details_{incident.id}"}
+    if kind is not DraftKind.RESOLVE:
+        fields["state"] = f"composer_{form}_state_{incident.id}"
+        fields["status"] = f"composer_{form}_status_{incident.id}"
+    if kind is DraftKind.CREATE:
+        fields["components"] = f"composer_components_{incident.id}"
+        fields["all_infrastructure"] = f"composer_all_infra_{incident.id}"
     revision = f"composer_{form}_revision_{incident.id}"
     if st.session_state.get(revision) != incident.draft_revision:
         # Published meanwhile (from another tab, or before a reload): don't offer it again.
         if st.session_state.get(fields["details"]) == incident.last_text:
             st.session_state.pop(fields["details"], None)
         st.session_state[revision] = incident.draft_revision
-    default_details = _default_details(incident, form)
-    st.session_state.setdefault(fields["details"], draft.get("details", default_details))
-    st.session_state.setdefault(
-        fields["state"], int(draft.get("state", _default_state(incident, form)))
-    )
-    st.session_state.setdefault(fields["status"], int(draft.get("status", incident.status)))
     save = partial(_save_draft, context, key, fields)
+    choices = _components(context, incident.statuspage_id)
 
-    if form == "update":
-        _templates(incident, fields["details"], save)
-    if form != "resolve":
-        states = STATE_CHOICES if form == "update" else STATE_CHOICES[:2]
+    if kind is DraftKind.CREATE:
+        components, all_infrastructure, names = _affected_fields(choices, fields, draft, save)
+    else:
+        components, all_infrastructure = [], False
+        names = tuple(c.name for c in choices.values() if c.ident in (incident.components or ()))
+    subject = Subject(title=incident.title, components=names, issue_url=incident.issue_url or "")
+
+    start = templates.default(kind, subject)
+    st.session_state.setdefault(
+        fields["details"], draft.get("details", start.text if start else "")
+    )
+    if kind is not DraftKind.RESOLVE:
+        state = start.state if start and start.state else incident.state
+        st.session_state.setdefault(fields["state"], int(draft.get("state", state)))
+        st.session_state.setdefault(fields["status"], int(draft.get("status", incident.status)))
+        _templates(incident, kind, subject, fields, save)
+        states = STATE_CHOICES if kind is DraftKind.UPDATE else STATE_CHOICES[:2]
         st.radio(
             "Current state",
             states,
@@ -90,28 +131,14 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
             help="Keep it unless the scope widened or narrowed.",
         )
     details = st.text_area("Details", key=fields["details"], on_change=save, height=140)
-    typed = meter.live_meter(label="Details", key=f"composer_{form}_live_meter_{incident.id}")
+    typed = meter.live_meter(
+        label="Details", key=f"composer_{form}_live_meter_{incident.id}", text=details
+    )
     if typed is not None and typed != details:
         save(details=typed)
-    meter.length_meter(details)
 
-    components: list[str] = []
-    all_infrastructure = False
-    if form == "create":
-        choices = _components(context, incident.statuspage_id)
-        chosen = st.multiselect(
-            "Affected infrastructure", list(choices), key=f"composer_components_{incident.id}"
-        )
-        components = [choices[label] for label in chosen]
-        all_infrastructure = st.checkbox(
-            "All infrastructure",
-            key=f"composer_all_infra_{incident.id}",
-            help="Applies the incident status to every component.",
-        )
-        if all_infrastructure:
-            st.warning("All infrastructure applies this status to EVERY component.")
     announce = None
-    if form == "update" and st.checkbox(
+    if kind is DraftKind.UPDATE and st.checkbox(
         "Announce the next update", key=f"composer_announce_{incident.id}"
     ):
         announce = st.number_input(
@@ -122,7 +149,7 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
             step=5,
             key=f"composer_announce_minutes_{incident.id}",
         )
-    all_clear = form != "resolve" or _all_clear(context, incident)
+    all_clear = kind is DraftKind.RESOLVE and _all_clear(context, incident)
     broadcast = {}
     with st.expander("Broadcast (all channels by default)"):
         for channel in handbook.BROADCAST_CHANNELS:
@@ -132,27 +159,35 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
                 key=f"composer_{form}_broadcast_{channel}_{incident.id}",
             )
 
-    text = details + (handbook.NEXT_UPDATE_SUFFIX.format(minutes=int(announce)) if announce else "")
-    state = IncidentState.MONITORING if form == "resolve" else st.session_state[fields["state"]]
-    message = Message(text, int(state), int(st.session_state[fields["status"]]), broadcast)
-    blocked = composer.problems(
-        message=message,
-        require_link=form != "update",
-        project=settings.gitlab_production_project,
-        title=incident.title if form == "create" else None,
-        components=components if form == "create" else None,
-        all_infrastructure=all_infrastructure,
-        all_clear=all_clear,
+    text = details
+    if announce and details.strip():
+        text += handbook.NEXT_UPDATE_SUFFIX.format(minutes=int(announce))
+    if kind is DraftKind.RESOLVE:
+        # Status.io has no resolved state: resolving closes the incident from Monitoring.
+        state, status = int(IncidentState.MONITORING), int(ComponentStatus.OPERATIONAL)
+    else:
+        state, status = st.session_state[fields["state"]], st.session_state[fields["status"]]
+    message = Message(text, int(state), int(status), broadcast)
+    warnings = publiccheck.check(
+        publiccheck.Draft(
+            kind=kind,
+            details=text,
+            project=settings.gitlab_production_project,
+            title=incident.title,
+            state=message.state,
+            status=message.status,
+            next_update_announced=bool(announce),
+            components=tuple(components),
+            all_infrastructure=all_infrastructure,
+            all_clear=all_clear,
+        )
     )
-    label = {
-        "create": "Preview and create",
-        "update": "Preview and publish",
-        "resolve": "Preview and resolve",
-    }[form]
-    if st.button(label, key=f"composer_preview_{form}", type="primary"):
+    _handbook_check(warnings)
+    if st.button(PREVIEW_LABELS[kind], key=f"composer_preview_{form}", type="primary"):
+        blocked = publiccheck.blocking(warnings)
         if blocked:
-            for problem in blocked:
-                st.error(widgets.escape_markdown(problem))
+            for warning in blocked:
+                st.error(widgets.escape_markdown(warning.text), icon=":material/block:")
         else:
             st.session_state.pop("composer_superseded", None)
             st.session_state["composer_pending"] = Pending(
@@ -163,6 +198,7 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
                 components=tuple(components),
                 all_infrastructure=all_infrastructure,
                 fields=tuple(fields.values()),
+                warnings=tuple(warnings),
             )
     pending: Pending | None = st.session_state.get("composer_pending")
     if pending and pending.form == form and pending.incident_id == incident.id:
@@ -174,6 +210,49 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
         and overtaken.pending.incident_id == incident.id
     ):
         _superseded(context, incident, overtaken)
+
+
+def _affected_fields(
+    choices: dict[str, ComponentChoice],
+    fields: dict[str, str],
+    draft: dict[str, Any],
+    save: Callable[[], None],
+) -> tuple[list[str], bool, tuple[str, ...]]:
+    """The affected components, kept with the draft: their ids, all infrastructure, names."""
+    restored = [label for label in draft.get("components", []) if label in choices]
+    st.session_state.setdefault(fields["components"], restored)
+    st.session_state.setdefault(
+        fields["all_infrastructure"], bool(draft.get("all_infrastructure", False))
+    )
+    chosen = [
+        choices[label]
+        for label in st.multiselect(
+            "Affected infrastructure", list(choices), key=fields["components"], on_change=save
+        )
+        if label in choices
+    ]
+    everything = st.checkbox(
+        "All infrastructure",
+        key=fields["all_infrastructure"],
+        on_change=save,
+        help="Applies the incident status to every component.",
+    )
+    if everything:
+        st.warning("All infrastructure applies this status to EVERY component.")
+    return [c.ident for c in chosen], everything, tuple(c.name for c in chosen)
+
+
+def _handbook_check(warnings: list[PublishWarning]) -> None:
+    """The handbook check of the draft as it stands: what must be fixed, what to consider."""
+    if not warnings:
+        st.caption(":green[Handbook check: nothing to fix or consider.]")
+        return
+    for warning in warnings:
+        lead = ":red[**Must fix:**]" if warning.blocks else ":orange[**Consider:**]"
+        st.markdown(
+            f"{lead} {widgets.escape_markdown(warning.text)}",
+            help=widgets.escape_markdown(warning.source),
+        )
 
 
 def _superseded(context: AppContext, incident: WorkingIncident, overtaken: Superseded) -> None:
@@ -195,55 +274,84 @@ def _confirm(context: AppContext, incident: WorkingIncident) -> None:
     if not pending:
         st.info("This message was already handled.")
         return
+    kind = DraftKind(pending.form)
+    action, button = ACTIONS[kind]
     message = pending.message
     target = "the PRACTICE status page" if incident.practice else "the PUBLIC status page"
-    st.markdown(f"**{widgets.escape_markdown(incident.title)}** → {target}")
-    status = ComponentStatus.OPERATIONAL if pending.form == "resolve" else message.status
+    st.markdown(f"**{action}: {widgets.escape_markdown(incident.title)}** → {target}")
+    state = "Resolved" if kind is DraftKind.RESOLVE else handbook.state_name(message.state)
     ticked = [channels.channel_name(c) for c, on in message.broadcast.items() if on]
     st.caption(
-        f"{handbook.state_name(message.state)} · {handbook.status_name(status)}"
+        f"{action} · {state} · {handbook.status_name(message.status)}"
         f" · broadcast: {', '.join(ticked) or 'none'}"
     )
+    affected = _affected(context, incident, pending)
+    named = ", ".join(affected) or widgets.MISSING
+    st.caption(widgets.escape_markdown(f"Affected components: {named}"))
+    for warning in pending.warnings:
+        st.warning(widgets.escape_markdown(warning.text), icon=":material/lightbulb:")
+        st.caption(widgets.escape_markdown(warning.source))
     st.text(message.details)
-    meter.length_meter(message.details)
-    _channel_previews(context, incident, pending)
+    _channel_previews(incident, pending, affected)
     left, right = st.columns(2)
     if right.button("Cancel", key="composer_cancel"):
         st.session_state.pop("composer_pending", None)
         st.rerun()
-    if left.button("Publish", key="composer_publish", type="primary"):
+    if left.button(button, key="composer_publish", type="primary"):
         pending = st.session_state.pop("composer_pending", None)
         if pending is not None:
             _publish(context, incident, pending)
 
 
-def _channel_previews(context: AppContext, incident: WorkingIncident, pending: Pending) -> None:
+def _affected(context: AppContext, incident: WorkingIncident, pending: Pending) -> list[str]:
+    """The components the message is about, by the labels the CMOC chose them by."""
+    if pending.all_infrastructure:
+        return ["All infrastructure"]
+    chosen = pending.components or tuple(incident.components or ())
+    labels = {c.ident: c.label for c in _components(context, incident.statuspage_id).values()}
+    return [labels[ident] for ident in chosen if ident in labels]
+
+
+def _channel_previews(incident: WorkingIncident, pending: Pending, affected: list[str]) -> None:
     """The message as each ticked channel will show it."""
-    affected = pending.components or tuple(incident.components or ())
-    names = _components(context, incident.statuspage_id)
     shown = channels.previews(
         title=incident.title,
         details=pending.message.details,
-        components=[label for label, ident in names.items() if ident in affected],
+        components=affected,
         broadcast=pending.message.broadcast,
         status_page_url=composer.status_page_url(incident),
     )
-    with st.expander("See it as each channel will"):
+    with st.expander("See it as each channel will", expanded=True):
         for preview in shown:
             if not preview.rendered:
                 continue
             st.markdown(f"**{widgets.escape_markdown(preview.name)}**")
-            if preview.heading:
+            if preview.channel == channels.EMAIL:
+                st.caption("Subject: " + widgets.escape_markdown(preview.heading))
+            elif preview.heading:
                 st.caption(widgets.escape_markdown(preview.heading))
             if preview.x is not None:
-                st.text(preview.x.shown + (" …" if preview.x.cut_at is not None else ""))
-                lost = " — the final link is cut off" if preview.x.link_lost else ""
-                st.caption(f"{preview.x.length.weighted}/280 weighted characters{lost}")
+                post = preview.x
+                st.text(post.shown + (" …" if post.cut_at is not None else ""))
+                lost = " — the final link is cut off" if post.link_lost else ""
+                st.caption(
+                    f"{post.length.weighted}/{X_LIMIT} weighted characters, each link counted "
+                    f"as {URL_WEIGHT}{lost}"
+                )
+                if post.cut_at is not None:
+                    st.caption(
+                        f"X may cut the post at about {X_TRUNCATION}: readers may not see “"
+                        + widgets.escape_markdown(post.hidden.strip())
+                        + "”"
+                    )
             elif preview.sms is not None:
                 st.text(preview.text)
                 st.caption(f"{preview.sms.segments} SMS segment(s), {preview.sms.encoding}")
             else:
                 st.text(preview.text)
+                if preview.channel == channels.STATUS_PAGE:
+                    named = ", ".join(preview.components) or widgets.MISSING
+                    st.caption(widgets.escape_markdown(f"Affected components: {named}"))
         names_only = [p.name for p in shown if not p.rendered]
         if names_only:
             st.caption("Also sent to: " + widgets.escape_markdown(", ".join(names_only)))
@@ -281,23 +389,32 @@ def _all_clear(context: AppContext, incident: WorkingIncident) -> bool:
     """The all-clear tick here and in the checklist are one step; whether it is given."""
     given = incident.steps.get(StepKey.IM_ALL_CLEAR)
     if given:
-        at = datetime.fromisoformat(given)
-        st.caption(f"The Incident Manager gave the all-clear at {at:%H:%M} UTC.")
+        at = widgets.moment(datetime.fromisoformat(given))
+        st.caption(f"The Incident Manager gave the all-clear at {at}.")
         return True
-    ticked = st.checkbox(
-        "The Incident Manager has given the all-clear", key=f"composer_all_clear_{incident.id}"
+    key = f"composer_all_clear_{incident.id}"
+    st.checkbox(
+        "The Incident Manager has given the all-clear",
+        key=key,
+        on_change=_give_all_clear,
+        args=(context, incident.id or 0, key),
     )
-    if ticked:
+    return False
+
+
+def _give_all_clear(context: AppContext, incident_id: int, key: str) -> None:
+    """Tick the checklist step before the page is drawn, so the checklist shows it at once."""
+    if st.session_state.get(key):
         with deps.session(context) as db:
             composer.tick_step(
-                session=db, incident_id=incident.id or 0, key=StepKey.IM_ALL_CLEAR, now=deps.now()
+                session=db, incident_id=incident_id, key=StepKey.IM_ALL_CLEAR, now=deps.now()
             )
-    return ticked
 
 
 def _save_draft(
     context: AppContext, key: str, fields: dict[str, str], details: str | None = None
 ) -> None:
+    """Keep the form's values, so that a reload or a restart loses nothing."""
     values = {name: st.session_state.get(widget) for name, widget in fields.items()}
     if details is not None:
         values["details"] = details
@@ -305,54 +422,53 @@ def _save_draft(
         drafts.save(session=db, key=key, values=values, now=deps.now())
 
 
-def _default_details(incident: WorkingIncident, form: str) -> str:
-    link = incident.issue_url or ""
-    if form == "create":
-        return handbook.GENERIC_UPDATES[0].format(issue_url=link) if link else ""
-    if form == "resolve":
-        return handbook.resolved_update(link)
-    return ""
+def _templates(
+    incident: WorkingIncident,
+    kind: DraftKind,
+    subject: Subject,
+    fields: dict[str, str],
+    save: Callable[[], None],
+) -> None:
+    """Pick a template: its text, state and status are set together."""
+    offered = {template.label: template for template in templates.for_form(kind, subject)}
+    left, right = st.columns([4, 1], vertical_alignment="bottom")
+    chosen = left.selectbox("Template", list(offered), key=f"composer_template_{incident.id}")
+    right.button(
+        "Use template",
+        key=f"composer_use_template_{incident.id}",
+        on_click=_use_template,
+        args=(offered[chosen], fields, save),
+    )
+    if offered[chosen].example:
+        st.caption(templates.EXAMPLE_NOTE)
 
 
-def _default_state(incident: WorkingIncident, form: str) -> int:
-    return IncidentState.INVESTIGATING if form == "create" else incident.state
-
-
-def _templates(incident: WorkingIncident, details_key: str, save: Any) -> None:
-    link = incident.issue_url or ""
-    templates = {
-        **{f"Generic: {t[:45]}…": t.format(issue_url=link) for t in handbook.GENERIC_UPDATES},
-        **{
-            f"No material updates: {t[28:70]}…": t.format(link=link)
-            for t in handbook.NO_MATERIAL_UPDATES
-        },
-        "Monitoring (with duration)": handbook.monitoring_update(),
-        "Resolved (with issue link)": handbook.resolved_update(link),
-    }
-    left, right = st.columns([4, 1])
-    chosen = left.selectbox("Template", list(templates), key=f"composer_template_{incident.id}")
-
-    def use() -> None:
-        st.session_state[details_key] = templates[chosen]
-        save()
-
-    right.button("Use template", key=f"composer_use_template_{incident.id}", on_click=use)
+def _use_template(template: Template, fields: dict[str, str], save: Callable[[], None]) -> None:
+    st.session_state[fields["details"]] = template.text
+    if template.state is not None and "state" in fields:
+        st.session_state[fields["state"]] = int(template.state)
+    if template.status is not None and int(template.status) in STATUS_CHOICES:
+        st.session_state[fields["status"]] = int(template.status)
+    save()
 
 
 @st.cache_data(ttl=600, show_spinner=False)
-def _component_choices(statuspage_id: str, _context: AppContext) -> dict[str, str]:
-    """Component labels mapped to Status.io's `component-container` ids."""
+def _component_choices(statuspage_id: str, _context: AppContext) -> dict[str, ComponentChoice]:
+    """The status page's components in each of their containers, by label."""
     statusio = _context.sources.clients.statusio
     if statusio is None:
         return {}
-    return {
-        f"{c.get('name', '')} ({k.get('name', '')})": f"{c['_id']}-{k['_id']}"
+    found = (
+        ComponentChoice(
+            ident=f"{c['_id']}-{k['_id']}", name=c.get("name", ""), container=k.get("name", "")
+        )
         for c in statusio.components(statuspage_id=statuspage_id)
         for k in c.get("containers") or []
-    }
+    )
+    return {choice.label: choice for choice in found}
 
 
-def _components(context: AppContext, statuspage_id: str) -> dict[str, str]:
+def _components(context: AppContext, statuspage_id: str) -> dict[str, ComponentChoice]:
     try:
         return _component_choices(statuspage_id, context)
     except ApiError as exc:

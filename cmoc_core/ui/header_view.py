@@ -6,11 +6,12 @@ from datetime import datetime, timedelta
 
 import streamlit as st
 
-from cmoc_core import composer, handbook, linking
+from cmoc_core import composer, handbook, linking, pagetimer
 from cmoc_core.checklist import checklist as stage_checklist
 from cmoc_core.handbook import StepKey
-from cmoc_core.models import WorkingIncident
+from cmoc_core.models import UNKNOWN_SEVERITY_COUNTS_AS, WorkingIncident
 from cmoc_core.outbox import Outcome
+from cmoc_core.pagetimer import PageTimer
 from cmoc_core.ui import deps, widgets
 from cmoc_core.ui.deps import AppContext
 
@@ -33,51 +34,113 @@ def _live_header(context: AppContext, incident_id: int) -> None:
         if incident is None:
             return
         last = composer.last_publication(session=db, incident=incident)
+        timer = pagetimer.page_timer(session=db, incident=incident)
     now = deps.now()
-    columns = st.columns(5)
-    columns[0].metric("Severity", f"S{incident.severity}" if incident.severity else "unknown")
-    columns[1].metric(
-        "State", "Resolved" if incident.resolved_at else handbook.state_name(incident.state)
-    )
-    columns[2].metric("Stage", composer.stage(incident).value)
-    columns[3].metric(
-        "Since last update",
-        widgets.duration(now - incident.last_posted_at) if incident.last_posted_at else "none yet",
-    )
     due = incident.next_due()
-    with columns[4]:
-        if incident.resolved_at is not None:
-            st.metric("Next update", "not needed")
-        elif due is None:
-            st.metric("Next update", "create the incident")
-        elif (left := due - now) >= timedelta(0):
-            st.metric("Next update due in", widgets.duration(left), help=f"due {due:%H:%M} UTC")
-        else:
-            st.metric("Next update", "OVERDUE", help=f"was due {due:%H:%M} UTC")
-    if due is not None and incident.resolved_at is None and due < now:
-        st.error(f"Update overdue by {widgets.duration(due - now)}", icon=":material/alarm:")
+    with widgets.tiles():
+        _severity_tile(incident)
+        widgets.tile(
+            "State", "Resolved" if incident.resolved_at else handbook.state_name(incident.state)
+        )
+        widgets.tile("Stage", composer.stage(incident).value)
+        widgets.tile(
+            "Since last update",
+            widgets.duration(now - incident.last_posted_at)
+            if incident.last_posted_at
+            else "none yet",
+        )
+        _due_tile(incident, due, now)
+        _ack_tile(incident, timer, now)
+    _due_line(incident, due, now)
     if last is not None:
         st.caption(
-            f"Latest update {last.at:%d-%m-%Y %H:%M} UTC by {widgets.escape_markdown(last.by)}: "
+            f"Latest update {widgets.moment(last.at)} by {widgets.escape_markdown(last.by)}: "
             + widgets.escape_markdown(last.text)
         )
 
 
+def _severity_tile(incident: WorkingIncident) -> None:
+    if incident.severity:
+        widgets.tile("Severity", f"S{incident.severity}")
+    else:
+        widgets.tile(
+            "Severity",
+            widgets.red("Not set"),
+            note=f"counted as S{UNKNOWN_SEVERITY_COUNTS_AS} until set",
+            alarm=True,
+            help=f"Until it is set, updates are due on the S{UNKNOWN_SEVERITY_COUNTS_AS} cadence.",
+        )
+
+
+def _due_tile(incident: WorkingIncident, due: datetime | None, now: datetime) -> None:
+    if incident.resolved_at is not None:
+        widgets.tile("Next update", "not needed")
+    elif due is None:
+        widgets.tile("Next update", "create the incident")
+    elif due >= now:
+        widgets.tile(
+            "Next update due in", widgets.duration(due - now), help=f"due {widgets.moment(due)}"
+        )
+    else:
+        widgets.tile("Next update", "OVERDUE", help=f"was due {widgets.moment(due)}")
+
+
+def _ack_tile(incident: WorkingIncident, timer: PageTimer | None, now: datetime) -> None:
+    """From the page's trigger, ticking until it is acknowledged; red past the 15 min target."""
+    if timer is None:
+        attached = bool(incident.pagerduty_incident_id)
+        why = "The PagerDuty page is not synced yet" if attached else "No PagerDuty page attached"
+        widgets.tile("Page ack", widgets.MISSING, help=f"{why}.")
+        return
+    late, elapsed = timer.late(now), widgets.duration(timer.elapsed(now))
+    target = f"{handbook.ACK_TARGET.total_seconds() / 60:.0f} min"
+    if timer.running:
+        note = f"over the {target} target" if late else f"waiting, target {target}"
+    else:
+        note = "acknowledged late" if late else "acknowledged"
+    widgets.tile(
+        "Page ack",
+        widgets.red(elapsed) if late else elapsed,
+        note=note,
+        alarm=late,
+        help=f"Page #{timer.number} triggered {widgets.moment(timer.triggered_at)}.",
+    )
+
+
+def _due_line(incident: WorkingIncident, due: datetime | None, now: datetime) -> None:
+    """One line in the same place whether on time or late, so nothing below jumps when late."""
+    if due is None or incident.resolved_at is not None:
+        return
+    if due < now:
+        st.error(f"Update overdue by {widgets.duration(now - due)}", icon=":material/alarm:")
+    else:
+        st.info(f"Next update due by {widgets.moment(due)}", icon=":material/schedule:")
+
+
 def checklist(context: AppContext, incident: WorkingIncident, now: datetime) -> None:
     """The handbook's stages as checklists with the time each step was done."""
+    with deps.session(context) as db:  # as stored now, with what a callback ticked this run
+        incident = db.get(WorkingIncident, incident.id) or incident
     steps = stage_checklist(incident, actions=composer.STEP_ACTIONS)
-    for stage, rows in steps.stages:
-        with st.expander(f"Stage {stage.value}", expanded=stage == steps.current):
+    for stage, rows, expander in widgets.stage_expanders(
+        steps, key=f"composer_stages_{incident.id}"
+    ):
+        if not expander.open:
+            continue  # a closed stage's steps are drawn when it is opened
+        with expander:
             widgets.stage_steps(
-                rows, key_prefix="composer_step", on_click=_do_step, args=(context, incident, now)
+                rows,
+                key_prefix="composer_step",
+                on_click=_do_step,
+                args=(context, incident.id or 0),
             )
             if stage == handbook.Stage.ENGAGE:
-                _engage_links(incident, now)
+                _engage_links(incident)
 
 
-def _do_step(context: AppContext, incident: WorkingIncident, now: datetime, key: StepKey) -> None:
+def _do_step(context: AppContext, incident_id: int, key: StepKey) -> None:
     """A checklist button: the action with the service, or a tick for what is done elsewhere."""
-    publisher, incident_id = deps.publisher(context), incident.id or 0
+    publisher, now = deps.publisher(context), deps.now()
     if key in (StepKey.ACKNOWLEDGE_PAGE, StepKey.RESOLVE_PAGE):
         resolve = key == StepKey.RESOLVE_PAGE
         outcomes = [publisher.page(incident_id=incident_id, resolve=resolve, now=now)]
@@ -94,7 +157,7 @@ def _tick(context: AppContext, incident_id: int, key: StepKey, now: datetime) ->
     return []
 
 
-def _engage_links(incident: WorkingIncident, now: datetime) -> None:
+def _engage_links(incident: WorkingIncident) -> None:
     if incident.slack_channel:
         st.caption(f"Slack channel: {widgets.escape_markdown(incident.slack_channel)}")
     if incident.zoom_url:
@@ -103,7 +166,3 @@ def _engage_links(incident: WorkingIncident, now: datetime) -> None:
             st.link_button("Join the Zoom call", zoom)
         else:
             st.caption("Zoom: " + widgets.escape_markdown(incident.zoom_url))
-    if incident.pagerduty_incident_id and StepKey.ACKNOWLEDGE_PAGE not in incident.steps:
-        elapsed = now - incident.opened_at
-        colour = "red" if elapsed > handbook.ACK_TARGET else "orange"
-        st.caption(f":{colour}[Page open for {widgets.duration(elapsed)} (target 15 min)]")

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from cmoc_core import linking, maintenance
+from cmoc_core import auditlog, linking, maintenance
 from cmoc_core.clients import ApiError
 from cmoc_core.handbook import BROADCAST_CHANNELS
 from cmoc_core.maintenance import Action, Notice, Pending, PendingNotice, PendingPlan, Plan, Window
@@ -87,6 +87,9 @@ def _card(context: AppContext, window: Window) -> None:
         st.caption(
             "Components: " + widgets.escape_markdown(", ".join(sorted(set(window.components))))
         )
+    unlisted = maintenance.unlisted_note(window)
+    if unlisted:
+        st.caption(unlisted)
     link = linking.gitlab_link(
         window.issue_url,
         gitlab_url=context.settings.gitlab_url,
@@ -126,6 +129,7 @@ def _notice_form(window: Window, action: Action) -> None:
     suggested = maintenance.default_notice(window, action)
     for warning in maintenance.warnings(window, action):
         st.warning(widgets.escape_markdown(warning), icon=":material/warning:")
+    _refusal_note(window, action)
     fields = [
         f"{prefix}_details",
         f"{prefix}_automation_disabled",
@@ -150,6 +154,13 @@ def _notice_form(window: Window, action: Action) -> None:
             st.error(widgets.escape_markdown(problem))
         if not problems:
             _await_confirmation(PendingNotice(window, action, notice), fields)
+
+
+def _refusal_note(window: Window, action: Action) -> None:
+    """What happens if Status.io refuses the action, where no source says it accepts it."""
+    note = maintenance.refusal_note(window, action)
+    if note:
+        st.info(widgets.escape_markdown(note), icon=":material/info:")
 
 
 def plan_form(
@@ -182,6 +193,8 @@ def plan_form(
     }
     for name, value in values.items():
         st.session_state.setdefault(f"{prefix}_{name}", value)
+    for warning in maintenance.reschedule_warnings(original) if original is not None else []:
+        st.warning(widgets.escape_markdown(warning), icon=":material/warning:")
     with st.form(f"{prefix}_form", clear_on_submit=False, border=False):
         st.text_input("Name: what is being maintained", key=f"{prefix}_name")
         st.text_input(
@@ -267,6 +280,7 @@ def _confirm(context: AppContext) -> None:
         st.markdown(f"**{label}** · {widgets.escape_markdown(window.name)}")
         for warning in maintenance.warnings(window, action):
             st.warning(widgets.escape_markdown(warning), icon=":material/warning:")
+        _refusal_note(window, action)
         channels = [c for c, on in notice.broadcast.items() if on]
         st.caption(f"Broadcast: {', '.join(channels) or 'none'}")
         st.text(notice.details)
@@ -313,7 +327,7 @@ def _send(context: AppContext, pending: Pending | None, fields: list[str]) -> No
 
 
 def audit_log(context: AppContext) -> None:
-    """Every maintenance action sent from here: who, when, what, target, result."""
+    """Every maintenance action sent from here: when, who, what, where and how it ended."""
     with deps.session(context) as db:
-        entries = maintenance.audit_log(session=db)
-    audit_view.audit_table(entries, when=maintenance.when, key="maintenance_audit")
+        lines = auditlog.lines(session=db, entries=maintenance.audit_log(session=db))
+    audit_view.audit_table(lines, when=maintenance.when, key="maintenance_audit")

@@ -6,10 +6,11 @@ from datetime import datetime
 
 import streamlit as st
 
-from cmoc_core import composer, handbook, linking
+from cmoc_core import auditlog, composer, handbook, linking, notifier
 from cmoc_core.clients import ApiError
 from cmoc_core.commands import SlackNotice
 from cmoc_core.models import WorkingIncident
+from cmoc_core.notifier import Destination
 from cmoc_core.ui import audit_view, deps, widgets
 from cmoc_core.ui.deps import AppContext
 
@@ -35,11 +36,24 @@ def stakeholders(context: AppContext, incident: WorkingIncident, now: datetime) 
     )
     st.code(text, language=None)
     publisher = deps.publisher(context)
+    places = notifier.destinations(settings)
     for notice in publisher.unsettled_notices(incident_id=incident.id or 0):
-        _unsettled(context, notice, now)
-    if settings.slack_notifier_webhook_urls:
-        label = f"Post to {len(settings.slack_notifier_webhook_urls)} Slack channel(s)"
-        if st.button(label, key="composer_notify", type="primary"):
+        _unsettled(context, notice, places, now)
+    posted = notifier.posted_at(incident)
+    if posted is not None:
+        st.caption(f"Stakeholders were notified {widgets.moment(posted)}.")
+    refused = notifier.refusal(summary=summary, channel=channel)
+    if refused:
+        st.error(refused, icon=":material/block:")
+    if places:
+        label = notifier.post_label(places)
+        clicked = st.button(
+            widgets.escape_markdown(label),
+            key="composer_notify",
+            type="primary",
+            disabled=refused is not None,
+        )
+        if clicked and refused is None:
             st.session_state["composer_outcomes"] = publisher.notify(
                 incident_id=incident.id or 0, text=text, now=now
             )
@@ -49,7 +63,10 @@ def stakeholders(context: AppContext, incident: WorkingIncident, now: datetime) 
             "No Incident Notifier webhook is configured: copy the text above into the "
             "Incident Notifier workflow, then record it here."
         )
-        if st.button("I posted it by hand", key="composer_notify_manual"):
+        clicked = st.button(
+            "I posted it by hand", key="composer_notify_manual", disabled=refused is not None
+        )
+        if clicked and refused is None:
             st.session_state["composer_outcomes"] = [
                 publisher.record_manual_notification(
                     incident_id=incident.id or 0, text=text, now=now
@@ -58,17 +75,18 @@ def stakeholders(context: AppContext, incident: WorkingIncident, now: datetime) 
             st.rerun()
 
 
-def _unsettled(context: AppContext, notice: SlackNotice, now: datetime) -> None:
+def _unsettled(
+    context: AppContext, notice: SlackNotice, places: tuple[Destination, ...], now: datetime
+) -> None:
     """A notice that may not have arrived: Slack cannot be asked, so the CMOC looks and decides."""
+    where = widgets.escape_markdown(notifier.label_of(notice, places))
     st.warning(
-        f"The notice to {widgets.escape_markdown(notice.webhook)} may or may not have arrived, "
-        "and Slack cannot be "
-        "asked. Look in the channel for this text, then say what you found.",
+        f"The notice to {where} may or may not have arrived, and Slack cannot be asked. Look in "
+        "the channel for this text, then say what you found.",
         icon=":material/help:",
     )
     st.text(notice.text)
     publisher, key = deps.publisher(context), notice.key()
-    where = widgets.escape_markdown(notice.webhook)
     there, missing = st.columns(2)
     if there.button(f"It is in {where}", key=f"composer_arrived_{key}"):
         st.session_state["composer_outcomes"] = [publisher.notice_arrived(notice=notice, now=now)]
@@ -96,7 +114,7 @@ def zendesk(context: AppContext, incident: WorkingIncident, now: datetime) -> No
                 st.metric("Tickets with this tag", count)
             except ApiError as exc:
                 st.error(widgets.escape_markdown(str(exc)))
-    st.caption("New tickets since the incident began:")
+    st.caption(f"New tickets since the incident began ({widgets.moment(incident.opened_at)}):")
     st.code(handbook.zendesk_query(now - incident.opened_at), language=None)
 
 
@@ -107,7 +125,11 @@ def post_mortem(context: AppContext, incident: WorkingIncident, now: datetime) -
         value=incident.post_mortem_url or incident.issue_url or "",
         key=f"composer_post_mortem_{incident.id}",
     )
-    st.caption("Add it in Status.io: Incidents → this incident → Add Post-Mortem.")
+    resolved = widgets.moment(incident.resolved_at)
+    st.caption(
+        f"Resolved {resolved}. Add the link in Status.io: Incidents → this incident → "
+        "Add Post-Mortem."
+    )
     if st.button("Save post-mortem link", key="composer_post_mortem_save"):
         with deps.session(context) as db:
             composer.save_post_mortem(session=db, incident_id=incident.id or 0, url=url, now=now)
@@ -115,7 +137,8 @@ def post_mortem(context: AppContext, incident: WorkingIncident, now: datetime) -
 
 
 def audit_log(context: AppContext, incident: WorkingIncident) -> None:
-    """Everything done for this incident: who, when, what, target, result."""
+    """Everything done for this incident: when, who, what, where and how it ended."""
     with deps.session(context) as db:
         entries = composer.audit_entries(session=db, incident_id=incident.id or 0)
-    audit_view.audit_table(entries)
+        lines = auditlog.lines(session=db, entries=entries)
+    audit_view.audit_table(lines, when=widgets.moment, key="composer_audit")

@@ -200,8 +200,10 @@ def _checklist(
     checklist = practice.drill_checklist(
         incident=incident, scenario=scenario, started_at=drill.started_at, now=now
     )
-    for stage, steps in checklist.stages:
-        with st.expander(f"Stage {stage.value}", expanded=stage == checklist.current):
+    for _stage, steps, expander in widgets.stage_expanders(
+        checklist, key=f"practice_stages_{drill.id}"
+    ):
+        with expander:
             widgets.stage_steps(
                 steps,
                 key_prefix="practice_step",

@@ -9,8 +9,11 @@ from typing import Any
 
 import streamlit as st
 
-from cmoc_core.checklist import ChecklistStep
-from cmoc_core.outbox import Outcome
+from cmoc_core.checklist import Checklist, ChecklistStep
+from cmoc_core.handbook import Stage
+from cmoc_core.outbox import Outcome, OutcomeStatus
+from cmoc_core.timeutil import MISSING as MISSING
+from cmoc_core.timeutil import moment as moment
 
 # Streamlit finds bare URLs, e-mail addresses, emoji shortcodes (`:smile:`, `:streamlit:`) and
 # arrows (`->`, `--`, `>=`) in the text after parsing, once backslash escapes are gone: an
@@ -87,14 +90,6 @@ def ago(moment: datetime | None, *, now: datetime | None = None) -> str:
     return " ".join(p for p in parts if p) + " ago"
 
 
-MISSING = "—"
-
-
-def moment(at: datetime | None) -> str:
-    """`29-11-2026 13:05 UTC`: the one date format of the operational pages, or a dash."""
-    return MISSING if at is None else f"{at.astimezone(UTC):%d-%m-%Y %H:%M} UTC"
-
-
 def duration(delta: timedelta) -> str:
     """`1 h 05 min` / `4 min 09 s` for a positive span."""
     seconds = int(abs(delta).total_seconds())
@@ -155,17 +150,69 @@ def show_outcomes(page: str) -> None:
     outcomes: list[Outcome] = st.session_state.pop(f"{page}_outcomes", [])
     for outcome in outcomes:
         text = escape_markdown(outcome.message)
-        if outcome.ok:
+        if outcome.status == OutcomeStatus.ALREADY_SENT:
+            st.info(text, icon=":material/done_all:")
+        elif outcome.ok:
             st.success(text, icon=":material/check_circle:")
-        elif outcome.status == "in_progress":
+        elif outcome.status == OutcomeStatus.IN_PROGRESS:
             st.info(text, icon=":material/hourglass_top:")
         else:
             st.error(text, icon=":material/error:")
 
 
+def tiles() -> Any:
+    """A row of tiles that wraps on a narrow screen, each tile as wide as its words."""
+    return st.container(horizontal=True, wrap=True, gap="small")
+
+
+def tile(
+    label: str, value: str, *, note: str | None = None, alarm: bool = False, help: str | None = None
+) -> None:
+    """One tile of a `tiles` row, never cut short, with a note under it: red for an alarm."""
+    st.metric(
+        label,
+        value,
+        delta=note,
+        delta_color="red" if alarm else "gray",
+        delta_arrow="off",
+        help=help,
+        width="content",
+    )
+
+
+def red(text: str) -> str:
+    """Markdown that shows a tile's value (or other short text of ours) in red."""
+    return f":red[{text}]"
+
+
+def stage_expanders(
+    checklist: Checklist, *, key: str
+) -> list[tuple[Stage, tuple[ChecklistStep, ...], Any]]:
+    """An expander per stage, kept open or closed as the CMOC left it; entering a stage opens it."""
+    # First drawn, and on entering another stage, the current stage and each earlier one with
+    # steps left open; nothing closes by itself, so nothing above a button moves it away.
+    state = st.session_state
+    entered = state.get(f"{key}_current") != checklist.current
+    state[f"{key}_current"] = checklist.current
+    expanders = []
+    for stage, steps in checklist.stages:
+        name = f"{key}_{stage.name.lower()}"
+        if name not in state:
+            state[name] = checklist.open_at_first(stage)
+        elif entered and checklist.open_at_first(stage):
+            state[name] = True
+        expander = st.expander(f"Stage {stage.value}", key=name, on_change="rerun")
+        expanders.append((stage, steps, expander))
+    return expanders
+
+
 def checklist_row(text: str, *, done: bool) -> Any:
     """One checklist line, its box ticked when done; returns the column beside it."""
-    left, right = st.columns([3, 2])
+    # The thin third column holds a button's height, so a button turning into its done-time
+    # leaves the lines below where they were.
+    left, right, strut = st.columns([3, 2, 0.01], vertical_alignment="center")
+    with strut:
+        st.space("medium")
     box = ":material/check_box:" if done else ":material/check_box_outline_blank:"
     left.markdown(f"{box} {text}")
     return right

@@ -85,3 +85,10 @@ def table_with(at: AppTest, *columns: str):
         if set(columns) <= set(frame.value.columns):
             return frame.value
     raise AssertionError(f"no table with columns {columns}")
+
+
+def open_tab(app: AppTest, name: str) -> AppTest:
+    """Bring the composer's tab `name` to the front, as a click on it does."""
+    app.session_state["composer_tab"] = name
+    return app.run()
+

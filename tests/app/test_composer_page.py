@@ -10,6 +10,7 @@ from sqlmodel import Session, func, select
 from cmoc_core.models import WorkingIncident
 from cmoc_core.storage import make_engine
 from cmoc_core.ui import deps
+from tests.app.conftest import open_tab
 
 ISSUE = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/17999"
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -72,7 +73,7 @@ def test_a_whole_incident_from_create_to_resolve_with_the_countdown(app):
     incident_id = working_id()
     choose_component(app, incident_id)
     publish(app, "create")
-    assert any("done" in s.value for s in app.success)
+    assert any("Created the incident on the public status page" in s.value for s in app.success)
     at_time(app, T0)
     assert metric(app, "Next update due in") == "15 min 00 s"  # S2 investigating: 15 minutes
 
@@ -97,6 +98,7 @@ def test_a_whole_incident_from_create_to_resolve_with_the_countdown(app):
     at_time(app, T0 + timedelta(minutes=30))
     assert metric(app, "State") == "Monitoring"
 
+    open_tab(app, "Resolve")
     app.checkbox(key=f"composer_all_clear_{incident_id}").check()
     publish(app, "resolve")
     at_time(app, T0 + timedelta(minutes=31))
@@ -121,6 +123,7 @@ def test_resolve_waits_for_the_incident_managers_all_clear(app):
     incident_id = working_id()
     choose_component(app, incident_id)
     publish(app, "create")
+    open_tab(app, "Resolve")
     at_time(app, T0)
     app.button(key="composer_preview_resolve").click().run()
     assert "all-clear" in errors(app)

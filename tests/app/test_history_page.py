@@ -154,3 +154,16 @@ def test_an_issue_address_that_is_not_gitlab_is_shown_as_plain_text(app):
     shown = open_incident(app, second)
     line = next(m for m in texts(shown, "markdown") if m.startswith("Production issue: "))
     assert line.startswith(f"Production issue: [\\#{good.iid}](<{good.web_url}>) — ")
+
+
+def test_the_resolving_message_reads_resolved_not_monitoring(app):
+    open_history(app)
+    with Session(make_engine(os.environ["CMOC_DATABASE_URL"])) as session:
+        resolved = session.exec(
+            select(StatusPageIncident.name).where(col(StatusPageIncident.resolved).is_(True))
+        ).first()
+    box = app.selectbox(key="history_incident")
+    box.set_value(next(o for o in box.options if resolved and resolved in o)).run()
+    headers = [c for c in texts(app, "caption") if re.match(r"\d\d-\d\d-\d{4} \d\d:\d\d UTC · ", c)]
+    assert " · Resolved · " in headers[-1]
+    assert not any(" · Resolved · " in h for h in headers[:-1])

@@ -82,7 +82,7 @@ def test_scheduling_through_the_form_sends_utc_times_once_and_lists_the_window(a
     assert "Subscribers get a maintenance notice now" in sentence
     assert "reminders 72 hours and 1 hour before the start" in sentence
     confirm(app)
-    assert any("done" in s.value for s in app.success)
+    assert any("Scheduled the maintenance “PostgreSQL upgrade”" in s.value for s in app.success)
     [(path, body)] = writes(app)
     assert path == "/maintenance/schedule"
     assert (body["date_planned_start"], body["time_planned_start"]) == ("11/24/2026", "22:30")
@@ -95,9 +95,13 @@ def test_scheduling_through_the_form_sends_utc_times_once_and_lists_the_window(a
     assert next(t.label for t in app.tabs if t.label.startswith("Upcoming")) == "Upcoming (3)"
     assert "PostgreSQL upgrade" in shown(app)
     assert app.text_input(key="maintenance_new_name").value == ""  # the form starts afresh
-    audit = table_with(app, "at", "who", "action", "target", "result", "detail")
+    audit = table_with(app, "When", "Who", "What", "Where", "Result")
     assert len(audit) == 1
-    assert re.fullmatch(r"\d\d-\d\d-\d{4} \d\d:\d\d UTC", audit["at"].iloc[0])
+    assert re.fullmatch(r"\d\d-\d\d-\d{4} \d\d:\d\d UTC", audit["When"].iloc[0])
+    assert (audit["What"].iloc[0], audit["Result"].iloc[0]) == (
+        "Scheduled the maintenance “PostgreSQL upgrade”",
+        "Sent",
+    )
 
 
 def test_bad_input_is_explained_plainly_and_the_form_keeps_its_values(app):

@@ -67,7 +67,7 @@ def publish(app: AppTest, form: str, minutes: float) -> None:
     assert not blocking, blocking
     app.button(key="composer_publish").click().run()
     assert not app.exception
-    assert "Status.io practice page: done" in " ".join(texts(app, "success")).replace("\\", "")
+    assert "on the practice status page" in " ".join(texts(app, "success")).replace("\\", "")
 
 
 def tick(app: AppTest, step: str, minutes: float) -> None:
@@ -107,7 +107,7 @@ def test_a_drill_plays_on_the_clock_publishes_to_the_practice_page_and_is_scored
     assert "Severity raised to S1" in prompts(app)
     assert metric(app, "Severity") == "S1"
     details = app.text_area(key=f"composer_update_details_{incident_id}")
-    details.input(("We are still investigating elevated error rates on the website. " * 4).strip())
+    details.input(("We are still investigating elevated error rates on the website. " * 3).strip())
     publish(app, "update", 13)
 
     at_time(app, 19)
@@ -142,7 +142,7 @@ def test_a_drill_plays_on_the_clock_publishes_to_the_practice_page_and_is_scored
     assert not app.exception
     assert metric(app, "Time to acknowledge") == "2 min 00 s"
     assert metric(app, "Cadence kept") == "3 of 4 gaps"  # 16 min in Identified at S1: late
-    assert metric(app, "Length violations") == "1"
+    assert metric(app, "Length violations") == "0"  # the composer publishes none
     assert metric(app, "Checklist steps") == "6 of 13"
     assert metric(app, "States followed") == "4 of 4"
 
@@ -220,7 +220,7 @@ def test_planning_hides_the_date_from_the_cmoc_and_creates_the_issue_once(app):
     cmoc.set_value(cmoc_id)
     app.button(key="practice_plan").click().run()
     assert not app.exception
-    assert any("done" in s.value for s in app.success)
+    assert any("Created the practice event issue" in s.value for s in app.success)
     assert "2026-Q4: no practice event yet for AMER, APAC." in texts(app, "warning")
     app.button(key="practice_plan").click().run()  # a second click plans nothing more
     assert "EMEA already has a practice event in 2026-Q4." in errors(app)

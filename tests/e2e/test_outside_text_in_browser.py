@@ -53,9 +53,9 @@ class CountingServer:
         self.thread.start()
 
 
-def payloads(port: int) -> list[str]:
+def payloads(port: int, host: str = "127.0.0.1") -> list[str]:
     """The strings fed through every page."""
-    here = f"http://127.0.0.1:{port}"
+    here = f"http://{host}:{port}"
     return [
         f"<img src={here}/x.png onerror=alert(1)>",
         f"<a href='{here}/a'>a</a>",
@@ -235,7 +235,9 @@ def test_outside_text_is_shown_as_text_on_every_page(page: Page, hostile, counte
     click(page.get_by_role("button", name="Take over this incident"))
     expect(page.get_by_text("Since last update")).to_be_visible(timeout=30_000)
     settle(page, "Live composer")
-    write_details(page, "Still investigating " + " ".join(payloads(counter.port)))
+    # Typed by the CMOC: the check before publishing refuses a network address, not a name.
+    typed = payloads(counter.port, host="localhost")
+    write_details(page, "Still investigating " + " ".join(typed))
     click(page.get_by_role("button", name="Preview and publish"))
     dialog = page.get_by_role("dialog")
     expect(dialog).to_be_visible(timeout=15_000)

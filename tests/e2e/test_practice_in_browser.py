@@ -64,7 +64,7 @@ def test_a_short_drill_from_start_to_score_card(page: Page, practice_app, sandbo
     expect(page.get_by_text("PRACTICE: this incident publishes")).to_be_visible()
     issue = re.escape(f"{sandbox.base_url}/gitlab-com/gl-infra/production/-/issues/18110")
     suggested = page.get_by_label("Details").filter(visible=True)
-    expect(suggested).to_have_value(re.compile(f"investigation is underway in: {issue}$"))
+    expect(suggested).to_have_value(re.compile(f"Follow along in: {issue}$"))
 
     click(page.get_by_role("button", name="Acknowledge page"))
     expect(page.get_by_text(re.compile(r"^done \d\d:\d\d:\d\d UTC"))).to_be_visible(timeout=15_000)

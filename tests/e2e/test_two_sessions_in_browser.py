@@ -29,7 +29,11 @@ from tests.e2e.test_composer_in_browser import (
 pytestmark = pytest.mark.browser
 
 HEADER = re.compile(r"Latest update \d{2}-\d{2}-\d{4} \d{2}:\d{2} UTC by ")
-NOT_AGAIN = re.compile(r"already done, not sent again|already the latest update")
+NOT_AGAIN = re.compile(
+    r"at \d{2}-\d{2}-\d{4} \d{2}:\d{2} UTC: not sent again|already the latest update"
+)
+# The confirmation names the action it takes.
+PUBLISH = re.compile(r"^(Create incident|Publish update|Resolve incident)$")
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,7 @@ def open_preview(page: Page, label: str = "Preview and publish") -> None:
 
 def confirm(page: Page) -> None:
     """Press Publish in the open preview; the dialog closes once the outcome is known."""
-    page.get_by_role("dialog").get_by_role("button", name="Publish", exact=True).click()
+    page.get_by_role("dialog").get_by_role("button", name=PUBLISH).click()
     expect(page.get_by_role("dialog")).to_have_count(0, timeout=30_000)
 
 
