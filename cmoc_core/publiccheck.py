@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from cmoc_core import cadence, handbook, linking, textlimits
 from cmoc_core.handbook import ComponentStatus, IncidentState
@@ -165,13 +166,15 @@ class Draft:
     checked when creating, as only creating publishes it, and so are the affected components
     (`components`, or knowingly `all_infrastructure`). Resolving needs the Incident Manager's
     all-clear (`all_clear`). `next_update_announced` is true when the composer adds its own
-    next-update sentence outside `details`.
+    next-update sentence outside `details`. Links to the project's issues on `gitlab_url` (the
+    configured GitLab) are what readers follow, never an internal detail.
     """
 
     kind: DraftKind
     details: str
     project: str
     title: str = ""
+    gitlab_url: str = "https://gitlab.com"
     state: int = IncidentState.INVESTIGATING
     status: int = ComponentStatus.DEGRADED_PERFORMANCE
     next_update_announced: bool = False
@@ -483,6 +486,17 @@ _IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?!\w|\.\d)")
 _SLACK_CHANNEL = re.compile(r"(?<![^\s(\[\"'`])#[a-z0-9_]+(?:-[a-z0-9_]+)+", re.IGNORECASE)
 
 
+def _without_issue_links(draft: Draft) -> str:
+    """The details with each link to the project's issues on the configured GitLab blanked."""
+    text, home = draft.details, urlsplit(draft.gitlab_url).netloc.lower()
+    if not draft.project or not home:
+        return text
+    for match in linking.issue_url_pattern(draft.project).finditer(draft.details):
+        if urlsplit(match.group(0)).netloc.lower() == home:
+            text = _masked(text, match)
+    return text
+
+
 def _masked(text: str, match: re.Match[str]) -> str:
     return text[: match.start()] + " " * (match.end() - match.start()) + text[match.end() :]
 
@@ -559,7 +573,7 @@ _LEAK_ADVICE = {
 
 
 def _internal_details(draft: Draft) -> Iterator[PublishWarning]:
-    parts = [("details", draft.details)]
+    parts = [("details", _without_issue_links(draft))]
     if draft.kind is DraftKind.CREATE:
         parts.insert(0, ("title", draft.title))
     places: dict[Rule, list[str]] = {}

@@ -490,3 +490,20 @@ def test_blocking_warnings_come_first_and_each_rule_once():
 def test_the_kind_reads_the_composer_form_names():
     assert [DraftKind(form) for form in ("create", "update", "resolve")] == list(DraftKind)
     assert [str(level) for level in Level] == ["block", "suggest"]
+
+
+def test_the_issue_link_on_the_configured_gitlab_is_never_an_internal_detail():
+    on_ip = "http://10.1.2.3:8080/gitlab-com/gl-infra/production/-/issues/7"
+    ours = draft(
+        f"We're investigating. Follow along in: {on_ip}", gitlab_url="http://10.1.2.3:8080"
+    )
+    assert Rule.INTERNAL_ADDRESS not in rules(ours)
+    assert Rule.ISSUE_LINK not in rules(ours)
+    # The same link where GitLab is not configured is an internal address in public text.
+    elsewhere = draft(f"We're investigating. Follow along in: {on_ip}")
+    assert rules(elsewhere)[Rule.INTERNAL_ADDRESS] is Level.BLOCK
+    # And only the link is spared: an address written next to it is still one.
+    both = draft(
+        f"Host 10.1.2.9 is down. Follow along in: {on_ip}", gitlab_url="http://10.1.2.3:8080"
+    )
+    assert rules(both)[Rule.INTERNAL_ADDRESS] is Level.BLOCK

@@ -173,6 +173,7 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
             kind=kind,
             details=text,
             project=settings.gitlab_production_project,
+            gitlab_url=settings.gitlab_url,
             title=incident.title,
             state=message.state,
             status=message.status,
