@@ -28,6 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -r requirements-bench.txt
 	$(BIN)/python benchmarks/sync_scale.py
 	$(BIN)/python benchmarks/composer_rerun.py
 	$(BIN)/python benchmarks/kpi_scale.py --keep data/kpi-scale.db

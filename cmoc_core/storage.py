@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-UPSERT_CHUNK = 500
+UPSERT_CHUNK = 1000
 
 
 # Held while migrating a PostgreSQL database, so that two processes starting at once take turns.
@@ -166,27 +168,43 @@ def upsert(
 ) -> int:
     """Insert rows or update them in place when `keys` match; `keep` columns are never overwritten.
 
-    Returns the number of rows sent. Duplicate keys within `rows` keep the last one.
+    Returns the number of rows sent. Duplicate keys within `rows` keep the last one. Rows with
+    the same columns share one statement, compiled once per process and executed with a chunk
+    of rows at a time (the driver's executemany), instead of a statement spelling out every
+    row's values, which SQLAlchemy compiles anew for each chunk.
     """
-    unique = {tuple(row[k] for k in keys): row for row in rows}
+    key_of = itemgetter(*keys)
+    unique = {key_of(row): row for row in rows}
     if not unique:
         return 0
     table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
-    values = list(unique.values())
-    for start in range(0, len(values), UPSERT_CHUNK):
-        chunk = values[start : start + UPSERT_CHUNK]
-        statement = _insert(dialect, table).values(chunk)
-        updated = [c for c in chunk[0] if c not in keys and c not in keep]
-        if updated:
-            statement = statement.on_conflict_do_update(
-                index_elements=list(keys),
-                set_={c: statement.excluded[c] for c in updated},
-            )
-        else:
-            statement = statement.on_conflict_do_nothing(index_elements=list(keys))
-        session.execute(statement)
-    return len(values)
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in unique.values():
+        by_columns.setdefault(tuple(row), []).append(row)
+    for columns, same in by_columns.items():
+        statement = _upsert_statement(dialect, table, columns, tuple(keys), tuple(keep))
+        for start in range(0, len(same), UPSERT_CHUNK):
+            session.execute(statement, same[start : start + UPSERT_CHUNK])
+    return len(unique)
+
+
+@lru_cache(maxsize=256)
+def _upsert_statement(
+    dialect: str,
+    table: Table,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    keep: tuple[str, ...],
+) -> sqlite.Insert | postgresql.Insert:
+    """The INSERT of `columns` that updates the others than `keys` and `keep` on a key conflict."""
+    statement = _insert(dialect, table)
+    updated = [c for c in columns if c not in keys and c not in keep]
+    if updated:
+        return statement.on_conflict_do_update(
+            index_elements=list(keys), set_={c: statement.excluded[c] for c in updated}
+        )
+    return statement.on_conflict_do_nothing(index_elements=list(keys))
 
 
 def _insert(dialect: str, table: Table) -> sqlite.Insert | postgresql.Insert:

@@ -1,8 +1,9 @@
 """Pulls PagerDuty, Status.io and GitLab into the database: idempotent, incremental, resumable.
 
-Every page of data is written in its own transaction, and a stream's cursor moves only when the
-whole stream succeeded, so a run that fails part-way keeps what it stored and the next run
-repeats the unfinished stream; upserts by the APIs' ids make the repetition harmless.
+Data is written a page (or a batch of pages) of each listing at a time, each in its own
+transaction, and a stream's cursor moves only when the whole stream succeeded, so a run that
+fails part-way keeps what it stored and the next run repeats the unfinished stream; upserts by
+the APIs' ids make the repetition harmless.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from enum import StrEnum
+from functools import lru_cache
+from itertools import chain
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import Update, bindparam, delete, exists, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
@@ -20,12 +24,19 @@ from sqlmodel import Session, col, select
 from cmoc_core import cadence, linking, maintenance, people
 from cmoc_core.clients import Clients
 from cmoc_core.clients.http import ApiError
+from cmoc_core.clients.pagerduty import (
+    MAX_WINDOW,
+    OFFSET_CEILING,
+    PAGE_SIZE,
+    OffsetCeilingReached,
+)
 from cmoc_core.config import Settings
 from cmoc_core.handbook import region_in
 from cmoc_core.models import (
     Component,
     GitLabIssue,
     GitLabLabelEvent,
+    GitLabUser,
     Identity,
     IssueKind,
     Maintenance,
@@ -49,12 +60,56 @@ FIRST_SYNC_DAYS = 365
 OVERLAP = timedelta(minutes=10)
 COMPONENTS_REFRESH = timedelta(hours=24)
 ACK_ROWS = ("acknowledged_at", "acknowledged_by", "statuspage_incident_id")
+ACKNOWLEDGE = "acknowledge_log_entry"
+# On-call entries are read this far ahead, so the shift on call now and the next one are stored
+# before they start (PagerDuty's /oncalls takes `until` up to 90 days ahead).
+ONCALL_LEAD = timedelta(days=14)
+# A page whose title names no production issue is asked for its `body.details` (one request
+# each) only while it is this recent: the cockpit needs the link live; older pages are linked
+# by the time rule of kpis.md "Linking", so the first sync does not cost a request per page.
+DETAILS_LOOKBACK = timedelta(days=7)
+# GitLab accounts are looked up once for their e-mail and refreshed rarely, a few per run.
+GITLAB_USER_REFRESH = timedelta(days=30)
+GITLAB_USER_REFRESHES_PER_RUN = 5
+# Newly resolved status-page incidents up to this many are read one by one; more, by listing.
+SINGLE_INCIDENT_READS = 5
 # How far back a re-pull may reach: no further than the product's history could start, and no
 # more than ten years (a re-pull from 1900 would page through a century of empty windows).
 EARLIEST_DAY = date(2000, 1, 1)
 LONGEST_YEARS = 10
+# Listed pages are stored this many at a time, at least.
+PAGE_BATCH = 1000
+# Log entries of this many pages are stored together when they are read page by page.
+PAGE_LOG_BATCH = 100
+# Log entries read from the account's log are stored this many at a time, at least.
+LOG_ENTRY_BATCH = 1000
+# The account log splits a window holding more than the offset ceiling into parts this big, each
+# costing one more first request (see PagerDutyClient._window).
+SPLIT_PART = OFFSET_CEILING * 8 // 10
 
 Progress = Callable[[str], None]
+
+
+class AckSource(StrEnum):
+    """Where a first sync reads the log entries telling who acknowledged each page, and when.
+
+    Resolved incidents list no `acknowledgements` (PagerDuty/api-schema openapiv3.json, the
+    Incident schema; `include[]=first_trigger_log_entries` adds only the trigger), so the first
+    acknowledgement of a resolved page is only in its log entries.
+    """
+
+    # The cheaper of ACCOUNT_LOG and PAGE_LOGS, by counts asked of PagerDuty first.
+    AUTO = "auto"
+    # `GET /log_entries` over the whole window: it has no service filter, so it reads every
+    # service's entries and costs grow with the whole account.
+    ACCOUNT_LOG = "account_log"
+    # `GET /incidents/{id}/log_entries` for each page: one request a page.
+    PAGE_LOGS = "page_logs"
+    # `GET /log_entries` over each stretch of time some page was open. Never chosen by AUTO: it
+    # misses entries made after a page was resolved, and it costs a request or more a stretch:
+    # far more than ACCOUNT_LOG on a quiet account, about as much on a busy one, where pages are
+    # open much of the time (benchmarks/sync_scale.py).
+    PAGE_WINDOWS = "page_windows"
 
 
 @dataclass
@@ -65,6 +120,7 @@ class StreamResult:
     items: int = 0
     error: str | None = None
     skipped: str | None = None
+    note: str | None = None
 
 
 @dataclass
@@ -74,6 +130,8 @@ class SyncReport:
     streams: list[StreamResult] = field(default_factory=list)
     requests: dict[str, int] = field(default_factory=dict)
     busy: str | None = None
+    # Where a first sync read the pages' acknowledgements; None when it did not choose.
+    ack_source: AckSource | None = None
 
     @property
     def ok(self) -> bool:
@@ -97,6 +155,8 @@ class SyncReport:
                 else (f"skipped: {s.skipped}" if s.skipped else "ok")
             )
             lines.append(f"{s.stream:<28} {s.items:>7} items  {state}")
+            if s.note:
+                lines.append(f"{'':<28} {s.note}")
         total = sum(self.requests.values())
         per_source = ", ".join(f"{k} {v}" for k, v in sorted(self.requests.items()))
         lines.append(f"requests: {total} ({per_source})")
@@ -113,6 +173,8 @@ class _Run:
     progress: Progress
     report: SyncReport
     stream: str = ""
+    note: str | None = None
+    ack_source: AckSource = AckSource.AUTO
 
     def state(self, stream: str) -> SyncState:
         with Session(self.engine) as session:
@@ -143,11 +205,13 @@ def run_sync(
     now: datetime | None = None,
     progress: Progress | None = None,
     holder: str = "a sync",
+    ack_source: AckSource = AckSource.AUTO,
 ) -> SyncReport:
     """Sync the chosen sources; failures are recorded per stream and never undo stored data.
 
     One sync at a time per database: while another holds the sync lock, nothing is pulled and
     the report's `busy` says since when that sync runs. `holder` names this one in the lock.
+    `ack_source` says where a first sync reads acknowledgements (AUTO: the cheaper way).
     """
     with sync_lock(engine, holder=holder) as held:
         if not held:
@@ -160,6 +224,7 @@ def run_sync(
             since=since,
             now=now,
             progress=progress,
+            ack_source=ack_source,
         )
 
 
@@ -172,6 +237,7 @@ def _run_sync(
     since: datetime | None,
     now: datetime | None,
     progress: Progress | None,
+    ack_source: AckSource,
 ) -> SyncReport:
     wanted = set(sources)
     run = _Run(
@@ -182,6 +248,7 @@ def _run_sync(
         since,
         progress or (lambda _m: None),
         SyncReport(),
+        ack_source=ack_source,
     )
     before = clients.requests_made()
     plan: list[tuple[str, str, Any, Callable[[_Run], int]]] = [
@@ -203,6 +270,7 @@ def _run_sync(
             clients.gitlab,
             _issue_stream(IssueKind.PRACTICE_EVENT),
         ),
+        ("gitlab", "gitlab.users", clients.gitlab, _sync_gitlab_users),
         ("pagerduty", "pagerduty.pages", clients.pagerduty, _sync_pages),
         ("pagerduty", "pagerduty.oncalls", clients.pagerduty, _sync_oncalls),
         ("pagerduty", "pagerduty.users", clients.pagerduty, _sync_users),
@@ -221,9 +289,11 @@ def _run_sync(
             continue
         run.progress(f"Syncing {stream}")
         run.stream = stream
+        run.note = None
         _mark(engine, stream, last_attempt_at=run.now)
         try:
             result.items = step(run)
+            result.note = run.note
         except ApiError as exc:
             result.error = str(exc)
         except (KeyError, TypeError, ValueError) as exc:
@@ -302,12 +372,17 @@ def _sync_components(run: _Run) -> int:
 
 
 def _sync_statusio_incidents(run: _Run) -> int:
+    """Active incidents in full; resolved ones by comparing id sets, never by list order.
+
+    The resolved list's order and page size are undocumented (see `incident_pages`), so a run
+    never stops on a page's dates or on a page without changes: it asks for every id at once
+    (`incidents/{id}`) and reads only the resolved incidents not yet stored as resolved.
+    """
     client = run.clients.statusio
     assert client is not None
-    start, incremental = run.window_start()
-    project = run.settings.gitlab_production_project
+    _, incremental = run.window_start()
     with Session(run.engine) as session:
-        known = {
+        known: dict[str, tuple[bool, int]] = {
             incident_id: (resolved, count)
             for incident_id, resolved, count in session.exec(
                 select(StatusPageIncident.id, StatusPageIncident.resolved, _message_count()).where(
@@ -315,27 +390,40 @@ def _sync_statusio_incidents(run: _Run) -> int:
                 )
             )
         }
+    listed = client.incident_ids()
     written = 0
-    for which in ("active", "resolved"):
-        for page in client.incident_pages(which):
-            incidents, messages = [], []
-            for raw in page:
-                incident, incident_messages = _statusio_incident(
-                    raw, client.statuspage_id, which, project
-                )
-                if known.get(incident["id"]) != (incident["resolved"], len(incident_messages)):
-                    incidents.append(incident)
-                    messages.extend(incident_messages)
-            run.write(
-                [(StatusPageIncident, incidents, ("id",)), (StatusPageMessage, messages, ("id",))]
-            )
-            written += len(incidents)
-            if which == "resolved" and incremental and not incidents:
-                break
-            opened = [parse_time(raw.get("datetime_open")) for raw in page]
-            if which == "resolved" and all(o is not None and o < start for o in opened):
-                break
+    for page in client.incident_pages("active", until_seen=listed.active):
+        written += _store_statusio_incidents(run, page, "active", known)
+    wanted = set(listed.resolved)
+    if incremental:
+        wanted = {i for i in wanted if not known.get(i, (False, 0))[0]}
+    if incremental and len(wanted) <= SINGLE_INCIDENT_READS:
+        for incident_id in sorted(wanted):
+            incident = client.incident(incident_id)
+            written += _store_statusio_incidents(run, [incident], "resolved", known)
+        return written
+    # A first sync reads to the end of the list even when no resolved id was listed.
+    for page in client.incident_pages("resolved", until_seen=wanted or None):
+        written += _store_statusio_incidents(run, page, "resolved", known)
     return written
+
+
+def _store_statusio_incidents(
+    run: _Run, page: list[dict[str, Any]], which: str, known: dict[str, tuple[bool, int]]
+) -> int:
+    """Store the incidents of a page that are new or changed; returns how many."""
+    client = run.clients.statusio
+    assert client is not None
+    project = run.settings.gitlab_production_project
+    incidents, messages = [], []
+    for raw in page:
+        incident, incident_messages = _statusio_incident(raw, client.statuspage_id, which, project)
+        if known.get(incident["id"]) != (incident["resolved"], len(incident_messages)):
+            incidents.append(incident)
+            messages.extend(incident_messages)
+            known[incident["id"]] = (incident["resolved"], len(incident_messages))
+    run.write([(StatusPageIncident, incidents, ("id",)), (StatusPageMessage, messages, ("id",))])
+    return len(incidents)
 
 
 def _message_count() -> Any:
@@ -455,6 +543,12 @@ def _user_id(user: Any) -> str | None:
 
 
 def _gitlab_people(issues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The accounts of the issues' authors and assignees, without e-mail.
+
+    Authors and assignees are GitLab's UserBasic (gitlabhq lib/api/entities/user_basic.rb:
+    id, username, name, state, avatar_url, web_url): the e-mail comes from the looked-up
+    account (`gitlab.users`), and these rows never overwrite it.
+    """
     users = [issue.get("author") for issue in issues]
     users += [a for issue in issues for a in issue.get("assignees") or []]
     return [
@@ -463,11 +557,52 @@ def _gitlab_people(issues: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "external_id": str(user["id"]),
             "username": user.get("username"),
             "name": user.get("name") or user.get("username") or str(user["id"]),
-            "email": user.get("public_email") or user.get("email") or None,
         }
         for user in users
         if isinstance(user, dict) and user.get("id") is not None
     ]
+
+
+def _sync_gitlab_users(run: _Run) -> int:
+    """Look up each GitLab account not looked up yet, and refresh a few old lookups."""
+    client = run.clients.gitlab
+    assert client is not None
+    with Session(run.engine) as session:
+        accounts = {
+            int(external_id)
+            for external_id in session.exec(
+                select(Identity.external_id).where(Identity.system == System.GITLAB)
+            )
+            if external_id.isdigit()
+        }
+        looked_up = {user.id: user.looked_up_at for user in session.exec(select(GitLabUser))}
+    unknown = sorted(accounts - set(looked_up))
+    stale = sorted(
+        (at, user_id)
+        for user_id, at in looked_up.items()
+        if user_id in accounts and run.now - at >= GITLAB_USER_REFRESH
+    )[:GITLAB_USER_REFRESHES_PER_RUN]
+    for user_id in [*unknown, *(user_id for _, user_id in stale)]:
+        account = client.user(user_id)
+        row = {
+            "id": user_id,
+            "username": account.username if account else None,
+            "name": account.name if account else None,
+            "email": account.email if account else None,
+            "found": account is not None,
+            "looked_up_at": run.now,
+        }
+        with session_scope(run.engine) as session:
+            upsert(session, GitLabUser, [row], keys=("id",))
+            session.execute(
+                update(Identity)
+                .where(
+                    col(Identity.system) == System.GITLAB,
+                    col(Identity.external_id) == str(user_id),
+                )
+                .values(email=row["email"])
+            )
+    return len(unknown) + len(stale)
 
 
 def _sync_label_events(run: _Run) -> int:
@@ -519,25 +654,125 @@ def _sync_label_events(run: _Run) -> int:
 
 
 def _sync_pages(run: _Run) -> int:
-    """CMOC pages with their acknowledgements, from the incident list and the bulk log."""
+    """CMOC pages with their acknowledgements.
+
+    A first sync lists the CMOC services' incidents, then reads their log entries where it
+    costs fewer requests (see AckSource). An incremental sync reads the account's log since the
+    last run, with the incidents embedded: one request covers an hour of a large account.
+    """
     client = run.clients.pagerduty
     assert client is not None
     services = set(run.settings.pagerduty_cmoc_service_ids)
     start, incremental = run.window_start()
     written = 0
-    if not incremental:
-        for page in client.incidents(since=start, until=run.now, service_ids=sorted(services)):
-            written += _store_pages(run, [i for i in page if _service_of(i) in services])
-    for page in client.log_entries(since=start, until=run.now, include_incidents=incremental):
-        if incremental:
+    if incremental:
+        for page in client.log_entries(since=start, until=run.now, include_incidents=True):
             embedded = [
                 e["incident"]
                 for e in page
                 if isinstance(e.get("incident"), dict) and "created_at" in e["incident"]
             ]
-            written += _store_pages(run, [i for i in embedded if _service_of(i) in services])
-        _store_log_entries(run, page, services)
+            cmoc = [i for i in embedded if _service_of(i) in services]
+            written += len(_store_pages(run, cmoc))
+            _store_log_entries(run, page)
+        return written
+    spans: list[tuple[str, datetime, datetime]] = []
+    listed: list[dict[str, Any]] = []
+    acks: _PayloadAcks = {}
+    pages = client.incidents(since=start, until=run.now, service_ids=sorted(services))
+    for page in chain(pages, [[]]):
+        # Rows, not the incidents' JSON, are kept until a batch is stored (see _store_in_batches).
+        rows, page_acks = _page_rows([i for i in page if _service_of(i) in services])
+        listed += rows
+        acks.update(page_acks)
+        if listed and (len(listed) >= PAGE_BATCH or not page):
+            spans += [_open_span(row, run.now) for row in _write_pages(run, listed, acks)]
+            listed, acks = [], {}
+    written = len(spans)
+    source, why = _ack_source(run, start, len(spans))
+    run.note = f"acknowledgements from {why}"
+    run.report.ack_source = source
+    if source is AckSource.ACCOUNT_LOG:
+        _store_in_batches(run, client.log_entries(since=start, until=run.now))
+    elif source is AckSource.PAGE_LOGS:
+        ids = list(dict.fromkeys(incident_id for incident_id, _, _ in spans))
+        for first in range(0, len(ids), PAGE_LOG_BATCH):
+            entries = [
+                entry
+                for incident_id in ids[first : first + PAGE_LOG_BATCH]
+                for page in client.incident_log_entries(incident_id)
+                for entry in page
+            ]
+            _store_log_entries(run, entries)
+    else:
+        _store_in_batches(
+            run,
+            (
+                page
+                for since, until in _merged_spans(spans)
+                for page in client.log_entries(since=since, until=until)
+            ),
+        )
     return written
+
+
+def _store_in_batches(run: _Run, pages: Iterable[list[dict[str, Any]]]) -> None:
+    """Store log entries read page by page, LOG_ENTRY_BATCH or more at a time.
+
+    Only the facts stored are kept between pages, not the entries' JSON: long-lived objects
+    make Python's full garbage collections more frequent and slower.
+    """
+    batch: list[_LogFact] = []
+    for page in pages:
+        batch += _log_facts(page)
+        if len(batch) >= LOG_ENTRY_BATCH:
+            _store_log_facts(run, batch)
+            batch = []
+    _store_log_facts(run, batch)
+
+
+def _open_span(row: dict[str, Any], now: datetime) -> tuple[str, datetime, datetime]:
+    """A stored page's id and the time it was open: from its trigger to its resolution."""
+    created: datetime = row["created_at"] or now
+    resolved: datetime = row["resolved_at"] or now
+    # A second more, so that the window (whose `until` is exclusive) holds the resolution.
+    return row["id"], created, min(max(resolved, created) + timedelta(seconds=1), now)
+
+
+def _merged_spans(spans: list[tuple[str, datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """The stretches of time in which at least one page was open."""
+    merged: list[list[datetime]] = []
+    for _, start, end in sorted(spans, key=lambda span: span[1]):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(start, end) for start, end in merged if start < end]
+
+
+def _ack_source(run: _Run, start: datetime, pages: int) -> tuple[AckSource, str]:
+    """Where this first sync reads log entries, and why, in words for the sync report.
+
+    Reading each page's log costs a request a page; the account's log costs a request per 100
+    entries of every service. With few pages, asking for the account's count would cost as
+    much as reading them, so it is not asked.
+    """
+    if run.ack_source is not AckSource.AUTO:
+        return run.ack_source, f"{run.ack_source.value} (chosen by the caller)"
+    windows = -(-(run.now - start) // MAX_WINDOW)
+    if pages <= windows:
+        return AckSource.PAGE_LOGS, f"each page's log ({pages} pages)"
+    client = run.clients.pagerduty
+    assert client is not None
+    totals = client.log_entries_total(since=start, until=run.now)
+    account = sum(
+        -(-total // PAGE_SIZE) + (-(-total // SPLIT_PART) if total > OFFSET_CEILING else 0)
+        for total in totals
+    )
+    counts = f"{pages:,} pages; the account's log takes about {account:,} requests"
+    if account <= pages:
+        return AckSource.ACCOUNT_LOG, f"the account's log ({counts})"
+    return AckSource.PAGE_LOGS, f"each page's log ({counts})"
 
 
 def _service_of(incident: dict[str, Any]) -> str | None:
@@ -545,12 +780,18 @@ def _service_of(incident: dict[str, Any]) -> str | None:
     return service.get("id") if isinstance(service, dict) else None
 
 
-def _store_pages(run: _Run, incidents: list[dict[str, Any]]) -> int:
-    project = run.settings.gitlab_production_project
+def _store_pages(run: _Run, incidents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Store listed CMOC incidents as pages, in one unit of work; returns the rows stored."""
+    return _write_pages(run, *_page_rows(incidents))
+
+
+_PayloadAcks = dict[str, tuple[datetime | None, str | None]]
+
+
+def _page_rows(incidents: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], _PayloadAcks]:
+    """The rows of listed incidents, and the first acknowledgement each one lists."""
     rows, payload_acks = [], {}
     for raw in incidents:
-        title = raw.get("title") or raw.get("summary") or ""
-        text = f"{title} {raw.get('description') or ''}"
         resolved_at = parse_time(raw.get("resolved_at"))
         if resolved_at is None and raw.get("status") == "resolved":
             resolved_at = parse_time(raw.get("last_status_change_at"))
@@ -558,14 +799,14 @@ def _store_pages(run: _Run, incidents: list[dict[str, Any]]) -> int:
             {
                 "id": raw["id"],
                 "incident_number": int(raw.get("incident_number") or 0),
-                "title": title,
+                "title": raw.get("title") or raw.get("summary") or "",
                 "service_id": _service_of(raw) or "",
                 "status": raw.get("status") or "triggered",
                 "urgency": raw.get("urgency"),
                 "created_at": parse_time(raw["created_at"]),
                 "resolved_at": resolved_at,
                 "html_url": raw.get("html_url"),
-                "production_issue_iid": linking.iid_in_page_text(text, project),
+                "production_issue_iid": None,
             }
         )
         acks = sorted(
@@ -575,47 +816,136 @@ def _store_pages(run: _Run, incidents: list[dict[str, Any]]) -> int:
         )
         if acks:
             payload_acks[raw["id"]] = acks[0]
+    return rows, payload_acks
+
+
+def _write_pages(
+    run: _Run, rows: list[dict[str, Any]], payload_acks: _PayloadAcks
+) -> list[dict[str, Any]]:
+    """Store page rows with the production issue each names; returns them."""
     if not rows:
-        return 0
+        return rows
+    issues = _page_issues(run, rows)
+    for row in rows:
+        row["production_issue_iid"] = issues.get(row["id"])
     with session_scope(run.engine) as session:
         upsert(session, PagerDutyIncident, rows, keys=("id",), keep=ACK_ROWS)
         _refresh_acknowledgements(session, [r["id"] for r in rows], payload_acks)
-    return len(rows)
+    return rows
 
 
-def _store_log_entries(run: _Run, entries: list[dict[str, Any]], services: set[str]) -> None:
-    rows, people = [], []
+def _page_issues(run: _Run, rows: list[dict[str, Any]]) -> dict[str, int | None]:
+    """The production issue each page names: in its title, else in its `body.details`.
+
+    The current Incident schema has no `description` (PagerDuty/api-schema openapiv3.json): a
+    page's own text is its title, and the alert's details are read one page at a time with
+    `include[]=body`, only for a recent page seen for the first time. A stored page keeps the
+    issue found before.
+    """
+    client = run.clients.pagerduty
+    assert client is not None
+    project = run.settings.gitlab_production_project
+    with Session(run.engine) as session:
+        answer = session.execute(_STORED_ISSUES, {"ids": [row["id"] for row in rows]})
+        stored: dict[str, int | None] = dict(answer.all())
+    found: dict[str, int | None] = {}
+    recent = run.now - DETAILS_LOOKBACK
+    for row in rows:
+        if row["id"] in found:
+            continue
+        iid = linking.iid_in_page_text(row["title"], project)
+        created = row["created_at"]
+        if iid is None and row["id"] in stored:
+            iid = stored[row["id"]]
+        elif iid is None and created is not None and created >= recent:
+            details = client.incident_details(row["id"])
+            iid = linking.iid_in_page_text(details or "", project)
+        found[row["id"]] = iid
+    return found
+
+
+# The id lists are bound when executed, so the statements are built and compiled once.
+_KNOWN_PAGES = select(PagerDutyIncident.id).where(
+    col(PagerDutyIncident.id).in_(bindparam("ids", expanding=True))
+)
+_STORED_ISSUES = select(PagerDutyIncident.id, PagerDutyIncident.production_issue_iid).where(
+    col(PagerDutyIncident.id).in_(bindparam("ids", expanding=True))
+)
+
+
+class _LogFact(NamedTuple):
+    """What is kept of one log entry, read off its JSON as soon as it arrives."""
+
+    id: str
+    incident_id: str
+    type: str
+    created_at: str
+    agent_id: str | None
+    agent_type: str | None
+    agent_summary: str | None
+
+
+def _log_facts(entries: Iterable[dict[str, Any]]) -> list[_LogFact]:
+    """The facts of the entries that name their incident and time; `service` is never needed.
+
+    PagerDuty's schema declares `service` on a log entry but its three log-entry examples omit
+    it (PagerDuty/api-schema openapiv3.json), so entries are kept by their incident alone.
+    """
+    facts = []
     for entry in entries:
         incident = entry.get("incident") or {}
-        service = entry.get("service") or incident.get("service") or {}
-        if service.get("id") not in services or not entry.get("created_at"):
+        if not entry.get("created_at") or not incident.get("id"):
             continue
         agent = entry.get("agent") or {}
-        rows.append(
-            {
-                "id": entry["id"],
-                "incident_id": incident.get("id"),
-                "type": entry.get("type") or "",
-                "created_at": parse_time(entry["created_at"]),
-                "agent_id": agent.get("id"),
-                "agent_type": agent.get("type"),
-            }
-        )
-        if agent.get("type") == "user_reference" and agent.get("id"):
-            people.append(_pd_reference(agent))
-    if not rows:
-        return
-    with session_scope(run.engine) as session:
-        known = set(
-            session.exec(
-                select(PagerDutyIncident.id).where(
-                    col(PagerDutyIncident.id).in_({r["incident_id"] for r in rows})
-                )
+        facts.append(
+            _LogFact(
+                entry["id"],
+                incident["id"],
+                entry.get("type") or "",
+                entry["created_at"],
+                agent.get("id"),
+                agent.get("type"),
+                agent.get("summary"),
             )
         )
-        rows = [r for r in rows if r["incident_id"] in known]
+    return facts
+
+
+def _store_log_entries(run: _Run, entries: list[dict[str, Any]]) -> None:
+    """Store the log entries of stored pages, in one unit of work."""
+    _store_log_facts(run, _log_facts(entries))
+
+
+def _store_log_facts(run: _Run, facts: list[_LogFact]) -> None:
+    """Store the log entries of stored pages and their agents, then the acknowledgements."""
+    if not facts:
+        return
+    with session_scope(run.engine) as session:
+        ids = list({fact.incident_id for fact in facts})
+        known = set(session.execute(_KNOWN_PAGES, {"ids": ids}).scalars())
+        rows: list[dict[str, Any]] = []
+        people: dict[str, str | None] = {}
+        for fact in facts:
+            if fact.incident_id not in known:
+                continue
+            rows.append(
+                {
+                    "id": fact.id,
+                    "incident_id": fact.incident_id,
+                    "type": fact.type,
+                    "created_at": parse_time(fact.created_at),
+                    "agent_id": fact.agent_id,
+                    "agent_type": fact.agent_type,
+                }
+            )
+            if fact.agent_type == "user_reference" and fact.agent_id:
+                people[fact.agent_id] = fact.agent_summary
         upsert(session, PagerDutyLogEntry, rows, keys=("id",))
-        upsert(session, Identity, people, keys=("system", "external_id"))
+        identities = [
+            {"system": System.PAGERDUTY, "external_id": agent, "name": name or agent}
+            for agent, name in people.items()
+        ]
+        upsert(session, Identity, identities, keys=("system", "external_id"))
         _refresh_acknowledgements(session, sorted({r["incident_id"] for r in rows}), {})
 
 
@@ -632,29 +962,68 @@ def _refresh_acknowledgements(
     incident_ids: list[str],
     payload_acks: dict[str, tuple[datetime | None, str | None]],
 ) -> None:
-    """Acknowledged = earliest acknowledge log entry, else the earliest acknowledgement listed."""
+    """Acknowledged = earliest acknowledge log entry, else the earliest acknowledgement listed.
+
+    One statement for every page given: the database copies the earliest entry's time and
+    agent as stored, so nothing is read back first.
+    """
     if not incident_ids:
         return
-    earliest: dict[str, tuple[datetime, str | None]] = {}
-    entries = session.exec(
-        select(PagerDutyLogEntry).where(
-            col(PagerDutyLogEntry.incident_id).in_(incident_ids),
-            PagerDutyLogEntry.type == "acknowledge_log_entry",
+    session.execute(_first_ack_update(), {"ids": incident_ids})
+    if not payload_acks:
+        return
+    logged = set(
+        session.exec(
+            select(PagerDutyLogEntry.incident_id).where(
+                col(PagerDutyLogEntry.incident_id).in_(sorted(payload_acks)),
+                PagerDutyLogEntry.type == ACKNOWLEDGE,
+            )
         )
     )
-    for entry in entries:
-        if entry.incident_id not in earliest or entry.created_at < earliest[entry.incident_id][0]:
-            earliest[entry.incident_id] = (entry.created_at, entry.agent_id)
-    for incident in session.exec(
-        select(PagerDutyIncident).where(col(PagerDutyIncident.id).in_(incident_ids))
-    ):
-        found = earliest.get(incident.id) or payload_acks.get(incident.id)
-        if found and (incident.acknowledged_at, incident.acknowledged_by) != found:
-            incident.acknowledged_at, incident.acknowledged_by = found
-            session.add(incident)
+    wanted = set(incident_ids)
+    listed = [
+        {"key": incident_id, "at": at, "by": by}
+        for incident_id, (at, by) in sorted(payload_acks.items())
+        if incident_id in wanted and incident_id not in logged
+    ]
+    if listed:
+        page = PagerDutyIncident.__table__  # type: ignore[attr-defined]
+        session.execute(
+            update(page)
+            .where(page.c.id == bindparam("key"))
+            .values(acknowledged_at=bindparam("at"), acknowledged_by=bindparam("by")),
+            listed,
+        )
+
+
+@lru_cache(maxsize=1)
+def _first_ack_update() -> Update:
+    """UPDATE of the pages in `:ids` that have an acknowledge entry, from the earliest one."""
+    entry = PagerDutyLogEntry.__table__.alias("entry")  # type: ignore[attr-defined]
+    page = PagerDutyIncident.__table__  # type: ignore[attr-defined]
+    first = (
+        select(entry.c.created_at, entry.c.agent_id)
+        .where(entry.c.incident_id == page.c.id, entry.c.type == ACKNOWLEDGE)
+        .order_by(entry.c.created_at, entry.c.id)
+        .limit(1)
+    )
+    return (
+        update(page)
+        .where(page.c.id.in_(bindparam("ids", expanding=True)), exists(first))
+        .values(
+            acknowledged_at=first.with_only_columns(entry.c.created_at).scalar_subquery(),
+            acknowledged_by=first.with_only_columns(entry.c.agent_id).scalar_subquery(),
+        )
+    )
 
 
 def _sync_oncalls(run: _Run) -> int:
+    """On-call entries from the window's start to ONCALL_LEAD ahead, stored in one unit of work.
+
+    What PagerDuty lists for the window stands for every span starting in it: shifts ahead
+    change (overrides, swaps), so stored spans starting in the window are replaced by what was
+    read, whether or not PagerDuty clips entries to the window.
+    """
     client = run.clients.pagerduty
     assert client is not None
     kinds = dict.fromkeys(run.settings.pagerduty_cmoc_schedule_ids, ScheduleKind.CMOC)
@@ -662,10 +1031,10 @@ def _sync_oncalls(run: _Run) -> int:
     if not kinds:
         return 0
     start, _ = run.window_start()
-    written = 0
     regions: dict[str, str] = {}
-    for page in client.oncalls(since=start, until=run.now, schedule_ids=sorted(kinds)):
-        rows, people = [], []
+    rows, people = [], []
+    until = run.now + ONCALL_LEAD
+    for page in client.oncalls(since=start, until=until, schedule_ids=sorted(kinds)):
         for entry in page:
             schedule_ref = entry.get("schedule") or {}
             schedule = schedule_ref.get("id")
@@ -687,12 +1056,16 @@ def _sync_oncalls(run: _Run) -> int:
                 }
             )
             people.append(_pd_reference(user))
-        with session_scope(run.engine) as session:
-            upsert(session, Identity, people, keys=("system", "external_id"))
-            _merge_oncalls(session, rows)
-        written += len(rows)
+    with session_scope(run.engine) as session:
+        upsert(session, Identity, people, keys=("system", "external_id"))
+        session.execute(
+            delete(OnCallEntry).where(
+                col(OnCallEntry.schedule_id).in_(sorted(kinds)), col(OnCallEntry.start) >= start
+            )
+        )
+        _merge_oncalls(session, rows)
     _fill_regions(run.engine, regions)
-    return written
+    return len(rows)
 
 
 def _fill_regions(engine: Engine, regions: dict[str, str]) -> None:
@@ -769,31 +1142,41 @@ def _merge_oncalls(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def _sync_users(run: _Run) -> int:
-    """PagerDuty users, for their emails; only when an identity has not been looked up yet."""
+    """PagerDuty users, for their emails; only when an identity has not been looked up yet.
+
+    The listing stops once every unresolved identity was seen. Classic pagination ends at
+    offset 10,000 (developer-docs 09-Pagination.md): past it, the identities still unresolved
+    are read one by one with `GET /users/{id}`, and the stream says so.
+    """
     with Session(run.engine) as session:
-        unresolved = session.exec(
-            select(Identity.id).where(
-                Identity.system == System.PAGERDUTY, col(Identity.username).is_(None)
+        unresolved = set(
+            session.exec(
+                select(Identity.external_id).where(
+                    Identity.system == System.PAGERDUTY, col(Identity.username).is_(None)
+                )
             )
-        ).first()
-    if unresolved is None and run.since is None:
+        )
+    if not unresolved and run.since is None:
         return 0
-    assert run.clients.pagerduty is not None
+    client = run.clients.pagerduty
+    assert client is not None
     written = 0
-    for page in run.clients.pagerduty.users():
-        rows = [
-            {
-                "system": System.PAGERDUTY,
-                "external_id": user["id"],
-                "username": user.get("email") or user["id"],
-                "name": user.get("name") or user["id"],
-                "email": user.get("email"),
-            }
-            for user in page
-            if user.get("id")
-        ]
-        run.write([(Identity, rows, ("system", "external_id"))])
-        written += len(rows)
+    seen: set[str] = set()
+    try:
+        for page in client.users():
+            written += _store_pd_users(run, page)
+            seen.update(str(user.get("id")) for user in page)
+            if run.since is None and unresolved <= seen:
+                break
+    except OffsetCeilingReached:
+        missing = sorted(unresolved - seen)
+        for user_id in missing:
+            user = client.user(user_id)
+            written += _store_pd_users(run, [user] if user else [])
+        run.note = (
+            f"PagerDuty lists at most {OFFSET_CEILING:,} users; "
+            f"{len(missing)} more were read one by one"
+        )
     with session_scope(run.engine) as session:
         for identity in session.exec(
             select(Identity).where(
@@ -803,6 +1186,22 @@ def _sync_users(run: _Run) -> int:
             identity.username = identity.external_id
             session.add(identity)
     return written
+
+
+def _store_pd_users(run: _Run, users: list[dict[str, Any]]) -> int:
+    rows = [
+        {
+            "system": System.PAGERDUTY,
+            "external_id": user["id"],
+            "username": user.get("email") or user["id"],
+            "name": user.get("name") or user["id"],
+            "email": user.get("email"),
+        }
+        for user in users
+        if user.get("id")
+    ]
+    run.write([(Identity, rows, ("system", "external_id"))])
+    return len(rows)
 
 
 def refresh_links(*, session: Session, settings: Settings) -> None:

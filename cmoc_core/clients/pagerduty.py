@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
-from cmoc_core.clients.http import ApiBadResponse, ApiRejected, JsonApi
+from cmoc_core.clients.http import ApiBadResponse, ApiError, ApiRejected, JsonApi
 from cmoc_core.timeutil import iso_z
 
 API = "PagerDuty"
@@ -17,6 +18,14 @@ OFFSET_CEILING = 10_000
 MAX_WINDOW = timedelta(days=180)
 ONCALL_WINDOW = timedelta(days=90)
 SMALLEST_WINDOW = timedelta(minutes=1)
+
+
+class OffsetCeilingReached(ApiError):
+    """A listing has more items than classic pagination reaches (offset + limit <= 10,000).
+
+    PagerDuty answers 400 past the ceiling and asks for narrower filters instead
+    (developer-docs `09-Pagination.md`); the items read so far were yielded.
+    """
 
 
 class PagerDutyClient:
@@ -64,6 +73,39 @@ class PagerDutyClient:
             params.append(("include[]", "incidents"))
         yield from self._windowed("log_entries", "log_entries", params, since, until, MAX_WINDOW)
 
+    def log_entries_total(self, *, since: datetime, until: datetime) -> list[int]:
+        """How many overview log entries the account has in each window of [since, until).
+
+        One request a window: `limit=1&total=true` asks for the count alone, as the official
+        client's `get_total` does (python-pagerduty `RestApiV2BaseClient.get_total`).
+        """
+        totals = []
+        start = since
+        while start < until:
+            end = min(start + MAX_WINDOW, until)
+            call = f"count log entries {iso_z(start)}..{iso_z(end)}"
+            query = [
+                ("is_overview", "true"),
+                ("since", iso_z(start)),
+                ("until", iso_z(end)),
+                ("total", "true"),
+                ("limit", "1"),
+                ("offset", "0"),
+            ]
+            body = self.http.json("GET", "log_entries", call=call, params=query)
+            total = body.get("total") if isinstance(body, dict) else None
+            if not isinstance(total, int):
+                raise ApiBadResponse(API, call, "the answer has no total")
+            totals.append(total)
+            start = end
+        return totals
+
+    def incident_log_entries(self, incident_id: str) -> Iterator[list[dict[str, Any]]]:
+        """Pages of one incident's overview log entries, whenever they were made."""
+        path = f"incidents/{incident_id}/log_entries"
+        call = f"list log entries of page {incident_id}"
+        yield from self._offset_pages(path, "log_entries", [("is_overview", "true")], call=call)
+
     def oncalls(
         self, *, since: datetime, until: datetime, schedule_ids: Sequence[str]
     ) -> Iterator[list[dict[str, Any]]]:
@@ -72,8 +114,21 @@ class PagerDutyClient:
         yield from self._windowed("oncalls", "oncalls", params, since, until, ONCALL_WINDOW)
 
     def users(self) -> Iterator[list[dict[str, Any]]]:
-        """Pages of the account's users."""
+        """Pages of the account's users; OffsetCeilingReached when more lie past 10,000."""
         yield from self._offset_pages("users", "users", [], call="list users")
+
+    def user(self, user_id: str) -> dict[str, Any] | None:
+        """One user by id (`GET /users/{id}`), or None when PagerDuty has no such user."""
+        call = f"read user {user_id}"
+        try:
+            answer = self.http.json("GET", f"users/{user_id}", call=call)
+        except ApiRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(answer, dict) or not isinstance(answer.get("user"), dict):
+            raise ApiBadResponse(API, call, "the answer has no user")
+        return answer["user"]
 
     def incident(self, incident_id: str) -> dict[str, Any]:
         """One incident as PagerDuty has it now."""
@@ -82,6 +137,31 @@ class PagerDutyClient:
         if not isinstance(answer, dict) or not isinstance(answer.get("incident"), dict):
             raise ApiBadResponse(API, call, "the answer has no incident")
         return answer["incident"]
+
+    def incident_details(self, incident_id: str) -> str | None:
+        """An incident's `body.details` as text, or None when it has none or is gone.
+
+        The current Incident schema has no `description`; the alert's details are in `body`,
+        which `GET /incidents/{id}` returns only with `include[]=body` (PagerDuty/api-schema
+        openapiv3.json; go-pagerduty `IncidentBody`). Details may be text or an object.
+        """
+        call = f"read details of page {incident_id}"
+        try:
+            answer = self.http.json(
+                "GET", f"incidents/{incident_id}", call=call, params=[("include[]", "body")]
+            )
+        except ApiRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        incident = answer.get("incident") if isinstance(answer, dict) else None
+        if not isinstance(incident, dict):
+            raise ApiBadResponse(API, call, "the answer has no incident")
+        body = incident.get("body")
+        details = body.get("details") if isinstance(body, dict) else None
+        if details is None or details == "":
+            return None
+        return details if isinstance(details, str) else json.dumps(details, sort_keys=True)
 
     def acknowledge(self, incident_id: str) -> dict[str, Any]:
         """Acknowledge a page; needs PAGERDUTY_FROM_EMAIL."""
@@ -166,7 +246,13 @@ class PagerDutyClient:
         self, path: str, key: str, params: list[tuple[str, str]], *, call: str
     ) -> Iterator[list[dict[str, Any]]]:
         offset, more = 0, True
-        while more and offset + PAGE_SIZE <= OFFSET_CEILING:
+        while more:
+            if offset + PAGE_SIZE > OFFSET_CEILING:
+                cause = (
+                    f"PagerDuty lists at most {OFFSET_CEILING:,} items by offset and more "
+                    f"remain after the first {offset:,}"
+                )
+                raise OffsetCeilingReached(API, call, cause)
             page = self._page(path, key, params, offset, call)
             yield page[key]
             offset += len(page[key])
@@ -180,3 +266,75 @@ class PagerDutyClient:
         if not isinstance(body, dict) or not isinstance(body.get(key), list):
             raise ApiBadResponse(API, call, f"the answer has no '{key}' list")
         return body
+
+    def current_user(self) -> dict[str, Any]:
+        """The user a user-level token belongs to (`GET /users/me`).
+
+        An account-level token has no user of its own, so PagerDuty refuses this read with a
+        400 (PagerDuty/api-schema openapiv3.json `getCurrentUser`; python-pagerduty
+        `api_key_access` reads that 400 as "account"), raised here as ApiRejected.
+        """
+        call = "read the token's user"
+        answer = self.http.json("GET", "users/me", call=call)
+        if not isinstance(answer, dict) or not isinstance(answer.get("user"), dict):
+            raise ApiBadResponse(API, call, "the answer has no user")
+        return answer["user"]
+
+    def incident_total(
+        self, *, since: datetime, until: datetime, service_ids: Sequence[str]
+    ) -> int:
+        """How many incidents were created in [since, until) on the services: one short page."""
+        call = "count pages"
+        params = [
+            *[("service_ids[]", s) for s in service_ids],
+            ("since", iso_z(since)),
+            ("until", iso_z(until)),
+            ("limit", "1"),
+            ("total", "true"),
+        ]
+        body = self.http.json("GET", "incidents", call=call, params=params)
+        total = body.get("total") if isinstance(body, dict) else None
+        if not isinstance(total, int) or isinstance(total, bool):
+            raise ApiBadResponse(API, call, "the answer has no total")
+        return total
+
+    def schedule(self, schedule_id: str) -> dict[str, Any] | None:
+        """One schedule by id (`GET /schedules/{id}`), or None when PagerDuty has no such one."""
+        call = f"read schedule {schedule_id}"
+        try:
+            answer = self.http.json("GET", f"schedules/{schedule_id}", call=call)
+        except ApiRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(answer, dict) or not isinstance(answer.get("schedule"), dict):
+            raise ApiBadResponse(API, call, "the answer has no schedule")
+        return answer["schedule"]
+
+    def first_schedules(self, *, limit: int = 1) -> list[dict[str, Any]]:
+        """The first schedules of the account (`GET /schedules?limit=N`)."""
+        call = "list schedules"
+        body = self.http.json("GET", "schedules", call=call, params={"limit": limit})
+        if not isinstance(body, dict) or not isinstance(body.get("schedules"), list):
+            raise ApiBadResponse(API, call, "the answer has no 'schedules' list")
+        return body["schedules"]
+
+    def user_by_email(self, email: str) -> dict[str, Any] | None:
+        """The account's user with this e-mail address (case aside), or None.
+
+        `GET /users?query=` finds users by e-mail as PagerDuty's own clients use it
+        (terraform-provider-pagerduty `data_source_pagerduty_user.go`, python-pagerduty
+        `find(..., attribute="email")`); the schema only says it matches names, so the answer is
+        checked for an exact e-mail match.
+        """
+        call = "find the PAGERDUTY_FROM_EMAIL user"
+        page = self._page("users", "users", [("query", email)], 0, call)
+        wanted = email.strip().lower()
+        return next(
+            (
+                user
+                for user in page["users"]
+                if isinstance(user, dict) and str(user.get("email") or "").strip().lower() == wanted
+            ),
+            None,
+        )

@@ -18,6 +18,21 @@ DEFAULT_PAGES_PER_YEAR = 130
 STATUS_INCIDENTS_PER_YEAR = 66
 CONTACT_REQUESTS_PER_YEAR = 40
 EOC_PAGES_PER_YEAR = 12
+# Services of other teams, whose incidents share the account's log with the CMOC pages.
+OTHER_SERVICES = (
+    ("Infrastructure", "GitLab.com - Web fleet"),
+    ("Infrastructure", "GitLab.com - API fleet"),
+    ("Infrastructure", "Sidekiq"),
+    ("Infrastructure", "Gitaly"),
+    ("Database", "Patroni - main"),
+    ("Database", "Patroni - ci"),
+    ("Database", "PgBouncer"),
+    ("Networking", "Cloudflare"),
+    ("Networking", "HAProxy"),
+    ("Observability", "Prometheus / Thanos"),
+    ("Observability", "Logging pipeline"),
+    ("Security", "Security operations"),
+)
 RESOLVED_MAINTENANCES = 7
 SCHEDULE_LEAD = timedelta(days=14)
 PD_API = "https://api.pagerduty.com"
@@ -61,6 +76,7 @@ class Person:
     gitlab_username: str
     gitlab_name: str
     gitlab_public_email: str | None
+    gitlab_email: str
 
 
 @dataclass
@@ -98,6 +114,8 @@ class Organisation:
     contact_request_label: str = cat.CONTACT_REQUEST_LABEL
     training_project: str = cat.TRAINING_PROJECT
     practice_event_label: str = cat.PRACTICE_EVENT_LABEL
+    # PagerDuty shows an incident's `body.details` only on `GET /incidents/{id}?include[]=body`.
+    pd_incident_details: dict[str, str] = field(default_factory=dict)
 
     def people_with_role(self, role: str) -> list[Person]:
         """The people holding `role` ("cmoc", "shadow", "sre", ...)."""
@@ -115,19 +133,32 @@ class Organisation:
 
 
 def generate(
-    *, seed: int = 7, end: datetime, days: int = 365, pages: int | None = None
+    *,
+    seed: int = 7,
+    end: datetime,
+    days: int = 365,
+    pages: int | None = None,
+    other_incidents: int = 0,
 ) -> Organisation:
-    """An organisation with `days` of history before `end`; the same inputs give the same data."""
+    """An organisation with `days` of history before `end`; the same inputs give the same data.
+
+    `pages` CMOC pages; `other_incidents` more incidents on other teams' services, as in an
+    account where CMOC pages are a small share of the whole log. Adding other incidents leaves
+    every other part of the organisation as it is without them.
+    """
     if end.tzinfo is None:
         raise ValueError("end must be timezone-aware")
     if days < 1:
         raise ValueError("days must be at least 1")
     if pages is None:
         pages = round(DEFAULT_PAGES_PER_YEAR * days / 365)
-    if pages < 0:
-        raise ValueError("pages must not be negative")
+    if pages < 0 or other_incidents < 0:
+        raise ValueError("pages and other_incidents must not be negative")
     end = end.astimezone(UTC).replace(microsecond=0)
-    return _Builder(random.Random(seed), seed=seed, end=end, days=days).build(pages)
+    org = _Builder(random.Random(seed), seed=seed, end=end, days=days).build(pages)
+    if other_incidents:
+        _OtherIncidents(org, random.Random(f"other-incidents-{seed}")).add(other_incidents)
+    return org
 
 
 class _Ids:
@@ -186,7 +217,7 @@ class _PageSpec:
     service: str
     triggered: datetime
     title: str
-    description: str
+    details: str
     responder: Person
     acks: list[tuple[datetime, Person]]
     resolved: tuple[datetime, Person | None] | None
@@ -288,6 +319,7 @@ class _Builder:
             rng.shuffle(people)
         self.scheduled: dict[tuple[str, date], Person] = {}
         self.drafts: list[_IssueDraft] = []
+        self.page_details: dict[str, str] = {}
 
     def build(self, pages: int) -> Organisation:
         self._pagerduty_directory()
@@ -337,6 +369,7 @@ class _Builder:
             shadow_schedule_ids=[self.schedules["shadow"]["id"]],
             statuspage_id=self.statuspage_id,
             practice_statuspage_id=practice_id,
+            pd_incident_details=self.page_details,
         )
 
     def _between(self, first: datetime, last: datetime) -> datetime:
@@ -352,6 +385,9 @@ class _Builder:
             "none": None,
         }[spec.email_mode]
         self.behaviour[spec.username] = spec
+        # The primary e-mail, which GitLab shows only to an administrator's token; an account
+        # without a public e-mail was registered with a personal address.
+        primary = email if spec.email_mode != "none" else f"{spec.username}@personal.example"
         return Person(
             name=spec.name,
             region=spec.region,
@@ -362,6 +398,7 @@ class _Builder:
             gitlab_username=spec.username,
             gitlab_name=spec.gitlab_name or spec.name,
             gitlab_public_email=public_email,
+            gitlab_email=primary,
         )
 
     def _spec(self, person: Person) -> cat.StaffSpec:
@@ -694,8 +731,8 @@ class _Builder:
             if plan:
                 plan.iid = iid
             self._production_issue(triggered, iid, kind, severity, plan)
-            title, description = self._page_text(iid, kind)
-            specs.append(self._page_spec(triggered, title, description, f"P{severity}", outcome))
+            title, details = self._page_text(iid, kind)
+            specs.append(self._page_spec(triggered, title, details, f"P{severity}", outcome))
         return specs
 
     def _page_time(self, plan: _StatusPlan) -> datetime:
@@ -704,10 +741,10 @@ class _Builder:
 
     def _page_text(self, iid: int, kind: cat.IncidentKind) -> tuple[str, str]:
         url = f"{GITLAB_WEB}/{cat.PRODUCTION_PROJECT}/-/issues/{iid}"
-        style = self.rng.choices(("title", "description", "none"), weights=(65, 20, 15))[0]
+        style = self.rng.choices(("title", "details", "none"), weights=(65, 20, 15))[0]
         if style == "title":
             return f"Incident #{iid}: {kind.title}", f"Woodhouse paged the CMOC. Issue: {url}"
-        if style == "description":
+        if style == "details":
             return f"CMOC requested: {kind.title}", f"Woodhouse paged the CMOC for {url}"
         return (
             "Communications Manager requested in #incident-management",
@@ -718,7 +755,7 @@ class _Builder:
         self,
         triggered: datetime,
         title: str,
-        description: str,
+        details: str,
         priority: str,
         outcome: str,
     ) -> _PageSpec:
@@ -754,7 +791,7 @@ class _Builder:
             service="cmoc",
             triggered=triggered,
             title=title,
-            description=description,
+            details=details,
             responder=responder,
             acks=acks,
             resolved=resolved,
@@ -775,7 +812,7 @@ class _Builder:
                     service="eoc",
                     triggered=triggered,
                     title=rng.choice(cat.EOC_ALERTS),
-                    description="Alertmanager alert for the production environment.",
+                    details="Alertmanager alert for the production environment.",
                     responder=sre,
                     acks=[(ack, sre)],
                     resolved=(ack + timedelta(seconds=rng.randint(600, 7200)), sre),
@@ -860,7 +897,6 @@ class _Builder:
             "html_url": incident_ref["html_url"],
             "incident_number": number,
             "title": spec.title,
-            "description": spec.description,
             "created_at": format_time(spec.triggered),
             "updated_at": format_time(events[-1].at),
             "status": status,
@@ -904,6 +940,7 @@ class _Builder:
             "resolve_reason": None,
             "incident_type": {"name": "incident_default"},
         }
+        self.page_details[incident_id] = spec.details
         return incident, entries
 
     def _resolve_event(self, at: datetime, resolver: Person | None, service_ref: Json) -> _LogEvent:
@@ -927,11 +964,15 @@ class _Builder:
             "created_at": format_time(event.at),
             "agent": event.agent,
             "channel": {"type": event.channel},
-            "service": service_ref,
             "incident": incident_ref,
             "teams": [self.team_ref],
             "contexts": [],
         }
+        # PagerDuty's schema declares `service` on a log entry, but none of its three log-entry
+        # examples carries it (PagerDuty/api-schema openapiv3.json): here only the entries the
+        # service itself made (trigger, notify, resolve by timeout) name it.
+        if event.agent.get("type") != "user_reference":
+            entry["service"] = service_ref
         if event.kind == "trigger_log_entry":
             entry["event_details"] = {"description": spec.title}
         if event.user is not None:
@@ -1233,19 +1274,26 @@ class _Builder:
         }
 
     def _gitlab_user(self, person: Person) -> Json:
+        """The account as GitLab stores it; the server shows each endpoint its own entity."""
+        return {
+            **self._user_basic(person),
+            "public_email": person.gitlab_public_email,
+            "email": person.gitlab_email,
+        }
+
+    def _user_basic(self, person: Person) -> Json:
+        """An issue's author or assignee: GitLab's UserBasic entity, which carries no e-mail."""
         return {
             "id": person.gitlab_user_id,
             "username": person.gitlab_username,
             "name": person.gitlab_name,
             "state": "active",
-            "locked": False,
             "avatar_url": f"{GITLAB_WEB}/uploads/user/avatar/{person.gitlab_user_id}/avatar.png",
             "web_url": f"{GITLAB_WEB}/{person.gitlab_username}",
-            "public_email": person.gitlab_public_email,
         }
 
     def _event_user(self, person: Person) -> Json:
-        user = self._gitlab_user(person)
+        user = self._user_basic(person)
         return {key: user[key] for key in ("id", "name", "username", "state", "avatar_url")}
 
     def _project(self, path: str) -> Json:
@@ -1299,7 +1347,7 @@ class _Builder:
         updated = max([draft.created, *(e[0] for e in events), *([closed] if closed else [])])
         severity = next((int(label[-1]) for label in labels if label.startswith("severity::")), 0)
         path = draft.project
-        author = self._gitlab_user(draft.author)
+        author = self._user_basic(draft.author)
         issue = {
             "id": issue_id,
             "iid": draft.iid,
@@ -1313,8 +1361,8 @@ class _Builder:
             "closed_by": author if closed else None,
             "labels": sorted(labels, key=str.lower),
             "milestone": None,
-            "assignees": [self._gitlab_user(p) for p in draft.assignees],
-            "assignee": self._gitlab_user(draft.assignees[0]) if draft.assignees else None,
+            "assignees": [self._user_basic(p) for p in draft.assignees],
+            "assignee": self._user_basic(draft.assignees[0]) if draft.assignees else None,
             "author": author,
             "type": draft.issue_type.upper(),
             "issue_type": draft.issue_type,
@@ -1354,3 +1402,201 @@ class _Builder:
             for at, action, label, user in events
         ]
         return issue, rendered
+
+
+class _OtherIncidents:
+    """Incidents of other teams' services, added to a built organisation.
+
+    They have their own random generator, so the rest of the organisation stays the same, and
+    the shapes of `_Builder._render_page`: a trigger by the service, a notification, mostly an
+    acknowledgement and a resolution by the engineer, else a resolution by timeout.
+    """
+
+    def __init__(self, org: Organisation, rng: random.Random) -> None:
+        self.org = org
+        self.rng = rng
+        self.ids = _Ids(rng)
+        self.ids.seen.update(s["id"] for s in org.pd_services)
+        self.responders = [
+            (person, _reference("user", str(person.pagerduty_user_id), person.name, "users"))
+            for person in org.people
+            if person.role == "sre" and person.pagerduty_user_id
+        ]
+        teams = {team: self.ids.pd() for team, _ in OTHER_SERVICES}
+        self.team_refs = {
+            team: _reference("team", team_id, team, "teams") for team, team_id in teams.items()
+        }
+        self.services: list[Json] = []
+        for team, name in OTHER_SERVICES:
+            service_id = self.ids.pd()
+            self.services.append(
+                {
+                    "id": service_id,
+                    "type": "service",
+                    "summary": name,
+                    "name": name,
+                    "description": f"Alerts of {name}",
+                    "status": "active",
+                    "self": f"{PD_API}/services/{service_id}",
+                    "html_url": f"{PD_WEB}/service-directory/{service_id}",
+                    "escalation_policy": org.pd_services[-1]["escalation_policy"],
+                    "teams": [self.team_refs[team]],
+                    "created_at": format_time(org.start - timedelta(days=900)),
+                }
+            )
+
+    def add(self, count: int) -> None:
+        """Add `count` incidents spread over the organisation's history."""
+        org, rng = self.org, self.rng
+        span = int((org.end - org.start).total_seconds()) - 3 * 3600
+        number = 1_000_000
+        incidents, entries = [], []
+        for moment in sorted(rng.randrange(span) for _ in range(count)):
+            number += rng.randint(1, 2)
+            incident, incident_entries = self._incident(
+                org.start + timedelta(seconds=moment), number
+            )
+            incidents.append(incident)
+            entries += incident_entries
+        org.pd_services = [*org.pd_services, *self.services]
+        org.pd_incidents = sorted(
+            [*org.pd_incidents, *incidents], key=lambda incident: incident["created_at"]
+        )
+        org.pd_log_entries = sorted(
+            [*org.pd_log_entries, *entries], key=lambda entry: entry["created_at"], reverse=True
+        )
+
+    def _incident(self, triggered: datetime, number: int) -> tuple[Json, list[Json]]:
+        rng = self.rng
+        service = rng.choice(self.services)
+        team_ref = service["teams"][0]
+        service_ref = _reference("service", service["id"], service["name"], "services")
+        person, user_ref = rng.choice(self.responders)
+        title = rng.choice(cat.EOC_ALERTS)
+        incident_id = self.ids.long("Q", 13)
+        incident_ref = _reference("incident", incident_id, f"[#{number}] {title}", "incidents")
+        notified = triggered + timedelta(seconds=rng.randint(3, 30))
+        events: list[tuple[datetime, str, Json, str, str, Json | None]] = [
+            (
+                triggered,
+                "trigger_log_entry",
+                service_ref,
+                "api",
+                "Triggered through the API.",
+                None,
+            ),
+            (
+                notified,
+                "notify_log_entry",
+                service_ref,
+                "sms",
+                f"Notified {person.name}.",
+                user_ref,
+            ),
+        ]
+        if rng.random() < 0.9:
+            ack = triggered + timedelta(seconds=rng.randint(30, 600))
+            resolved = ack + timedelta(seconds=rng.randint(300, 7200))
+            events.append(
+                (
+                    ack,
+                    "acknowledge_log_entry",
+                    user_ref,
+                    "website",
+                    f"Acknowledged by {person.name}.",
+                    None,
+                )
+            )
+            events.append(
+                (
+                    resolved,
+                    "resolve_log_entry",
+                    user_ref,
+                    "website",
+                    f"Resolved by {person.name}.",
+                    None,
+                )
+            )
+        else:
+            resolved = triggered + timedelta(seconds=rng.randint(600, 3 * 3600))
+            events.append(
+                (
+                    resolved,
+                    "resolve_log_entry",
+                    service_ref,
+                    "timeout",
+                    "Resolved by timeout.",
+                    None,
+                )
+            )
+        entries = []
+        for at, kind, agent, channel, summary, user in events:
+            entry_id = self.ids.long("R", 25)
+            entry: Json = {
+                "id": entry_id,
+                "type": kind,
+                "summary": summary,
+                "self": f"{PD_API}/log_entries/{entry_id}",
+                "html_url": None,
+                "created_at": format_time(at),
+                "agent": agent,
+                "channel": {"type": channel},
+                "incident": incident_ref,
+                "teams": [team_ref],
+                "contexts": [],
+            }
+            if agent.get("type") != "user_reference":
+                entry["service"] = service_ref
+            if kind == "trigger_log_entry":
+                entry["event_details"] = {"description": title}
+            if user is not None:
+                entry["user"] = user
+            entries.append(entry)
+        last = events[-1]
+        incident = {
+            "id": incident_id,
+            "type": "incident",
+            "summary": incident_ref["summary"],
+            "self": incident_ref["self"],
+            "html_url": incident_ref["html_url"],
+            "incident_number": number,
+            "title": title,
+            "created_at": format_time(triggered),
+            "updated_at": format_time(last[0]),
+            "status": "resolved",
+            "incident_key": f"{rng.getrandbits(128):032x}",
+            "service": service_ref,
+            "assignments": [],
+            "assigned_via": "escalation_policy",
+            "acknowledgements": [],
+            "last_status_change_at": format_time(last[0]),
+            "last_status_change_by": last[2],
+            "resolved_at": format_time(last[0]),
+            "first_trigger_log_entry": {
+                "id": entries[0]["id"],
+                "type": "trigger_log_entry_reference",
+                "self": entries[0]["self"],
+                "html_url": None,
+            },
+            "escalation_policy": service["escalation_policy"],
+            "teams": [team_ref],
+            "priority": None,
+            "urgency": "high",
+            "alert_counts": {"all": 1, "triggered": 0, "resolved": 1},
+            "pending_actions": [],
+            "conference_bridge": None,
+            "resolve_reason": None,
+            "incident_type": {"name": "incident_default"},
+        }
+        return incident, entries
+
+
+def _reference(kind: str, object_id: str, summary: str, path: str) -> Json:
+    """A PagerDuty reference to an object (`{id, type: "<kind>_reference", ...}`)."""
+    return {
+        "id": object_id,
+        "type": f"{kind}_reference",
+        "summary": summary,
+        "self": f"{PD_API}/{path}/{object_id}",
+        "html_url": f"{PD_WEB}/{path}/{object_id}",
+    }
