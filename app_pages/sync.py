@@ -1,6 +1,6 @@
 import streamlit as st
 
-from cmoc_core import people
+from cmoc_core import connection, people
 from cmoc_core.sources import SOURCE_NAMES, source_overview
 from cmoc_core.sync import SOURCES, earliest_since
 from cmoc_core.ui import deps, widgets
@@ -25,6 +25,41 @@ for column, status in zip(st.columns(len(overview)), overview, strict=True):
         )
         if status.last_error:
             st.error(widgets.escape_markdown(status.last_error))
+
+st.subheader("Test connection")
+st.caption(
+    "A few cheap reads per source: who each credential is and what it may do. Nothing is "
+    "written or posted, and no secret is shown."
+)
+SHOW = {
+    connection.Verdict.OK: st.success,
+    connection.Verdict.NOTE: st.info,
+    connection.Verdict.WARN: st.warning,
+    connection.Verdict.FAIL: st.error,
+}
+transport = context.sources.sandbox.transport if context.demo else None
+for service in connection.Service:
+    name = connection.SERVICE_NAMES[service]
+    missing = connection.missing_settings(service, context.settings)
+    with st.container(border=True):
+        label, action = st.columns([4, 1], vertical_alignment="center")
+        label.markdown(f"**{name}**")
+        if missing:
+            label.caption(f"Not configured: set {', '.join(missing)}.")
+        if action.button("Test connection", key=f"sync_test_{service}", disabled=bool(missing)):
+            with st.spinner(f"Testing {name}…"):
+                st.session_state[f"sync_connection_{service}"] = connection.check_connection(
+                    service,
+                    settings=context.settings,
+                    transport=transport,
+                    demo=context.demo,
+                    now=deps.now(),
+                )
+        tested = st.session_state.get(f"sync_connection_{service}")
+        if isinstance(tested, connection.ConnectionReport) and not missing:
+            st.caption(f"{tested.headline()} Tested {widgets.ago(tested.at, now=deps.now())}.")
+            for finding in tested.findings:
+                SHOW[finding.verdict](widgets.escape_markdown(finding.text))
 
 st.subheader("Sync now")
 source_col, since_col = st.columns(2)
@@ -63,6 +98,9 @@ if st.button("Sync now", type="primary", key="sync_now"):
     else:
         if not report.ok:
             st.error(widgets.escape_markdown(report.first_error or "unknown error"))
+        for stream in report.streams:
+            if stream.note:
+                st.info(widgets.escape_markdown(f"{stream.stream}: {stream.note}"))
         st.text(report.summary())
 
 st.subheader("People")

@@ -164,7 +164,17 @@ def recent_shifts(
 
 
 def current_shift(shifts: list[Shift], now: datetime) -> Shift | None:
-    """The shift on call at `now` (the latest to start), else the latest to have ended."""
+    """The shift to preselect: of those begun and still to hand over, the one ending nearest now.
+
+    A shift is still to hand over while it has no handover issue and one created now would
+    count (until two hours after its end). Without one, the shift on call at `now` (the latest
+    to start), else the latest to have ended.
+    """
+    due = [
+        s for s in shifts if s.start <= now and not s.handed_over and now <= s.end + HANDOVER_WINDOW
+    ]
+    if due:
+        return min(due, key=lambda s: (abs(s.end - now), s.end))
     on_call = rota.on_call_at(shifts, now)
     if on_call is not None:
         return on_call
@@ -549,8 +559,8 @@ def create(
     refused = outcome.cause.status if outcome.cause is not None else None
     if sudo and refused in (403, 404):
         refusal = (
-            f"GitLab refused to create the issue as @{sudo}: only an administrator's "
-            f"token may act for another user, and @{token_user}'s is not one."
+            f"GitLab refused to create the issue as @{sudo}: only an administrator's token "
+            f"with the sudo scope may act for another user, and @{token_user}'s is not one."
             if refused == 403
             else f"GitLab does not know the user @{sudo}."
         )

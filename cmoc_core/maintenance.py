@@ -3,12 +3,16 @@
 Status.io has no reschedule call. A reschedule schedules the replacement first and deletes the
 original only once the replacement exists, each step through the outbox: subscribers never see
 neither window, and a repeated or interrupted reschedule finishes without a second replacement.
+The replacement affects the same items as the original: Status.io lists a window's components
+and, apart, its containers (`components_affected`, `containers_affected`, statusio-go
+maintenance_types.go), so each component keeps only its own containers that the window lists.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -17,9 +21,9 @@ from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from cmoc_core import linking
+from cmoc_core import linking, timeutil
 from cmoc_core.clients import Clients
-from cmoc_core.clients.http import ApiError
+from cmoc_core.clients.http import ApiError, ApiRejected
 from cmoc_core.clients.statusio import StatusIoClient
 from cmoc_core.commands import (
     Command,
@@ -117,6 +121,25 @@ REMINDERS_UNKNOWN = (
     "leave “notify_email” unticked so subscribers do not get a duplicate reminder."
 )
 ALL_INFRASTRUCTURE_WARNING = "All infrastructure puts EVERY component under maintenance."
+# statusio-python and statusio-ruby document maintenance/update as "Update an active
+# maintenance"; statusio-ruby's spec updates a window just scheduled, and the dashboard has
+# "Post Update Without Starting" (handbook), but no source says the API accepts it before the
+# start. So the page says what happens if Status.io refuses, and a refusal loses nothing.
+UPDATE_BEFORE_START = (
+    "If Status.io refuses an update before the start, nothing is posted and your message stays "
+    "here: then post it with “Post Update Without Starting” in Status.io."
+)
+UPDATE_REFUSED_BEFORE_START = (
+    "Status.io refused the update to “{name}” before its start ({reason}): nothing was posted "
+    "and your message is kept; post it with “Post Update Without Starting” in Status.io, or "
+    "here once the maintenance has started."
+)
+UNLISTED_ITEMS = (
+    "{count} of this window's affected items {are} not in the synced component list, so the "
+    "form below cannot tick {them}: sync Status.io, then reschedule, so the new window keeps "
+    "{them}."
+)
+UNLISTED_NOTE = "Also affects {count} item{s} not in the synced component list."
 
 EMPTY_NAME = "The name is empty: say in simple terms what is being maintained."
 EMPTY_DETAILS = "The details are empty: say what users will notice, and for how long."
@@ -146,9 +169,9 @@ ORIGINAL_DELETED = (
 NOT_REFRESHED = " The list could not be refreshed from Status.io ({reason})."
 
 
-def when(moment: datetime) -> str:
+def when(at: datetime) -> str:
     """`24-11-2026 14:00 UTC`: a time as the page writes it (the handbook's DD-MM-YYYY, UTC)."""
-    return f"{moment.astimezone(UTC):%d-%m-%Y %H:%M} UTC"
+    return timeutil.moment(at)
 
 
 def span(start: datetime | None, end: datetime | None) -> str:
@@ -209,8 +232,10 @@ class Note:
 class Window:
     """A maintenance window with its messages and what this app knows of its settings.
 
-    `automation` and `notify` are known for windows scheduled from here (None otherwise);
-    `component_ids` are the `component-container` ids of its components.
+    `automation` and `notify` are known for windows scheduled from here (None otherwise).
+    `components` names each affected item as `Website (Google Compute Engine)`;
+    `component_ids` are their `component-container` ids, and `unlisted` the affected items
+    whose component is missing from the synced component list (no form can offer them).
     """
 
     id: str
@@ -224,6 +249,7 @@ class Window:
     issue_url: str | None
     automation: bool | None = None
     notify: dict[str, bool] | None = None
+    unlisted: list[str] = field(default_factory=list)
 
     @property
     def details(self) -> str:
@@ -270,15 +296,14 @@ def board(*, session: Session, statuspage_id: str, project: str) -> Board:
         notes[message.maintenance_id].append(
             Note(message.posted_at, message.details, message.state)
         )
-    ids_by_name: dict[str, list[str]] = defaultdict(list)
-    for component in components(session=session, statuspage_id=statuspage_id):
-        ids_by_name[component.name].append(component.id)
+    page = components(session=session, statuspage_id=statuspage_id)
     known = _known_settings(session)
     issue = linking.issue_url_pattern(project)
     windows = []
     for row in rows:
         found = (issue.search(n.details) for n in notes[row.id])
         settings = known.get(row.id, {})
+        ids, labels, unlisted = _affected(row.components, page, settings.get("components"))
         windows.append(
             Window(
                 id=row.id,
@@ -286,12 +311,13 @@ def board(*, session: Session, statuspage_id: str, project: str) -> Board:
                 phase=MaintenancePhase(row.phase),
                 planned_start=row.planned_start,
                 planned_end=row.planned_end,
-                components=list(row.components),
-                component_ids=[i for name in row.components for i in ids_by_name[name]],
+                components=labels,
+                component_ids=ids,
                 messages=notes[row.id],
                 issue_url=next((m.group(0) for m in found if m), None),
                 automation=settings.get("automation"),
                 notify=settings.get("notify"),
+                unlisted=unlisted,
             )
         )
     never = datetime.max.replace(tzinfo=UTC)
@@ -305,8 +331,40 @@ def board(*, session: Session, statuspage_id: str, project: str) -> Board:
     )
 
 
+def _affected(
+    stored: list[str], page: list[Component], scheduled: tuple[str, ...] | None
+) -> tuple[list[str], list[str], list[str]]:
+    """A window's affected items: their ids, their names, and those the page does not list.
+
+    `stored` holds the `component-container` pairs its listing allows (see `affected_items`).
+    A pair whose component the page lists without that container is no item of the window.
+    When the window was scheduled from here with items that account for the whole listing,
+    those exact items are kept: the listing alone cannot tell Website-GCE with API-CF from
+    all four pairs.
+    """
+    by_id = {c.id: c for c in page}
+    listed_components = {c.component_id for c in page}
+    ids: list[str] = []
+    unlisted: list[str] = []
+    for item in dict.fromkeys(stored):
+        if item in by_id:
+            ids.append(item)
+        elif item.partition("-")[0] not in listed_components:
+            unlisted.append(item)
+    if scheduled and set(scheduled) <= set(ids) and _parts(scheduled) == _parts(ids):
+        ids = [item for item in ids if item in set(scheduled)]
+    labels = [f"{by_id[i].name} ({by_id[i].container_name})" for i in ids]
+    return ids, labels, unlisted
+
+
+def _parts(items: Iterable[str]) -> tuple[set[str], set[str]]:
+    """The components and the containers named by `component-container` ids."""
+    pairs = [item.partition("-") for item in items]
+    return {c for c, _, _ in pairs}, {k for _, _, k in pairs}
+
+
 def _known_settings(session: Session) -> dict[str, dict[str, Any]]:
-    """Automation and notices of windows scheduled from here, and which had automation disabled."""
+    """Settings and items of windows scheduled from here, and which had automation disabled."""
     entries = session.exec(
         select(OutboxEntry)
         .where(
@@ -322,6 +380,7 @@ def _known_settings(session: Session) -> dict[str, dict[str, Any]]:
             known[(entry.result or {}).get("maintenance_id", "")] = {
                 "automation": command.automation,
                 "notify": dict(command.notify),
+                "components": command.components,
             }
         elif isinstance(command, PostMaintenance) and command.automation_disabled:
             known[command.maintenance_id]["automation"] = False
@@ -338,10 +397,40 @@ def components(*, session: Session, statuspage_id: str) -> list[Component]:
     return list(session.exec(query))
 
 
+def affected_items(raw: dict[str, Any]) -> list[str]:
+    """A listed window's affected items as `component-container` ids (`infrastructure_affected`).
+
+    Status.io lists the window's components and its containers apart (statusio-go
+    maintenance_types.go). Each component is paired with the listed containers it has: those
+    in its own `containers` when the listing carries them, else every listed container, left
+    for `board` to check against the page's component list.
+    """
+    containers = [_id_of(c) for c in raw.get("containers_affected") or []]
+    items = []
+    for component in raw.get("components_affected") or []:
+        component_id = _id_of(component)
+        own = component.get("containers") if isinstance(component, dict) else None
+        has = None if not isinstance(own, list) else {_id_of(c) for c in own}
+        items += [
+            f"{component_id}-{container}"
+            for container in containers
+            if component_id and container and (has is None or container in has)
+        ]
+    return list(dict.fromkeys(items))
+
+
+def _id_of(item: Any) -> str:
+    """The id of a listed component or container, given as an object or as its id."""
+    return str(item.get("_id") or "") if isinstance(item, dict) else str(item or "")
+
+
 def rows(
     listing: dict[str, list[dict[str, Any]]], statuspage_id: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The stored rows of Status.io's maintenance list: windows and their messages."""
+    """The stored rows of Status.io's maintenance list: windows and their messages.
+
+    A window's `components` are its affected items as `component-container` ids.
+    """
     windows, messages = [], []
     for phase, items in listing.items():
         for raw in items:
@@ -354,9 +443,7 @@ def rows(
                     "phase": phase,
                     "planned_start": parse_time(raw.get("datetime_planned_start")),
                     "planned_end": parse_time(raw.get("datetime_planned_end")),
-                    "components": [
-                        c.get("name") or "" for c in raw.get("components_affected") or []
-                    ],
+                    "components": affected_items(raw),
                 }
             )
             for position, message in enumerate(raw.get("messages") or []):
@@ -428,6 +515,29 @@ def warns_of_reminders(window: Window, action: Action) -> bool:
         and window.phase == MaintenancePhase.UPCOMING
         and window.reminders is not False
     )
+
+
+def refusal_note(window: Window, action: Action) -> str | None:
+    """What happens if Status.io refuses this action, when no source says it accepts it."""
+    before_start = action == Action.UPDATE and window.phase == MaintenancePhase.UPCOMING
+    return UPDATE_BEFORE_START if before_start else None
+
+
+def reschedule_warnings(window: Window) -> list[str]:
+    """What a reschedule of this window cannot keep on its own, in plain words."""
+    count = len(window.unlisted)
+    if not count:
+        return []
+    one = count == 1
+    return [
+        UNLISTED_ITEMS.format(count=count, are="is" if one else "are", them="it" if one else "them")
+    ]
+
+
+def unlisted_note(window: Window) -> str | None:
+    """The affected items a window's card cannot name, counted."""
+    count = len(window.unlisted)
+    return UNLISTED_NOTE.format(count=count, s="" if count == 1 else "s") if count else None
 
 
 def warnings(window: Window, action: Action) -> list[str]:
@@ -560,7 +670,12 @@ class Publisher:
             subject=SUBJECTS[action].format(name=window.name),
             automation_disabled=notice.automation_disabled,
         )
-        return self._refreshed(self._send(command, now))
+        outcome = self._send(command, now)
+        if refusal_note(window, action) and isinstance(outcome.cause, ApiRejected):
+            reason = outcome.cause.cause
+            message = UPDATE_REFUSED_BEFORE_START.format(name=window.name, reason=reason)
+            return replace(outcome, message=message)
+        return self._refreshed(outcome)
 
     def reschedule(self, *, window: Window, plan: Plan, now: datetime) -> Outcome:
         """Move an upcoming window: schedule the replacement, then delete the original."""

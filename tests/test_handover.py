@@ -313,8 +313,8 @@ def test_sudo_refused_says_so_keeps_the_draft_and_offers_the_tokens_user(
     assert refused.outcome.status == "failed"
     assert refused.outcome.message == (
         f"GitLab refused to create the issue as @{cmoc.gitlab_username}: only an administrator's "
-        "token may act for another user, and @cmoc-cockpit-bot's is not one. Nothing was "
-        "created; your draft is kept."
+        "token with the sudo scope may act for another user, and @cmoc-cockpit-bot's is not "
+        "one. Nothing was created; your draft is kept."
     )
     assert refused.fallback_author == "cmoc-cockpit-bot"
     assert len(handover_issues(box)) == before
@@ -332,6 +332,21 @@ def test_sudo_refused_says_so_keeps_the_draft_and_offers_the_tokens_user(
     assert handover_figures(world, settings) == {"shifts": 1, "handed_over": 0}
     shift = the_shift(world, settings, now=END)
     assert (shift.handed_over, shift.counted) == (True, False)
+
+
+def test_sudo_refused_for_a_token_without_the_sudo_scope_names_the_scope(
+    world, settings, gitlab, box, cmoc
+):
+    box.gitlab.sudo_scope = False
+    shift = the_shift(world, settings, now=END)
+    before = len(handover_issues(box))
+
+    refused = create(world, gitlab, settings, shift)
+
+    assert refused.outcome.status == "failed"
+    assert "an administrator's token with the sudo scope" in refused.outcome.message
+    assert refused.fallback_author == "cmoc-cockpit-bot"
+    assert len(handover_issues(box)) == before
 
 
 def test_a_gitlab_account_gitlab_does_not_know_is_refused_with_its_name(

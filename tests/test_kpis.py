@@ -1054,9 +1054,7 @@ def test_shifts_synced_ahead_count_only_once_they_began_and_their_handover_windo
     bob = world.person("Bob Brown", email="bob@example.com", pd_id="PBOB", gitlab_id="102")
     now = utc(2026, 2, 10, 12)
     world.shift(alice, utc(2026, 2, 10, 0), utc(2026, 2, 10, 8))  # ended 4 h ago: judged
-    world.shift(
-        bob, utc(2026, 2, 10, 8), utc(2026, 2, 10, 11)
-    )  # ended 1 h ago: still in time
+    world.shift(bob, utc(2026, 2, 10, 8), utc(2026, 2, 10, 11))  # ended 1 h ago: still in time
     world.shift(alice, utc(2026, 2, 12, 0), utc(2026, 2, 12, 8))  # synced ahead: not yet
     world.shift(bob, utc(2026, 2, 14, 0), utc(2026, 2, 14, 8), kind=ScheduleKind.SHADOW)
     with session_scope(sqlite_engine) as session:

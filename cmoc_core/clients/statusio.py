@@ -13,7 +13,8 @@ maintenance" (statusio-ruby spec).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -26,6 +27,14 @@ MAX_PAGES = 1000
 PLANNED_DATE = "%m/%d/%Y"
 PLANNED_TIME = "%H:%M"
 MAINTENANCE_NOTICES = ("now", "72_hr", "24_hr", "1_hr")
+
+
+@dataclass(frozen=True)
+class IncidentIds:
+    """The ids of a status page's active and resolved incidents (`incidents/{id}`)."""
+
+    active: frozenset[str]
+    resolved: frozenset[str]
 
 
 class StatusIoClient:
@@ -60,12 +69,37 @@ class StatusIoClient:
         result = self._result("list components", f"component/list/{page_id}")
         return _as_list(result, "list components")
 
+    def incident_ids(self, *, statuspage_id: str | None = None) -> IncidentIds:
+        """Every active and resolved incident's id, in one request."""
+        call = "list incident ids"
+        result = self._result(call, f"incidents/{statuspage_id or self.statuspage_id}")
+        if not isinstance(result, dict):
+            raise ApiBadResponse(API, call, "the result is not an object")
+        lists = [result.get(f"{which}_incidents") or [] for which in ("active", "resolved")]
+        if not all(isinstance(ids, list) for ids in lists):
+            raise ApiBadResponse(API, call, "the incident ids are not lists")
+        active, resolved = (frozenset(str(i) for i in ids) for ids in lists)
+        return IncidentIds(active=active, resolved=resolved)
+
     def incident_pages(
-        self, which: Literal["active", "resolved"], *, statuspage_id: str | None = None
+        self,
+        which: Literal["active", "resolved"],
+        *,
+        until_seen: Collection[str] | None = None,
+        statuspage_id: str | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Pages of active or resolved incidents (newest first) until an empty page."""
+        """Pages of active or resolved incidents, in the service's order, until none is new.
+
+        The order, page size and first page number of `incident/list/{which}/{id}?page=N` are
+        undocumented (statusio-go `IncidentListActive`/`IncidentListResolved` only send
+        `?page=N`), so nothing here assumes an order: reading stops at an empty page, at a page
+        of incidents already seen, or once every id of `until_seen` has been seen.
+        """
         call = f"list {which} incidents"
         page_id = statuspage_id or self.statuspage_id
+        wanted = set(until_seen) if until_seen is not None else None
+        if wanted is not None and not wanted:
+            return
         seen: set[object] = set()
         for page in range(1, MAX_PAGES + 1):
             items = _as_list(
@@ -77,6 +111,8 @@ class StatusIoClient:
                 return
             seen.update(item.get("_id") for item in fresh)
             yield fresh
+            if wanted is not None and wanted <= seen:
+                return
 
     def maintenances(self, *, statuspage_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
         """Active, upcoming and resolved maintenance windows (a missing list is empty)."""

@@ -45,3 +45,15 @@ class ZendeskClient:
         if not isinstance(body, dict) or not isinstance(body.get("count"), int):
             raise ApiBadResponse(API, call, "the answer has no count")
         return body["count"]
+
+    def current_user(self) -> dict[str, Any]:
+        """The user the credentials sign in as (`GET /api/v2/users/me`, "Show Self").
+
+        Zendesk answers this read for anonymous visitors too, with a user whose `id` is null
+        (developer.zendesk.com api-reference/ticketing/users/users).
+        """
+        call = "read the signed-in user"
+        body = self.http.json("GET", "users/me", call=call)
+        if not isinstance(body, dict) or not isinstance(body.get("user"), dict):
+            raise ApiBadResponse(API, call, "the answer has no user")
+        return body["user"]

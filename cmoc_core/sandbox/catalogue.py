@@ -54,7 +54,7 @@ STAFF = (
     StaffSpec("Diego Ramírez", "AMER", "cmoc", "dramirez", None, "same", 0.10, 0.15, 0.25),
     StaffSpec("Priya Natarajan", "AMER", "cmoc", "pnatarajan", None, "empty", 0.05, 0.08, 0.08),
     StaffSpec("Siobhán O'Connor", "EMEA", "cmoc", "soconnor", "Siobhan OConnor", "none"),
-    StaffSpec("Lukas Becker", "EMEA", "cmoc", "lbecker", None, "case", 0.03, 0.05, 0.05),
+    StaffSpec("Lukas Becker", "EMEA", "cmoc", "lbecker", "Luke Becker", "case", 0.03, 0.05, 0.05),
     StaffSpec("Amara Okafor", "EMEA", "cmoc", "aokafor", None, "same", 0.18, 0.22, 0.12),
     StaffSpec("Kenji Watanabe", "APAC", "cmoc", "kwatanabe", None, "same", 0.05, 0.08, 0.06),
     StaffSpec("Chloe Nguyen", "APAC", "cmoc", "cnguyen", None, "empty", 0.10, 0.12, 0.15),

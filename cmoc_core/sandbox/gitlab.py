@@ -1,15 +1,24 @@
-"""Fake GitLab REST API v4: projects, their issues and the issues' label events.
+"""Fake GitLab REST API v4: projects, their issues, the issues' label events, and users.
 
 The token belongs to an administrator, so `sudo` (a parameter or the `Sudo` header, naming a
-username or a user id) makes a request act as that user, as GitLab allows administrators.
+username or a user id) makes a request act as that user, as GitLab allows administrators whose
+token has the `sudo` scope (doc/api/rest/authentication.md "Sudo", lib/api/helpers.rb `sudo!`).
+
+Shapes follow gitlabhq `lib/api/entities/*.rb`: an issue's `author`, `assignees` and
+`closed_by` are `UserBasic` (`user_safe.rb` + `user_basic.rb`: id, username, name, state,
+avatar_url, web_url), so they never carry an e-mail; `public_email` is only on `GET /users/:id`
+(`Entities::User`), and an administrator's token gets `UserDetailsWithAdmin` there, which adds
+the account's primary `email` (`lib/api/users.rb`).
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
@@ -30,7 +39,36 @@ TOKEN = "sandbox-gitlab-token"
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 COUNT_LIMIT = 10_000
+# `offset_pagination_limit` (doc/administration/instance_limits.md), enforced on endpoints that
+# offer keyset pagination (lib/api/helpers/pagination_strategies.rb).
+OFFSET_LIMIT = 50_000
 ORDER_FIELDS = ("created_at", "updated_at")
+# Keyset pagination of project issues (GitLab 18.3, gitlab-org/gitlab!199887) also orders by id;
+# orders it does not support fall back to offset pagination.
+KEYSET_ORDER_FIELDS = ("id", "created_at", "updated_at")
+USER_BASIC_KEYS = ("id", "username", "name", "state", "avatar_url", "web_url")
+# `Entities::User` beyond UserBasic (lib/api/entities/user.rb), as a user without a profile.
+USER_PROFILE = {
+    "bio": "",
+    "location": "",
+    "skype": "",
+    "linkedin": "",
+    "twitter": "",
+    "website_url": "",
+    "organization": "",
+    "job_title": "",
+    "pronouns": None,
+    "bot": False,
+    "work_information": None,
+    "bio_html": "",
+}
+INSUFFICIENT_SCOPE = {
+    "error": "insufficient_scope",
+    "error_description": (
+        "The request requires higher privileges than provided by the access token."
+    ),
+    "scope": "sudo",
+}
 TIME_FILTERS: dict[str, tuple[str, Callable[[datetime, datetime], bool]]] = {
     "created_after": ("created_at", lambda value, bound: value >= bound),
     "created_before": ("created_at", lambda value, bound: value <= bound),
@@ -46,11 +84,20 @@ TOKEN_USER = {
 }
 TOKEN_USER_FULL = {
     **TOKEN_USER,
-    "locked": False,
     "avatar_url": f"{GITLAB_WEB}/uploads/user/avatar/{TOKEN_USER['id']}/avatar.png",
     "web_url": f"{GITLAB_WEB}/{TOKEN_USER['username']}",
+    "email": "cmoc-cockpit-bot@example.com",
 }
 EVENT_USER_KEYS = ("id", "name", "username", "state", "avatar_url")
+# The token's own record (doc/api/personal_access_tokens.md "Get details on a personal access
+# token"; lib/api/entities/personal_access_token_with_last_used_ips.rb adds `last_used_ips`).
+TOKEN_ID = 7_700_001
+TOKEN_NAME = "cmoc-cockpit"
+TOKEN_CREATED_AT = "2026-01-05T09:00:00.000Z"
+TOKEN_LIFETIME_DAYS = 180
+# `Gitlab::Access`: Guest 10, Planner 15, Reporter 20, Developer 30, Maintainer 40, Owner 50.
+NOTIFICATION_LEVEL_GLOBAL = 3
+READ_SCOPES = ("api", "read_api")
 NEW_LABEL_COLOR = "#6699cc"
 NEW_LABEL_FIRST_ID = 6_000_000
 ISSUE_TYPES = ("issue", "incident", "test_case", "task")
@@ -182,6 +229,50 @@ def paginate(items: list[Json], request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json=items[start : start + per_page], headers=headers)
 
 
+def user_basic(user: Json) -> Json:
+    """`user` as GitLab shows an issue's author or assignee (the UserBasic entity)."""
+    return {key: user[key] for key in USER_BASIC_KEYS}
+
+
+SortKey = tuple[float | int, ...]
+
+
+def _encode_cursor(key: SortKey) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
+
+
+def _decode_cursor(text: str) -> SortKey:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(text.encode()))
+    except ValueError:
+        raise BadRequest("cursor is invalid") from None
+    if not isinstance(values, list) or not all(isinstance(v, int | float) for v in values):
+        raise BadRequest("cursor is invalid")
+    return tuple(values)
+
+
+def keyset_paginate(
+    items: list[Json], request: httpx.Request, key: Callable[[Json], SortKey], *, descending: bool
+) -> httpx.Response:
+    """One keyset page of `items` (sorted by `key`): a `Link: rel="next"` only while more remain.
+
+    As GitLab's cursor pager (lib/gitlab/pagination/keyset/cursor_pager.rb and
+    header_builder.rb): the next link repeats the request's parameters plus `cursor`; no
+    `x-page`, `x-total` or `x-next-page` header.
+    """
+    params = request.url.params
+    per_page = min(_positive_int(params, "per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE)
+    if cursor := params.get("cursor"):
+        after = _decode_cursor(cursor)
+        items = [i for i in items if (key(i) < after if descending else key(i) > after)]
+    page = items[:per_page]
+    headers = {}
+    if len(items) > per_page:
+        url = request.url.copy_set_param("cursor", _encode_cursor(key(page[-1])))
+        headers["link"] = f'<{url}>; rel="next"'
+    return httpx.Response(200, json=page, headers=headers)
+
+
 def _label_filter(spec: str | None, *, negate: bool = False) -> Callable[[Json], bool] | None:
     if not spec:
         return None
@@ -205,10 +296,27 @@ class GitLabServer:
         token: str = TOKEN,
         clock: Callable[[], datetime] | None = None,
         admin: bool = True,
+        sudo_scope: bool = True,
+        keyset: bool = True,
+        offset_limit: int = OFFSET_LIMIT,
     ) -> None:
         self.org = org
         self.token = token
         self.admin = admin
+        self.sudo_scope = sudo_scope
+        # The token's scopes when set; else `api`, plus `sudo` when `sudo_scope`. A token
+        # without `api` is refused writes, one with neither `api` nor `read_api` reads
+        # (403 insufficient_scope, lib/api/api_guard.rb).
+        self.token_scopes: list[str] | None = None
+        # None: the token's expiry date, TOKEN_LIFETIME_DAYS after the sandbox's present.
+        self.token_expires_at: date | None = None
+        # The token user's own role in a project (path -> `Gitlab::Access` level); none by
+        # default: an administrator sees every project without being a member.
+        self.memberships: dict[str, int] = {}
+        # False answers as GitLab before 18.3: project issues know neither keyset pagination
+        # nor `order_by=id`, and offset pages are not capped.
+        self.keyset = keyset
+        self.offset_limit = offset_limit
         self.users: dict[str, Json] = {}
         for user in [TOKEN_USER_FULL, *org.gitlab_users]:
             self.users[str(user["id"])] = self.users[user["username"].lower()] = user
@@ -252,6 +360,11 @@ class GitLabServer:
         sudo = request.headers.get("sudo") or request_params(request).get("sudo")
         if sudo and not self.admin:
             return _message(403, "403 Forbidden - Must be admin to use sudo")
+        if sudo and "sudo" not in self.scopes:
+            return httpx.Response(403, json=INSUFFICIENT_SCOPE)
+        refused = self._scope_refusal(request.method, path)
+        if refused is not None:
+            return refused
         user = self.users.get(str(sudo).lower()) if sudo else TOKEN_USER_FULL
         if user is None:
             return _message(404, "404 User Not Found")
@@ -273,9 +386,68 @@ class GitLabServer:
         except BadRequest as exc:
             return _message(400, str(exc), "error")
 
+    @property
+    def scopes(self) -> list[str]:
+        """The token's scopes."""
+        if self.token_scopes is not None:
+            return list(self.token_scopes)
+        return ["api", "sudo"] if self.sudo_scope else ["api"]
+
+    def _scope_refusal(self, method: str, path: str) -> httpx.Response | None:
+        """GitLab's 403 for a request the token's scopes do not cover, else None."""
+        parts = [part for part in path.strip("/").split("/") if part]
+        if parts in (["user"], ["personal_access_tokens", "self"]):
+            # `/user` also allows `read_user`; a token may always read itself.
+            return None
+        needed = ("api",) if method != "GET" else READ_SCOPES
+        if any(scope in self.scopes for scope in needed):
+            return None
+        return httpx.Response(403, json={**INSUFFICIENT_SCOPE, "scope": " ".join(needed)})
+
+    def _token_details(self) -> Json:
+        """GET /personal_access_tokens/self: the token's record."""
+        expires = self.token_expires_at or (
+            self.clock().date() + timedelta(days=TOKEN_LIFETIME_DAYS)
+        )
+        return {
+            "id": TOKEN_ID,
+            "name": TOKEN_NAME,
+            "revoked": False,
+            "created_at": TOKEN_CREATED_AT,
+            "description": "CMOC Cockpit sync and handovers",
+            "scopes": self.scopes,
+            "user_id": TOKEN_USER["id"],
+            "last_used_at": format_time(self.clock()),
+            "active": expires >= self.clock().date(),
+            "expires_at": expires.isoformat(),
+            "last_used_ips": ["127.0.0.1"],
+        }
+
+    def _project(self, project: Json, user: Json) -> Json:
+        """GET /projects/:id for a signed-in user: the project with the user's `permissions`.
+
+        doc/api/projects.md "Get a single project": `project_access` and `group_access`, each
+        `{access_level, notification_level}` or null when the user is not a member that way.
+        """
+        level = self.memberships.get(project["path_with_namespace"])
+        if user is not TOKEN_USER_FULL or level is None:
+            access = None
+        else:
+            access = {"access_level": level, "notification_level": NOTIFICATION_LEVEL_GLOBAL}
+        return {**project, "permissions": {"project_access": access, "group_access": None}}
+
     def _route(self, parts: list[str], request: httpx.Request, user: Json) -> httpx.Response:
         if parts == ["user"]:
-            return httpx.Response(200, json={key: user[key] for key in TOKEN_USER})
+            # GET /user (lib/api/users.rb): UserWithAdmin, which adds `is_admin`, for a user who
+            # can read all resources; UserPublic otherwise.
+            answer = {key: user[key] for key in TOKEN_USER}
+            if self.admin and user is TOKEN_USER_FULL:
+                answer["is_admin"] = True
+            return httpx.Response(200, json=answer)
+        if parts == ["personal_access_tokens", "self"]:
+            return httpx.Response(200, json=self._token_details())
+        if len(parts) == 2 and parts[0] == "users":
+            return self._user(parts[1])
         if len(parts) < 2 or parts[0] != "projects":
             return _message(404, "404 Not Found", "error")
         project = self.projects.get(parts[1])
@@ -284,9 +456,10 @@ class GitLabServer:
         path = project["path_with_namespace"]
         match parts[2:]:
             case []:
-                return httpx.Response(200, json=project)
+                return httpx.Response(200, json=self._project(project, user))
             case ["issues"]:
-                return paginate(self._issues(path, request.url.params), request)
+                # List project issues (doc/api/issues.md): keyset or offset pagination.
+                return self._issue_listing(path, request)
             case ["issues", iid]:
                 issue = self._issue(path, iid)
                 return httpx.Response(200, json=issue) if issue else _message(404, "404 Not found")
@@ -296,19 +469,62 @@ class GitLabServer:
                 return paginate(self.label_events[path].get(int(iid), []), request)
         return _message(404, "404 Not Found", "error")
 
+    def _user(self, user_id: str) -> httpx.Response:
+        """GET /users/:id: `Entities::User`, or `UserDetailsWithAdmin` for an administrator."""
+        found = self.users.get(user_id) if user_id.isdigit() else None
+        if found is None:
+            return _message(404, "404 User Not Found")
+        answer = {
+            **user_basic(found),
+            "created_at": "2019-04-01T09:00:00.000Z",
+            **USER_PROFILE,
+            "public_email": found.get("public_email"),
+        }
+        if self.admin:
+            answer.update(email=found.get("email"), is_admin=found is TOKEN_USER_FULL)
+        return httpx.Response(200, json=answer)
+
+    def _issue_listing(self, path: str, request: httpx.Request) -> httpx.Response:
+        """Project issues, a keyset page when asked and supported, else an offset page.
+
+        Offset pages past the instance's `offset_pagination_limit` answer 405, as GitLab does
+        for types that offer keyset pagination (lib/api/helpers/pagination_strategies.rb).
+        """
+        params = request.url.params
+        issues, key = self._issues(path, params)
+        order_by = params.get("order_by") or "created_at"
+        if self.keyset and params.get("pagination") == "keyset" and order_by in KEYSET_ORDER_FIELDS:
+            descending = (params.get("sort") or "desc") == "desc"
+            return keyset_paginate(issues, request, key, descending=descending)
+        per_page = min(_positive_int(params, "per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE)
+        page = _positive_int(params, "page", 1)
+        if self.keyset and self.offset_limit and page * per_page > self.offset_limit:
+            # Grape's `error!` with a text answers `{"error": ...}`.
+            return _message(
+                405,
+                f"Offset pagination has a maximum allowed offset of {self.offset_limit} for "
+                "requests that return objects of type Issue. Remaining records can be "
+                "retrieved using keyset pagination.",
+                "error",
+            )
+        return paginate(issues, request)
+
     def _issue(self, path: str, iid: str) -> Json | None:
         if not iid.isdigit():
             return None
         return next((i for i in self.issues[path] if i["iid"] == int(iid)), None)
 
-    def _issues(self, path: str, params: httpx.QueryParams) -> list[Json]:
-        """The project's issues matching GitLab's list filters, in the asked order."""
+    def _issues(
+        self, path: str, params: httpx.QueryParams
+    ) -> tuple[list[Json], Callable[[Json], SortKey]]:
+        """The project's issues matching GitLab's list filters in the asked order, and its key."""
         state = params.get("state") or "all"
         if state not in ("opened", "closed", "all"):
             raise BadRequest("state does not have a valid value")
         order_by = params.get("order_by") or "created_at"
         sort = params.get("sort") or "desc"
-        if order_by not in ORDER_FIELDS:
+        orders = KEYSET_ORDER_FIELDS if self.keyset else ORDER_FIELDS
+        if order_by not in orders:
             raise BadRequest("order_by does not have a valid value")
         if sort not in ("asc", "desc"):
             raise BadRequest("sort does not have a valid value")
@@ -339,10 +555,14 @@ class GitLabServer:
             )
         selected = [issue for issue in self.issues[path] if all(c(issue) for c in checks)]
         position = 0 if order_by == "created_at" else 1
-        selected.sort(
-            key=lambda issue: (times[issue["iid"]][position], issue["id"]), reverse=sort == "desc"
-        )
-        return selected
+
+        def key(issue: Json) -> SortKey:
+            if order_by == "id":
+                return (issue["id"],)
+            return (times[issue["iid"]][position].timestamp(), issue["id"])
+
+        selected.sort(key=key, reverse=sort == "desc")
+        return selected, key
 
     def _time_check(
         self,
@@ -433,7 +653,7 @@ class GitLabServer:
         state_event = fields.pop("state_event", None)
         issue.update(fields)
         if state_event == "close" and issue["state"] == "opened":
-            issue.update(state="closed", closed_at=stamp, closed_by=dict(user))
+            issue.update(state="closed", closed_at=stamp, closed_by=user_basic(user))
         if state_event == "reopen" and issue["state"] == "closed":
             issue.update(state="opened", closed_at=None, closed_by=None)
         issue["severity"] = _severity(issue)
@@ -482,9 +702,9 @@ class GitLabServer:
             "closed_by": None,
             "labels": sorted(labels, key=str.lower),
             "milestone": None,
-            "assignees": [dict(a) for a in assignees],
-            "assignee": dict(assignees[0]) if assignees else None,
-            "author": dict(user),
+            "assignees": [user_basic(a) for a in assignees],
+            "assignee": user_basic(assignees[0]) if assignees else None,
+            "author": user_basic(user),
             "type": issue_type.upper(),
             "issue_type": issue_type,
             "severity": "UNKNOWN",

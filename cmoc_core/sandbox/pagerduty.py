@@ -26,6 +26,13 @@ INCIDENT_SORT_KEYS = ("created_at", "incident_number", "resolved_at")
 FROM_REQUIRED = (
     'You must specify a user\'s email address in the "From" header to perform this action'
 )
+# getCurrentUser works with a user-level key only (openapiv3.json); python-pagerduty reads a 400
+# whose error mentions "account-level access token" as such a key. The exact text and code
+# PagerDuty sends are not published.
+ACCOUNT_TOKEN_HAS_NO_USER = (
+    "This request was made with an account-level access token, which belongs to no user; "
+    "use a user-level token"
+)
 WRITE_STATUSES = ("acknowledged", "resolved")
 WRITE_CHANNEL = "api"
 
@@ -112,6 +119,9 @@ class PagerDutyServer:
         self.org = org
         self.token = token
         self.clock = clock or (lambda: org.end)
+        # User-level API keys (a user's own "API User Token"), each naming its user's id; `token`
+        # is the account-level key.
+        self.user_tokens: dict[str, str] = {}
         self._rng = random.Random(f"pagerduty-writes-{org.seed}")
         self.incidents = sorted(org.pd_incidents, key=lambda i: i["created_at"])
         self.incident_times = [parse_time(i["created_at"]) for i in self.incidents]
@@ -128,9 +138,19 @@ class PagerDutyServer:
 
     def handle(self, request: httpx.Request, path: str) -> httpx.Response:
         """PagerDuty's answer to `request`; `path` is the part after the API prefix."""
-        if request.headers.get("authorization") != f"Token token={self.token}":
+        given = request.headers.get("authorization") or ""
+        key_user = next(
+            (user for key, user in self.user_tokens.items() if given == f"Token token={key}"),
+            None,
+        )
+        if given != f"Token token={self.token}" and key_user is None:
             return error_response(401, "Authentication failed", 2006)
         parts = [unquote(part) for part in path.strip("/").split("/") if part]
+        if request.method == "GET" and parts == ["users", "me"]:
+            # getCurrentUser: the key's own user, as getUser shows it.
+            if key_user is None:
+                return error_response(400, ACCOUNT_TOKEN_HAS_NO_USER, 2001)
+            return self._one(self.org.pd_users, key_user, "user")
         if request.method == "PUT" and len(parts) == 2 and parts[0] == "incidents":
             return self._update_incident(request, parts[1])
         if request.method != "GET":
@@ -142,25 +162,43 @@ class PagerDutyServer:
             return error_response(400, exc.message, exc.code)
 
     def _route(self, parts: list[str], params: httpx.QueryParams) -> httpx.Response:
+        # Paths, parameters and fields follow PagerDuty/api-schema reference/REST/openapiv3.json.
         match parts:
             case ["incidents"]:
+                # listIncidents: the Incident schema has no `description`, and `body` is not
+                # among the list's include[] values.
                 return httpx.Response(200, json=self._incidents(params))
             case ["incidents", incident_id]:
+                # getIncident: `body` ({type, details}) only with include[]=body.
                 incident = self.incidents_by_id.get(incident_id)
                 if incident is None:
                     return error_response(404, "Incident Not Found", 5001)
+                if "body" in _list_param(params, "include"):
+                    details = self.org.pd_incident_details.get(incident_id, "")
+                    incident = {**incident, "body": {"type": "incident_body", "details": details}}
                 return httpx.Response(200, json={"incident": incident})
             case ["incidents", incident_id, "log_entries"]:
                 if incident_id not in self.incidents_by_id:
                     return error_response(404, "Incident Not Found", 5001)
                 return httpx.Response(200, json=self._log_entries(params, incident_id))
             case ["log_entries"]:
+                # listLogEntries: the schema declares `service`, its examples omit it; so do
+                # the entries a user made here.
                 return httpx.Response(200, json=self._log_entries(params, None))
             case ["oncalls"]:
+                # listOnCalls: entries overlapping since..until (until at most 90 days ahead).
                 return httpx.Response(200, json=self._oncalls(params))
             case ["users"]:
-                return httpx.Response(200, json=self._listing(self.org.pd_users, params, "users"))
+                # listUsers: classic pagination, offset + limit at most 10,000
+                # (developer-docs 09-Pagination.md). `query` also finds users by e-mail, as
+                # PagerDuty's own clients use it (terraform-provider-pagerduty
+                # data_source_pagerduty_user.go; python-pagerduty find(attribute="email")).
+                users = self.org.pd_users
+                return httpx.Response(
+                    200, json=self._listing(users, params, "users", fields=("name", "email"))
+                )
             case ["users", user_id]:
+                # getUser: one user, the documented way past the list's offset ceiling.
                 return self._one(self.org.pd_users, user_id, "user")
             case ["services"]:
                 services = self.org.pd_services
@@ -168,9 +206,11 @@ class PagerDutyServer:
             case ["services", service_id]:
                 return self._one(self.org.pd_services, service_id, "service")
             case ["schedules"]:
+                # listSchedules (openapiv3.json): classic pagination of Schedule objects.
                 schedules = self.org.pd_schedules
                 return httpx.Response(200, json=self._listing(schedules, params, "schedules"))
             case ["schedules", schedule_id]:
+                # getSchedule: `{"schedule": Schedule}`, 404 for an unknown id.
                 return self._one(self.org.pd_schedules, schedule_id, "schedule")
         return error_response(404, "Not Found", 2100)
 
@@ -180,9 +220,16 @@ class PagerDutyServer:
             return error_response(404, "Not Found", 2100)
         return httpx.Response(200, json={key: found})
 
-    def _listing(self, items: list[Json], params: httpx.QueryParams, key: str) -> Json:
+    def _listing(
+        self,
+        items: list[Json],
+        params: httpx.QueryParams,
+        key: str,
+        *,
+        fields: tuple[str, ...] = ("name",),
+    ) -> Json:
         query = (params.get("query") or "").lower()
-        matching = [item for item in items if query in item["name"].lower()]
+        matching = [item for item in items if any(query in str(item[f]).lower() for f in fields)]
         return paginate(matching, params, key)
 
     def _window(self, params: httpx.QueryParams) -> tuple[datetime, datetime] | None:
@@ -361,7 +408,6 @@ class PagerDutyServer:
             "created_at": stamp,
             "agent": agent,
             "channel": {"type": WRITE_CHANNEL},
-            "service": incident["service"],
             "incident": {
                 "id": incident["id"],
                 "type": "incident_reference",

@@ -74,6 +74,13 @@ def _newest_first(incidents: list[Json]) -> list[Json]:
     return sorted(incidents, key=lambda incident: incident["datetime_open"], reverse=True)
 
 
+def _shuffled(incidents: list[Json], order: random.Random) -> list[Json]:
+    """The incidents in a fixed order of `order`'s choosing, neither by date nor by id."""
+    mixed = sorted(incidents, key=lambda incident: incident["_id"])
+    order.shuffle(mixed)
+    return mixed
+
+
 def format_time_ms(moment: datetime) -> str:
     """`2026-01-01T10:00:00.123Z`, the way Status.io writes times."""
     moment = moment.astimezone(UTC)
@@ -156,13 +163,17 @@ class StatusioServer:
         self.api_key = api_key
         self.clock = clock or (lambda: org.end)
         self._rng = random.Random(f"statusio-writes-{org.seed}")
+        # The order, page size and first page of `incident/list/resolved/{id}?page=N` are not
+        # documented (statusio-go `IncidentListResolved` only sends `?page=N`): resolved
+        # incidents come in a shuffled order, fixed per organisation, that no sync may rely on.
+        self._order = random.Random(f"statusio-order-{org.seed}")
         self._owned: set[str] = set()
         no_maintenances: dict[str, list[Json]] = {"active": [], "upcoming": [], "resolved": []}
         self.pages = {
             org.statuspage_id: _Page(
                 components=org.statusio_components,
                 active=_newest_first(org.statusio_active_incidents()),
-                resolved=_newest_first(org.statusio_resolved_incidents()),
+                resolved=_shuffled(org.statusio_resolved_incidents(), self._order),
                 maintenances=org.statusio_maintenances,
             ),
             org.practice_statuspage_id: _Page(
@@ -183,18 +194,25 @@ class StatusioServer:
             return self._write(parts, request)
         if request.method != "GET":
             return error_envelope("Not found", 404)
+        # Paths and shapes follow statusio/statusio-go (incidents.go, *_types.go), the reference
+        # while the Apiary page is out of reach.
         match parts:
             case ["component", "list", page_id]:
                 return self._for_page(page_id, lambda: self.pages[page_id].components)
             case ["incident", "list", "active" | "resolved" as which, page_id]:
+                # IncidentListActive / IncidentListResolved: `[IncidentResponse]` per page.
                 return self._for_page(page_id, lambda: self._paged(page_id, which, request))
             case ["incident", "list", page_id]:
                 return self._for_page(page_id, lambda: self._all_incidents(page_id))
             case ["incidents", page_id]:
+                # IncidentListByID: `{active_incidents: [id], resolved_incidents: [id]}`.
                 return self._for_page(page_id, lambda: self._incident_ids(page_id))
             case ["incident", page_id, incident_id]:
+                # IncidentSingle: `[IncidentResponse]`, active or resolved.
                 return self._for_page(page_id, lambda: self._incident(page_id, incident_id))
             case ["maintenance", "list", page_id]:
+                # MaintenanceList (maintenance_types.go): every item carries both
+                # `components_affected` and `containers_affected`.
                 return self._for_page(page_id, lambda: self._maintenances(page_id))
         return error_envelope("Not found", 404)
 
@@ -374,7 +392,7 @@ class StatusioServer:
         self._add_message(incident, details, state, status, self.clock())
         if resolve:
             page.active = [i for i in page.active if i is not incident]
-            page.resolved = _newest_first([incident, *page.resolved])
+            page.resolved.insert(self._order.randrange(len(page.resolved) + 1), incident)
         return True
 
     def _schedule(self, body: Json) -> str:

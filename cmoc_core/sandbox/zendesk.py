@@ -68,6 +68,8 @@ BACKGROUND_TAGS = (
     "webhooks",
 )
 PRIORITIES = ("low", "normal", "normal", "high", "urgent")
+AGENT_ID = 361_000_000_001
+AGENT_SINCE = "2021-03-01T09:00:00Z"
 
 
 @dataclass(frozen=True)
@@ -350,6 +352,10 @@ class ZendeskServer:
         self.token = token
         self.clock = clock or (lambda: org.end)
         self.tickets = generate_tickets(org)
+        person = next((p for p in org.people if p.email.lower() == email.lower()), None)
+        self.agent_name = person.name if person else email.split("@")[0]
+        # `end-user`, `agent` or `admin`: only agents and admins may search tickets.
+        self.agent_role = "agent"
 
     def visible(self) -> list[Ticket]:
         """The tickets created by the sandbox's present."""
@@ -370,9 +376,43 @@ class ZendeskServer:
         """Zendesk's answer to `request`; `path` is the part after `/api/v2`."""
         if not self._authenticated(request):
             return httpx.Response(401, json={"error": "Couldn't authenticate you"})
+        if request.method == "GET" and path.rstrip("/") in ("/users/me.json", "/users/me"):
+            return self._me(request)
         if request.method != "GET" or path.rstrip("/") not in ("/search.json", "/search"):
             return _error(404, "InvalidEndpoint", "Not found")
         return self._search(request)
+
+    def _me(self, request: httpx.Request) -> httpx.Response:
+        """GET /api/v2/users/me ("Show Self"): the signed-in user as a Users API object.
+
+        Fields from developer.zendesk.com api-reference/ticketing/users/users "JSON format".
+        """
+        api_base = request.url.copy_with(
+            raw_path=request.url.raw_path.split(b"/users/me", 1)[0], query=None
+        )
+        return httpx.Response(
+            200,
+            json={
+                "user": {
+                    "id": AGENT_ID,
+                    "url": f"{api_base}/users/{AGENT_ID}.json",
+                    "name": self.agent_name,
+                    "email": self.email,
+                    "created_at": AGENT_SINCE,
+                    "updated_at": format_time(self.clock()),
+                    "time_zone": "UTC",
+                    "iana_time_zone": "Etc/UTC",
+                    "locale": "en-US",
+                    "role": self.agent_role,
+                    "role_type": None,
+                    "custom_role_id": None,
+                    "active": True,
+                    "verified": True,
+                    "suspended": False,
+                    "default_group_id": SUPPORT_GROUP_ID,
+                }
+            },
+        )
 
     def _search(self, request: httpx.Request) -> httpx.Response:
         params = request.url.params

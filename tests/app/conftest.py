@@ -91,4 +91,3 @@ def open_tab(app: AppTest, name: str) -> AppTest:
     """Bring the composer's tab `name` to the front, as a click on it does."""
     app.session_state["composer_tab"] = name
     return app.run()
-
