@@ -80,12 +80,9 @@ class GitLabClient:
     def project(self, project: str) -> dict[str, Any] | None:
         """One project with the token user's `permissions`, or None when GitLab hides it (404)."""
         call = f"read project {project}"
-        try:
-            found = self.http.json("GET", f"projects/{_project(project)}", call=call)
-        except ApiRejected as exc:
-            if exc.status == 404:
-                return None
-            raise
+        found = self.http.found(f"projects/{_project(project)}", call=call)
+        if found is None:
+            return None
         if not isinstance(found, dict) or "id" not in found:
             raise ApiBadResponse(API, call, "the answer is not a project")
         return found
@@ -93,12 +90,9 @@ class GitLabClient:
     def user(self, user_id: int) -> GitLabAccount | None:
         """One user by id, or None when GitLab does not show it (404: unknown or hidden)."""
         call = f"read user {user_id}"
-        try:
-            user = self.http.json("GET", f"users/{int(user_id)}", call=call)
-        except ApiRejected as exc:
-            if exc.status == 404:
-                return None
-            raise
+        user = self.http.found(f"users/{int(user_id)}", call=call)
+        if user is None:
+            return None
         if not isinstance(user, dict) or "id" not in user:
             raise ApiBadResponse(API, call, "the answer is not a user")
         # `public_email` is on Entities::User (lib/api/entities/user.rb) and is often empty; an

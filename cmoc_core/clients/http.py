@@ -228,6 +228,15 @@ class JsonApi:
             cause = f"the answer was not valid JSON; {UNCLEAR}"
             raise self.error(ApiOutcomeUnclear, call, cause, status=response.status_code) from None
 
+    def found(self, path: str, *, call: str, params: Params | None = None) -> Any | None:
+        """The decoded answer of a GET, or None when the service answers 404 (none, or hidden)."""
+        try:
+            return self.json("GET", path, call=call, params=params)
+        except ApiRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def decode(self, response: httpx.Response, *, call: str) -> Any:
         """The JSON body of a response, or ApiBadResponse naming the call."""
         try:

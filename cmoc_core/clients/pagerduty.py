@@ -120,12 +120,9 @@ class PagerDutyClient:
     def user(self, user_id: str) -> dict[str, Any] | None:
         """One user by id (`GET /users/{id}`), or None when PagerDuty has no such user."""
         call = f"read user {user_id}"
-        try:
-            answer = self.http.json("GET", f"users/{user_id}", call=call)
-        except ApiRejected as exc:
-            if exc.status == 404:
-                return None
-            raise
+        answer = self.http.found(f"users/{user_id}", call=call)
+        if answer is None:
+            return None
         if not isinstance(answer, dict) or not isinstance(answer.get("user"), dict):
             raise ApiBadResponse(API, call, "the answer has no user")
         return answer["user"]
@@ -146,14 +143,11 @@ class PagerDutyClient:
         openapiv3.json; go-pagerduty `IncidentBody`). Details may be text or an object.
         """
         call = f"read details of page {incident_id}"
-        try:
-            answer = self.http.json(
-                "GET", f"incidents/{incident_id}", call=call, params=[("include[]", "body")]
-            )
-        except ApiRejected as exc:
-            if exc.status == 404:
-                return None
-            raise
+        answer = self.http.found(
+            f"incidents/{incident_id}", call=call, params=[("include[]", "body")]
+        )
+        if answer is None:
+            return None
         incident = answer.get("incident") if isinstance(answer, dict) else None
         if not isinstance(incident, dict):
             raise ApiBadResponse(API, call, "the answer has no incident")
@@ -301,12 +295,9 @@ class PagerDutyClient:
     def schedule(self, schedule_id: str) -> dict[str, Any] | None:
         """One schedule by id (`GET /schedules/{id}`), or None when PagerDuty has no such one."""
         call = f"read schedule {schedule_id}"
-        try:
-            answer = self.http.json("GET", f"schedules/{schedule_id}", call=call)
-        except ApiRejected as exc:
-            if exc.status == 404:
-                return None
-            raise
+        answer = self.http.found(f"schedules/{schedule_id}", call=call)
+        if answer is None:
+            return None
         if not isinstance(answer, dict) or not isinstance(answer.get("schedule"), dict):
             raise ApiBadResponse(API, call, "the answer has no schedule")
         return answer["schedule"]

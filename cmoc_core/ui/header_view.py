@@ -119,8 +119,7 @@ def _due_line(incident: WorkingIncident, due: datetime | None, now: datetime) ->
 
 def checklist(context: AppContext, incident: WorkingIncident, now: datetime) -> None:
     """The handbook's stages as checklists with the time each step was done."""
-    with deps.session(context) as db:  # as stored now, with what a callback ticked this run
-        incident = db.get(WorkingIncident, incident.id) or incident
+    # Read after this run's callbacks (a step or the all-clear ticked): it is as stored now.
     steps = stage_checklist(incident, actions=composer.STEP_ACTIONS)
     for stage, rows, expander in widgets.stage_expanders(
         steps, key=f"composer_stages_{incident.id}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import streamlit as st
@@ -148,6 +149,34 @@ def _take_over(context: AppContext, synced_id: str, now: datetime) -> None:
         st.rerun()
 
 
+def _severity_and_page(
+    pages: Sequence[PagerDutyIncident],
+    *,
+    severity: int | None,
+    page_id: str | None,
+    keys: tuple[str, str],
+) -> tuple[int | None, str | None]:
+    """The severity and PagerDuty page choices of the start form and of the facts panel."""
+    by_id = {page.id: page for page in pages}
+    page_ids: list[str | None] = [None, *by_id]
+    chosen_severity = st.selectbox(
+        "Severity",
+        composer.SEVERITIES,
+        index=composer.SEVERITIES.index(severity) if severity else None,
+        format_func=lambda level: f"S{level}",
+        placeholder=f"{NOT_SET} (counts as S1)",
+        key=keys[0],
+    )
+    chosen_page = st.selectbox(
+        "PagerDuty page",
+        page_ids,
+        index=page_ids.index(page_id) if page_id in page_ids else 0,
+        format_func=lambda ident: _page_label(by_id[ident]) if ident in by_id else NO_PAGE,
+        key=keys[1],
+    )
+    return chosen_severity, chosen_page
+
+
 def _page_label(page: PagerDutyIncident) -> str:
     """`#182679 Delays in CI/CD job processing (triggered 28-11-2026 23:57 UTC)`."""
     triggered = f"(triggered {widgets.moment(page.created_at)})"
@@ -161,8 +190,6 @@ def facts_form(context: AppContext, incident: WorkingIncident, now: datetime) ->
     said: FactsOutcome | None = st.session_state.pop(f"composer_facts_said_{incident_id}", None)
     with deps.session(context) as db:
         pages = composer.page_choices(session=db, incident=incident)
-    by_id = {page.id: page for page in pages}
-    page_ids: list[str | None] = [None, *by_id]
     keys = {
         name: f"composer_facts_{name}_{incident_id}"
         for name in ("title", "severity", "page", "issue", "channel", "zoom")
@@ -189,22 +216,11 @@ def facts_form(context: AppContext, incident: WorkingIncident, now: datetime) ->
                 disabled=incident.statuspage_incident_id is not None,
                 help="Set until the incident is on the status page, which keeps it then.",
             )
-            severity = st.selectbox(
-                "Severity",
-                composer.SEVERITIES,
-                index=composer.SEVERITIES.index(incident.severity) if incident.severity else None,
-                format_func=lambda level: f"S{level}",
-                placeholder=f"{NOT_SET} (counts as S1)",
-                key=keys["severity"],
-            )
-            page_id = st.selectbox(
-                "PagerDuty page",
-                page_ids,
-                index=page_ids.index(incident.pagerduty_incident_id)
-                if incident.pagerduty_incident_id in page_ids
-                else 0,
-                format_func=lambda ident: _page_label(by_id[ident]) if ident in by_id else NO_PAGE,
-                key=keys["page"],
+            severity, page_id = _severity_and_page(
+                pages,
+                severity=incident.severity,
+                page_id=incident.pagerduty_incident_id,
+                keys=(keys["severity"], keys["page"]),
             )
             issue_url = st.text_input(
                 "Production issue link", value=incident.issue_url or "", key=keys["issue"]
@@ -251,8 +267,6 @@ def _start_form(context: AppContext, now: datetime) -> None:
     settings = context.settings
     with deps.session(context) as db:
         open_pages = composer.open_pages(session=db)
-    by_id = {page.id: page for page in open_pages}
-    page_ids: list[str | None] = [None, *by_id]
     with st.form("composer_start_form"):
         title = st.text_input(
             "Title: in simple terms, what is the issue?", key="composer_new_title"
@@ -262,19 +276,11 @@ def _start_form(context: AppContext, now: datetime) -> None:
             targets["The practice status page (drill)"] = True
         target = st.radio("Publish to", list(targets), key="composer_new_target")
         issue_url = st.text_input("Production issue link", key="composer_new_issue")
-        severity = st.selectbox(
-            "Severity",
-            composer.SEVERITIES,
-            index=None,
-            key="composer_new_severity",
-            format_func=lambda s: f"S{s}",
-            placeholder=f"{NOT_SET} (counts as S1)",
-        )
-        page_id = st.selectbox(
-            "PagerDuty page",
-            page_ids,
-            key="composer_new_page",
-            format_func=lambda ident: _page_label(by_id[ident]) if ident in by_id else NO_PAGE,
+        severity, page_id = _severity_and_page(
+            open_pages,
+            severity=None,
+            page_id=None,
+            keys=("composer_new_severity", "composer_new_page"),
         )
         channel = st.text_input(
             "Incident Slack channel (e.g. #incident-12345)", key="composer_new_channel"
