@@ -15,6 +15,13 @@ from cmoc_core import cadence
 from cmoc_core.cadence import announcement_columns
 
 
+def _in_utc(value: datetime) -> datetime:
+    """The moment in UTC; a naive datetime is refused, since its zone is a guess."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given where a UTC timestamp is required")
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """A timestamp stored in UTC and always read back timezone-aware."""
 
@@ -24,10 +31,21 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given where a UTC timestamp is required")
-        value = value.astimezone(UTC)
+        value = _in_utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """On SQLite, the text SQLAlchemy's DATETIME writes, made in one C call per value."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            # "2026-11-29 10:00:00.000000", as sqlite.DATETIME's storage format.
+            return _in_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
@@ -14,7 +15,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Table, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -169,24 +170,70 @@ def upsert(
     """Insert rows or update them in place when `keys` match; `keep` columns are never overwritten.
 
     Returns the number of rows sent. Duplicate keys within `rows` keep the last one. Rows with
-    the same columns share one statement, compiled once per process and executed with a chunk
-    of rows at a time (the driver's executemany), instead of a statement spelling out every
-    row's values, which SQLAlchemy compiles anew for each chunk.
+    the same columns share one statement, compiled once per process and handed to the driver's
+    executemany a chunk at a time, with each column's values converted by its type in one pass:
+    per-row parameter handling would cost more than the database's own work.
     """
     key_of = itemgetter(*keys)
     unique = {key_of(row): row for row in rows}
     if not unique:
         return 0
     table = model.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
+    connection = session.connection()
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in unique.values():
         by_columns.setdefault(tuple(row), []).append(row)
     for columns, same in by_columns.items():
-        statement = _upsert_statement(dialect, table, columns, tuple(keys), tuple(keep))
+        prepared = _prepared_upsert(connection.dialect, table, columns, tuple(keys), tuple(keep))
         for start in range(0, len(same), UPSERT_CHUNK):
-            session.execute(statement, same[start : start + UPSERT_CHUNK])
+            connection.exec_driver_sql(
+                prepared.sql, prepared.parameters(same[start : start + UPSERT_CHUNK])
+            )
     return len(unique)
+
+
+@dataclass(frozen=True)
+class _PreparedUpsert:
+    """An upsert's SQL in the driver's own terms and how to turn rows into its parameters."""
+
+    sql: str
+    names: tuple[str, ...]
+    convert: tuple[Callable[[Any], Any] | None, ...]
+    positional: bool
+
+    def parameters(self, rows: list[dict[str, Any]]) -> list[Any]:
+        """The rows as the driver's parameter sets, each column converted by its type."""
+        getter = itemgetter(*self.names)
+        sets = list(map(getter, rows)) if len(self.names) > 1 else [(getter(r),) for r in rows]
+        if any(self.convert):
+            columns = list(zip(*sets, strict=True))
+            for index, convert in enumerate(self.convert):
+                if convert is not None:
+                    columns[index] = tuple(map(convert, columns[index]))
+            sets = list(zip(*columns, strict=True))
+        if self.positional:
+            return sets
+        return [dict(zip(self.names, values, strict=True)) for values in sets]
+
+
+@lru_cache(maxsize=256)
+def _prepared_upsert(
+    dialect: Dialect,
+    table: Table,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    keep: tuple[str, ...],
+) -> _PreparedUpsert:
+    """The upsert of `columns`, compiled once for the dialect."""
+    compiled = _upsert_statement(dialect.name, table, columns, keys, keep).compile(
+        dialect=dialect, column_keys=list(columns)
+    )
+    positional = compiled.positiontup is not None
+    names = tuple(compiled.positiontup or compiled.binds)
+    convert = tuple(
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    )
+    return _PreparedUpsert(str(compiled), names, convert, positional)
 
 
 @lru_cache(maxsize=256)

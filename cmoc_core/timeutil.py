@@ -9,10 +9,10 @@ def parse_time(value: str | None) -> datetime | None:
     """A timezone-aware UTC datetime from an ISO-8601 string (`Z` or offset), or None."""
     if not value:
         return None
-    parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    parsed = datetime.fromisoformat(value.strip())  # reads `Z` since Python 3.11
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        return parsed.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
 
 
 def iso_z(moment: datetime) -> str:

@@ -217,3 +217,26 @@ def test_open_database_hides_the_password_of_an_unreachable_server():
     message = str(refused.value)
     assert "pw-hidden" not in message and "\n" not in message
     assert message.startswith("CMOC_DATABASE_URL: cannot open postgresql+psycopg://cmoc:***@")
+
+
+def test_sqlite_timestamps_are_written_as_sqlalchemy_writes_them(tmp_path):
+    """The fast SQLite writer keeps the stored text, so old and new rows compare as text."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+    from cmoc_core.models import UtcDateTime
+
+    dialect = sqlite_dialect.dialect()
+    ours = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
+    theirs = sqlite_dialect.DATETIME().bind_processor(dialect)
+    plus_two = timezone(timedelta(hours=2))
+    for moment in (
+        datetime(2026, 11, 29, 10, 0, tzinfo=UTC),
+        datetime(2026, 11, 29, 10, 0, 0, 123456, tzinfo=UTC),
+        datetime(2026, 11, 29, 12, 0, 5, tzinfo=plus_two),
+    ):
+        assert ours(moment) == theirs(moment.astimezone(UTC).replace(tzinfo=None))
+    assert ours(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        ours(datetime(2026, 11, 29, 10, 0))
