@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -13,7 +12,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-import orjson
 
 from cmoc_core.redaction import redact
 
@@ -157,14 +155,6 @@ def error_text(response: httpx.Response, *, limit: int | None = 200) -> str:
     return str(message)[:limit]
 
 
-def loads(content: bytes) -> Any:
-    """Decoded JSON: by orjson, or the standard library for what orjson declines (huge integers)."""
-    try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return json.loads(content)
-
-
 def _repeatable(method: str, repeatable: bool | None) -> bool:
     return method.upper() in IDEMPOTENT_METHODS if repeatable is None else repeatable
 
@@ -233,7 +223,7 @@ class JsonApi:
         if repeatable:
             return self.decode(response, call=call)
         try:
-            return loads(response.content)
+            return response.json()
         except ValueError:
             cause = f"the answer was not valid JSON; {UNCLEAR}"
             raise self.error(ApiOutcomeUnclear, call, cause, status=response.status_code) from None
@@ -250,7 +240,7 @@ class JsonApi:
     def decode(self, response: httpx.Response, *, call: str) -> Any:
         """The JSON body of a response, or ApiBadResponse naming the call."""
         try:
-            return loads(response.content)
+            return response.json()
         except ValueError:
             raise self.error(ApiBadResponse, call, "the answer was not valid JSON") from None
 
