@@ -1,6 +1,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PORT ?= 8501
+# Only this machine reaches the app unless a team chooses to open it (with [auth] set up).
+ADDRESS ?= 127.0.0.1
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -15,7 +17,7 @@ $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
+	$(BIN)/streamlit run app.py --server.address $(ADDRESS) --server.port $(PORT) --server.headless true
 
 test: $(STAMP)
 	$(BIN)/python tests/preflight.py

@@ -1,7 +1,10 @@
 import streamlit as st
 
+from cmoc_core.ui import signin
+
 st.set_page_config(page_title="CMOC Cockpit", page_icon=":material/campaign:", layout="wide")
-page = st.navigation(
+# The gate decides for every page: the sign-in page, one line and a stop, or the page itself.
+page = signin.gate(
     [
         st.Page(
             "app_pages/composer.py", title="Live composer", icon=":material/campaign:", default=True

@@ -3,13 +3,16 @@ from collections.abc import Callable
 import streamlit as st
 
 from cmoc_core.ui import composer_view as view
-from cmoc_core.ui import deps, header_view, incident_view, notify_view, widgets
+from cmoc_core.ui import deps, freshness, header_view, incident_view, notify_view, widgets
 
 context = deps.app_context()
 widgets.clear_sent_fields("composer")
 st.title("Live composer")
+freshness.synced_badge(context)
+freshness.watch_new_pages(context, on_new=incident_view.notice_page)
 now = deps.now()
 
+incident_view.offer_new_pages(context)
 incident = incident_view.pick_incident(context, now)
 widgets.show_outcomes("composer")
 if incident is None:
@@ -27,7 +30,7 @@ elif incident.statuspage_incident_id is None:
 else:
     sections = {
         "Update": lambda c, i, n: view.message_form(c, i, "update"),
-        "Resolve": lambda c, i, n: view.message_form(c, i, "resolve"),
+        "Resolve": lambda c, i, n: view.resolve_section(c, i),
     }
 sections |= {
     "Notify stakeholders": notify_view.stakeholders,

@@ -9,7 +9,7 @@ widgets.clear_sent_fields("composer")
 st.title("Practice events")
 now = deps.now()
 library = load_library()
-facilitator = view.facilitator_switch()
+not_facilitator = view.facilitator_refusal(context)
 with st.container():  # outcomes come and go; the tabs below keep their place
     widgets.show_outcomes("composer")
 
@@ -19,8 +19,8 @@ drill_tab, plan_tab, library_tab, retrospective_tab = st.tabs(
 with drill_tab:
     view.drill(context, library, now)
 with plan_tab:
-    view.plan(context, library, now, facilitator=facilitator)
+    view.plan(context, library, now, refused=not_facilitator)
 with library_tab:
-    view.library_view(library, facilitator=facilitator)
+    view.library_view(library, facilitator=not_facilitator is None, why_not=not_facilitator)
 with retrospective_tab:
     view.retrospective(context, library)

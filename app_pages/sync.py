@@ -1,12 +1,15 @@
 import streamlit as st
 
 from cmoc_core import connection, people
+from cmoc_core.access import Permission
 from cmoc_core.sources import SOURCE_NAMES, source_overview
 from cmoc_core.sync import SOURCES, earliest_since
-from cmoc_core.ui import deps, widgets
+from cmoc_core.ui import deps, freshness, widgets
 
 context = deps.app_context()
 st.title("Sync & settings")
+freshness.synced_badge(context)
+freshness.watch_new_pages(context)
 
 with deps.session(context) as db:
     overview = source_overview(session=db, settings=context.settings, demo=context.demo)
@@ -15,7 +18,7 @@ for column, status in zip(st.columns(len(overview)), overview, strict=True):
         st.subheader(SOURCE_NAMES[status.name])
         if not status.configured:
             st.caption("Not configured")
-        st.caption(f"Last complete sync: {widgets.ago(status.last_sync)}")
+        freshness.synced_badge(context, source=status.name)
         for name, shown in status.credentials.items():
             st.caption(f"{name}: {shown}")
         st.dataframe(
@@ -60,6 +63,9 @@ for service in connection.Service:
             st.caption(f"{tested.headline()} Tested {widgets.ago(tested.at, now=deps.now())}.")
             for finding in tested.findings:
                 SHOW[finding.verdict](widgets.escape_markdown(finding.text))
+
+st.subheader("Background refresh")
+freshness.refresher_status(context)
 
 st.subheader("Sync now")
 source_col, since_col = st.columns(2)
@@ -111,12 +117,24 @@ st.caption(
 with deps.session(context) as db:
     identities = people.identity_choices(session=db)
     person_keys = people.person_keys(session=db)
+refusal = deps.viewer(context).refusal(Permission.MANAGE)
+if refusal:
+    st.info(widgets.escape_markdown(refusal), icon=":material/lock:")
 
 with st.form("sync_mapping_form"):
     st.markdown("**Map an identity to a person**")
-    identity = st.selectbox("Identity", list(identities), key="sync_mapping_identity")
-    person = st.selectbox("Person", person_keys, key="sync_mapping_person", accept_new_options=True)
-    if st.form_submit_button("Save mapping") and identity and person:
+    identity = st.selectbox(
+        "Identity", list(identities), key="sync_mapping_identity", disabled=bool(refusal)
+    )
+    person = st.selectbox(
+        "Person",
+        person_keys,
+        key="sync_mapping_person",
+        accept_new_options=True,
+        disabled=bool(refusal),
+    )
+    saved = st.form_submit_button("Save mapping", disabled=bool(refusal), help=refusal)
+    if saved and identity and person and not refusal:
         system, external_id = identities[identity]
         with deps.session(context) as db:
             people.add_mapping(
@@ -125,9 +143,13 @@ with st.form("sync_mapping_form"):
         st.success("Mapping saved; people rematched.")
 
 upload = st.file_uploader(
-    "Load mappings (CSV: system,external_id,person)", type="csv", key="sync_upload"
+    "Load mappings (CSV: system,external_id,person)",
+    type="csv",
+    key="sync_upload",
+    disabled=bool(refusal),
+    help=refusal,
 )
-if upload is not None:
+if upload is not None and not refusal:
     try:
         with deps.session(context) as db:
             loaded = people.load_mappings_csv(session=db, text=upload.getvalue().decode("utf-8"))

@@ -1,4 +1,4 @@
-"""Command line: sync, kpis, demo and sandbox.
+"""Command line: sync, kpis, demo, sandbox and worker.
 
 Exit codes: 0 success, 1 a source failed (or another sync is running), 2 bad input or
 configuration. Every failure is one line on stderr naming what to fix, never a traceback and
@@ -11,6 +11,7 @@ import argparse
 import csv
 import json
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from sqlmodel import Session
 
 from cmoc_core.config import ConfigError, Settings, load_settings
 from cmoc_core.kpis import compute_kpis
+from cmoc_core.refresher import PAGE_CHECK_EVERY, Refresher, SyncOutcome, span
 from cmoc_core.sources import open_sources
 from cmoc_core.storage import DatabaseUnavailable, open_database
 from cmoc_core.sync import (
@@ -89,6 +91,16 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("demo", help="fill the database from the built-in sandbox")
     sandbox = commands.add_parser("sandbox", help="serve the fake APIs on 127.0.0.1")
     sandbox.add_argument("--port", type=_port, default=8765)
+    worker = commands.add_parser(
+        "worker",
+        help="keep the database fresh: sync every CMOC_SYNC_EVERY, look for new CMOC pages "
+        "every 30 s, send reminders of updates due",
+    )
+    worker.add_argument(
+        "--once",
+        action="store_true",
+        help="one sync, one look for new pages and one reminder pass, then exit",
+    )
     return parser
 
 
@@ -177,6 +189,8 @@ def _main(argv: list[str] | None, sleep: Callable[[float], None] | None) -> int:
         if args.command == "kpis":
             effective = open_sources(settings).settings if settings.demo_mode else settings
             return _print_kpis(engine, effective, args)
+        if args.command == "worker":
+            return _work(engine, settings, once=args.once, sleep=sleep)
         return _sync(engine, settings, args, sleep)
     finally:
         engine.dispose()
@@ -227,6 +241,60 @@ def _sync(
     print(report.summary())
     if not report.ok:
         print(f"error: {report.first_error}", file=sys.stderr)
+        return SOURCE_FAILED
+    return OK
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _work(
+    engine: Engine, settings: Settings, *, once: bool, sleep: Callable[[float], None] | None
+) -> int:
+    """The refresher in the foreground: until stopped (SIGTERM, Ctrl+C), or one pass."""
+    sources = open_sources(settings, sleep=sleep)
+    if sources.demo:
+        print("demo mode: working on the built-in sandbox (nothing leaves this machine)")
+    refresher = Refresher(
+        engine=engine,
+        settings=sources.settings,
+        clients=sources.clients,
+        holder=f"worker, process {os.getpid()} on {socket.gethostname()}",
+        say=_say,
+        reminder_transport=sources.sandbox.transport if sources.demo else None,
+    )
+    try:
+        if once:
+            return _work_once(refresher)
+        every = refresher.every
+        sync = f"sync every {span(every)}" if every else "background sync off (CMOC_SYNC_EVERY=0)"
+        _say(
+            f"worker: {sync}, new CMOC pages every {span(PAGE_CHECK_EVERY)}, reminders; "
+            "stop with Ctrl+C"
+        )
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: refresher.stop())
+        try:
+            refresher.run_forever()
+        except KeyboardInterrupt:
+            refresher.stop()
+        _say("worker: stopped")
+        return OK
+    finally:
+        sources.clients.close()
+
+
+def _work_once(refresher: Refresher) -> int:
+    report = refresher.run_pass(everything=True)
+    for line in report.lines():
+        print(line)
+    failures = list(report.problems)
+    if report.sync is not None and report.sync.outcome is not SyncOutcome.SYNCED:
+        failures.insert(0, f"{report.sync.outcome.words.lower()}: {report.sync.detail}")
+    if report.check is not None and report.check.error:
+        failures.append(f"new-page check: {report.check.error}")
+    if failures:
+        print(f"error: {failures[0]}", file=sys.stderr)
         return SOURCE_FAILED
     return OK
 

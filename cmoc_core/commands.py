@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
+from cmoc_core.access import Permission
 from cmoc_core.clients import Clients
 from cmoc_core.clients.http import ApiRejected
 from cmoc_core.timeutil import MISSING, moment, parse_time, to_minute
@@ -47,6 +48,7 @@ class Action(StrEnum):
     CREATE_HANDOVER = "create_handover"
     CREATE_PRACTICE_EVENT_ISSUE = "create_practice_event_issue"
     CHANGE_FACTS = "set_incident_facts"  # kept in the cockpit: severity, page, links
+    REMIND_UPDATE = "remind_update"  # the refresher's Slack reminder of an update due
 
     @property
     def words(self) -> Wording:
@@ -104,6 +106,9 @@ WORDS: dict[str, Wording] = {
     Action.NOTIFY_STAKEHOLDERS: Wording(
         "Posted", "post", "the Incident Notifier to {where}", "Slack", "Slack"
     ),
+    Action.REMIND_UPDATE: Wording(
+        "Reminded", "remind", "the CMOC in {where} of the update due", "Slack", "Slack"
+    ),
     Action.CREATE_HANDOVER: Wording(
         "Created", "create", "the handover issue in {where}", "GitLab", "GitLab"
     ),
@@ -132,6 +137,26 @@ WORDS: dict[str, Wording] = {
         "Deleted", "delete", "the replaced window of {where}", "the maintenance", _STATUS_PAGE
     ),
 }
+
+
+# What taking each kind of action needs of the person taking it; any other step of the checklist
+# ticked on a real incident is the CMOC's record of having acted, so it needs what publishing does.
+NEEDS: dict[str, Permission] = {
+    Action.CHANGE_FACTS: Permission.DRAFT,
+    # The handbook: "Do not acknowledge or resolve any incidents when on the CMOC shadow schedule
+    # as this will stop any potential pages to the real CMOC": a page is a permission of its own.
+    Action.ACKNOWLEDGE_PAGE: Permission.ACT_ON_PAGE,
+    Action.RESOLVE_PAGE: Permission.ACT_ON_PAGE,
+    Action.CREATE_PRACTICE_EVENT_ISSUE: Permission.MANAGE,
+}
+
+
+def permission_for(action: str, *, practice: bool = False) -> Permission:
+    """What an action or a checklist step needs; in practice anyone who may draft may do it."""
+    # In a practice incident nothing leaves the cockpit: its steps are a rehearsal.
+    if practice:
+        return Permission.DRAFT
+    return NEEDS.get(action, Permission.PUBLISH)
 
 
 # Where a step recorded in the cockpit alone happened, as its outbox row and audit entry keep it.
@@ -220,6 +245,16 @@ def plain(text: str, target: str, *, number: int | None = None) -> str:
     return re.sub(rf"(?:\bpage )?{re.escape(page_id)}", instead, text)
 
 
+# Where an outbox row's payload names the person who sent the command, as audit rows do.
+SENDER = "by"
+
+
+def sent_by(stored: Mapping[str, Any]) -> str | None:
+    """Who sent the command an outbox row holds, or None for a row from before it was kept."""
+    by = stored.get(SENDER)
+    return str(by) if by else None
+
+
 def idempotency_key(*parts: Any) -> str:
     """A stable key for one intended action."""
     text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
@@ -257,6 +292,11 @@ class Command:
         """The working incident the action belongs to, if any."""
         return None
 
+    @property
+    def needs(self) -> Permission:
+        """What the person taking this action must be allowed to do."""
+        return permission_for(self.action)
+
     def identity(self) -> tuple[Any, ...]:
         """What makes two commands the same intended action: by default, everything."""
         return (self.payload(),)
@@ -269,9 +309,10 @@ class Command:
         """The command's fields as JSON-ready values."""
         return json.loads(json.dumps(asdict(self), default=_jsonable))
 
-    def stored(self) -> dict[str, Any]:
-        """The payload with the command's kind, as the outbox keeps it."""
-        return {"command": type(self).__name__, **self.payload()}
+    def stored(self, by: str | None = None) -> dict[str, Any]:
+        """The payload with the command's kind (and who sent it), as the outbox keeps it."""
+        sender = {SENDER: by} if by else {}
+        return {"command": type(self).__name__, **self.payload(), **sender}
 
     def words(self, result: Result | None = None) -> Said:
         """The action in words; `result` is what the service answered, when that says more."""
@@ -297,6 +338,7 @@ class Command:
     def restore(stored: Mapping[str, Any]) -> Command | None:
         """The command an outbox row was written for, or None for a row from before commands."""
         fields = dict(stored)
+        fields.pop(SENDER, None)
         kind = Command.registry.get(str(fields.pop("command", "")))
         return kind.from_payload(fields) if kind else None
 
@@ -380,6 +422,11 @@ class CreateStatusIncident(IncidentCommand):
         """The status page it goes to."""
         return _page_target(self.practice)
 
+    @property
+    def needs(self) -> Permission:
+        """Publishing, or drafting when it goes to the practice page."""
+        return permission_for(self.action, practice=self.practice)
+
     def identity(self) -> tuple[Any, ...]:
         """A working incident is created on the status page once, whatever its words."""
         return (self.working_id,)
@@ -438,6 +485,11 @@ class UpdateStatusIncident(IncidentCommand):
         """The status page it goes to."""
         return _page_target(self.practice)
 
+    @property
+    def needs(self) -> Permission:
+        """Publishing, or drafting when it goes to the practice page."""
+        return permission_for(self.action, practice=self.practice)
+
     def identity(self) -> tuple[Any, ...]:
         """The place after the revision the CMOC last saw: one update fills it, whoever sends.
 
@@ -478,6 +530,8 @@ class ChangePage(IncidentCommand):
     page_id: str
     resolve: bool
     number: int | None = None  # the page's incident number, for people: not part of the action
+    # Whose PagerDuty login the change is made as (PagerDuty's `From`); None: the configured one.
+    from_email: str | None = None
 
     @property
     def action(self) -> Action:
@@ -491,9 +545,10 @@ class ChangePage(IncidentCommand):
         return f"PagerDuty page {self.page_id}{number}"
 
     def identity(self) -> tuple[Any, ...]:
-        """The page and the change; the number only names the page for people."""
+        """The page and the change, whoever makes it; the number only names the page for people."""
         payload = self.payload()
         payload.pop("number", None)
+        payload.pop("from_email", None)
         return (payload,)
 
     def words(self, result: Result | None = None) -> Said:
@@ -509,7 +564,7 @@ class ChangePage(IncidentCommand):
         if clients.pagerduty is None:
             raise ApiRejected("PagerDuty", "set a page's status", "PagerDuty is not configured")
         change = clients.pagerduty.resolve if self.resolve else clients.pagerduty.acknowledge
-        page = change(self.page_id)
+        page = change(self.page_id, from_email=self.from_email)
         return {"status": page.get("status"), "number": page.get("incident_number")}
 
     def confirm(self, clients: Clients, *, since: datetime) -> Result | None:
@@ -624,6 +679,11 @@ class LocalRecord(IncidentCommand):
         """Where it happened instead of a service."""
         return self.where
 
+    @property
+    def needs(self) -> Permission:
+        """What the step stands for needs, or drafting when it is a practice step."""
+        return permission_for(self.action, practice=self.where == PRACTICE_PLACE)
+
     def identity(self) -> tuple[Any, ...]:
         """One record per step and text."""
         return (self.working_id, {"text": self.text} if self.text else {})
@@ -651,6 +711,8 @@ class CreateIssue(Command):
     assignee_ids: tuple[int, ...] = ()
     sudo: str | None = None
     match_description: bool = True
+    # The person whose shift a manager creates the handover for, when it is not the manager's.
+    manager_for: str | None = None
 
     @property
     def action(self) -> Action:
@@ -661,6 +723,11 @@ class CreateIssue(Command):
     def target(self) -> str:
         """The project."""
         return f"GitLab {self.project}"
+
+    @property
+    def needs(self) -> Permission:
+        """What the issue needs; another person's handover is a manager's to create."""
+        return Permission.MANAGE if self.manager_for else permission_for(self.action)
 
     def identity(self) -> tuple[Any, ...]:
         """One issue per shift or event, whatever its text or its author."""
@@ -674,7 +741,8 @@ class CreateIssue(Command):
     def describe(self) -> str:
         """The issue's title."""
         author = f" as @{self.sudo}" if self.sudo else ""
-        return f"Created the issue “{self.title}” in {self.project}{author}"
+        behalf = f" for {self.manager_for}'s shift, as manager" if self.manager_for else ""
+        return f"Created the issue “{self.title}” in {self.project}{author}{behalf}"
 
     def send(self, clients: Clients) -> Result:
         """Create the issue; the result is the issue."""
@@ -884,12 +952,14 @@ __all__ = [
     "LocalRecord",
     "MISSING",
     "MaintenanceAction",
+    "NEEDS",
     "PRACTICE_PLACE",
     "PostMaintenance",
     "Result",
     "Said",
     "ScheduleMaintenance",
     "Settle",
+    "SENDER",
     "SlackNotice",
     "UpdateStatusIncident",
     "IncidentCommand",
@@ -900,5 +970,7 @@ __all__ = [
     "in_words",
     "moment",
     "page_of",
+    "permission_for",
     "plain",
+    "sent_by",
 ]

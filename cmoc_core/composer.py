@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from cmoc_core import cadence, drafts, handbook, linking
+from cmoc_core.access import Viewer
 from cmoc_core.clients import Clients
 from cmoc_core.commands import (
     BY_HAND_PLACE,
@@ -26,6 +27,7 @@ from cmoc_core.commands import (
     SlackNotice,
     UpdateStatusIncident,
     flags,
+    permission_for,
 )
 from cmoc_core.config import Settings
 from cmoc_core.handbook import ComponentStatus, IncidentState, StepKey
@@ -41,7 +43,7 @@ from cmoc_core.models import (
     StatusPageMessage,
     WorkingIncident,
 )
-from cmoc_core.outbox import OnSent, Outbox, Outcome, OutcomeStatus, audit
+from cmoc_core.outbox import Actor, OnSent, Outbox, Outcome, OutcomeStatus, acting, audit
 from cmoc_core.severity import severities
 from cmoc_core.timeutil import moment
 
@@ -118,9 +120,10 @@ def start_incident(
     facts: IncidentFacts,
     statuspage_id: str,
     now: datetime,
-    actor: str = "CMOC",
+    actor: Actor = "CMOC",
 ) -> WorkingIncident:
     """A new working incident, not yet on the status page; its severity is the first change."""
+    actor = acting(actor, permission_for(Action.CHANGE_FACTS, practice=facts.practice))
     incident = WorkingIncident(
         title=facts.title.strip() or "New incident",
         statuspage_id=statuspage_id,
@@ -159,6 +162,23 @@ def open_pages(*, session: Session) -> list[PagerDutyIncident]:
         select(PagerDutyIncident)
         .where(col(PagerDutyIncident.status).in_(["triggered", "acknowledged"]))
         .order_by(col(PagerDutyIncident.created_at).desc())
+    )
+    return list(session.exec(query))
+
+
+def pages_waiting(*, session: Session, ids: Sequence[str]) -> list[PagerDutyIncident]:
+    """Of these pages, the ones still open that no working incident has taken, oldest first."""
+    taken = select(WorkingIncident.pagerduty_incident_id).where(
+        col(WorkingIncident.pagerduty_incident_id).is_not(None)
+    )
+    query = (
+        select(PagerDutyIncident)
+        .where(
+            col(PagerDutyIncident.id).in_(list(ids)),
+            col(PagerDutyIncident.status).in_(["triggered", "acknowledged"]),
+            col(PagerDutyIncident.id).not_in(taken),
+        )
+        .order_by(col(PagerDutyIncident.created_at))
     )
     return list(session.exec(query))
 
@@ -218,7 +238,7 @@ def change_facts(
     session: Session,
     incident_id: int,
     facts: EditableFacts,
-    actor: str,
+    actor: Actor,
     now: datetime,
     project: str,
     seen: EditableFacts | None = None,
@@ -227,6 +247,7 @@ def change_facts(
     # With `seen` (the facts as the form showed them), a fact left as shown keeps what is stored
     # now, so a change made meanwhile in another session is not undone.
     incident = _stored(session, incident_id)
+    actor = acting(actor, permission_for(Action.CHANGE_FACTS, practice=incident.practice))
     wanted = _tidy(facts)
     if seen is not None:
         shown, stored = _tidy(seen), facts_of(incident)
@@ -559,9 +580,12 @@ def tick_step(*, session: Session, incident_id: int, key: StepKey, now: datetime
     mark_step(session=session, incident=_stored(session, incident_id), key=key, now=now)
 
 
-def save_post_mortem(*, session: Session, incident_id: int, url: str, now: datetime) -> None:
+def save_post_mortem(
+    *, session: Session, incident_id: int, url: str, now: datetime, actor: Actor
+) -> None:
     """Keep the post-mortem link with the incident and tick its step."""
     incident = _stored(session, incident_id)
+    acting(actor, permission_for(StepKey.POST_MORTEM, practice=incident.practice))
     incident.post_mortem_url = url.strip() or None
     mark_step(session=session, incident=incident, key=StepKey.POST_MORTEM, now=now)
 
@@ -636,17 +660,28 @@ def draft_key(incident_id: int | None, form: str) -> str:
 
 @dataclass
 class Publisher:
-    """Builds the composer's commands and publishes them for the actor through the outbox."""
+    """Builds the composer's commands and publishes them for the viewer through the outbox."""
+
+    # The outbox refuses (`access.Refused`) what the viewer may not do before writing anything.
 
     engine: Engine
     clients: Clients
     project: str
-    actor: str
+    viewer: Viewer
 
     @property
     def outbox(self) -> Outbox:
         """The one way commands reach the services."""
         return Outbox(self.engine, self.clients)
+
+    def refusal(self, action: str, *, practice: bool = False) -> str | None:
+        """Why the viewer may not take this kind of action (or step), in one sentence, or None."""
+        return self.viewer.refusal(permission_for(action, practice=practice))
+
+    def zendesk_count(self, tag: str) -> int | None:
+        """How many tickets carry the incident's tag, or None without Zendesk."""
+        self.viewer.require(permission_for(StepKey.ZENDESK_TAG))
+        return zendesk_count(self.clients, tag)
 
     def create(
         self,
@@ -686,7 +721,7 @@ class Publisher:
             _posted(session, stored, message, now)
             mark_step(session=session, incident=stored, key=StepKey.CREATE_INCIDENT, now=now)
 
-        return self.outbox.publish(command, actor=self.actor, now=now, on_sent=apply)
+        return self.outbox.publish(command, actor=self.viewer, now=now, on_sent=apply)
 
     def update(
         self,
@@ -731,7 +766,7 @@ class Publisher:
                     f"(published {moment(last.at)} by {last.by}); nothing was sent.",
                 )
         outcome = self.outbox.publish(
-            command, actor=self.actor, now=now, on_sent=self._applied(command, now)
+            command, actor=self.viewer, now=now, on_sent=self._applied(command, now)
         )
         if outcome.status != OutcomeStatus.SUPERSEDED:
             return outcome
@@ -740,7 +775,7 @@ class Publisher:
             # Settle the other session's update first if it was left unclear, so the place it
             # holds is never stuck and its effect is recorded once.
             self.outbox.publish(
-                earlier, actor=self.actor, now=now, on_sent=self._applied(earlier, now)
+                earlier, actor=self.viewer, now=now, on_sent=self._applied(earlier, now)
             )
         with Session(self.engine) as session:
             last = last_publication(session=session, incident=self._incident(incident_id))
@@ -792,14 +827,14 @@ class Publisher:
         """Post a notice again that may not have arrived, after the person checked the channel."""
         then = partial(_thread, destination=notice.webhook, via="slack", text=notice.text, now=now)
         return self.outbox.send_again(
-            notice, actor=self.actor, now=now, on_sent=self._ticks(notice, now, then)
+            notice, actor=self.viewer, now=now, on_sent=self._ticks(notice, now, then)
         )
 
     def notice_arrived(self, *, notice: SlackNotice, now: datetime) -> Outcome:
         """Record a notice of unclear outcome as arrived, because the person saw it there."""
         then = partial(_thread, destination=notice.webhook, via="slack", text=notice.text, now=now)
         return self.outbox.mark_arrived(
-            notice, actor=self.actor, now=now, on_sent=self._ticks(notice, now, then)
+            notice, actor=self.viewer, now=now, on_sent=self._ticks(notice, now, then)
         )
 
     def unsettled_notices(self, *, incident_id: int) -> list[SlackNotice]:
@@ -864,7 +899,11 @@ class Publisher:
             known = session.get(PagerDutyIncident, page_id)
         number = known.incident_number if known is not None else None
         command = ChangePage(
-            working_id=incident_id, page_id=page_id, resolve=resolve, number=number
+            working_id=incident_id,
+            page_id=page_id,
+            resolve=resolve,
+            number=number,
+            from_email=self.viewer.pagerduty_email,
         )
         return self._act(command, now)
 
@@ -876,7 +915,7 @@ class Publisher:
     def _act(self, command: Command, now: datetime, *, then: Then | None = None) -> Outcome:
         """Publish a command that ticks the checklist step of the same name when it is done."""
         return self.outbox.publish(
-            command, actor=self.actor, now=now, on_sent=self._ticks(command, now, then)
+            command, actor=self.viewer, now=now, on_sent=self._ticks(command, now, then)
         )
 
     @staticmethod

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import base64
+import os
+import re
 import tomllib
 from collections.abc import Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
 
-from pydantic import SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cmoc_core.redaction import redact, webhook_parts
@@ -29,7 +32,34 @@ EXPECTED = {
     "float_parsing": "should be a number",
     "bool_type": "should be true or false",
     "bool_parsing": "should be true or false",
+    "sync_every_format": "should be a duration such as 30s, 5m or 1h, or 0 to turn it off",
+    "sync_every_too_short": "should be 10s or more, or 0 to turn it off",
 }
+
+
+# CMOC_SYNC_EVERY: `30s`, `5m`, `1h` (or `0`, off); shorter than this would hammer the services.
+_DURATION = re.compile(r"(?P<amount>\d+)\s*(?P<unit>s|m|h)", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+SHORTEST_SYNC_EVERY = timedelta(seconds=10)
+
+
+def sync_interval(value: Any) -> timedelta:
+    """CMOC_SYNC_EVERY as a span; zero turns the background sync off."""
+    plain = isinstance(value, str | int) and not isinstance(value, bool)
+    text = str(value).strip() if plain else ""
+    found = _DURATION.fullmatch(text)
+    if isinstance(value, timedelta) and value >= timedelta(0):
+        interval = value
+    elif text == "0":
+        return timedelta(0)
+    elif found:
+        interval = timedelta(seconds=int(found["amount"]) * _UNIT_SECONDS[found["unit"].lower()])
+    else:
+        # The words are EXPECTED's: a message quoting the value could not be redacted of it.
+        raise PydanticCustomError("sync_every_format", "not a duration")
+    if timedelta(0) < interval < SHORTEST_SYNC_EVERY:
+        raise PydanticCustomError("sync_every_too_short", "too short")
+    return interval
 
 
 class ConfigError(ValueError):
@@ -104,12 +134,18 @@ class Settings(BaseSettings):
     zendesk_api_token: SecretStr | None = None
 
     cmoc_reminder_webhook_url: SecretStr | None = None
+    cmoc_first_update_target_minutes: int = Field(default=30, gt=0)
+    cmoc_sync_every: Annotated[timedelta, NoDecode] = timedelta(minutes=5)
+    cmoc_publishers: CommaList = []
+    cmoc_managers: CommaList = []
 
     @field_validator(
         "pagerduty_cmoc_service_ids",
         "pagerduty_cmoc_schedule_ids",
         "pagerduty_shadow_schedule_ids",
         "slack_notifier_webhook_urls",
+        "cmoc_publishers",
+        "cmoc_managers",
         mode="before",
     )
     @classmethod
@@ -117,6 +153,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("cmoc_sync_every", mode="before")
+    @classmethod
+    def _sync_every(cls, value: Any) -> timedelta:
+        return sync_interval(value)
 
     @field_validator("slack_notifier_webhook_urls", mode="after")
     @classmethod
@@ -216,7 +257,11 @@ def load_settings(secrets_path: Path = SECRETS_PATH, **overrides: Any) -> Settin
         env_settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_problems(exc)) from None
-    explicit = env_settings.model_fields_set
+    environment = {name.lower(): value for name, value in os.environ.items()}
+    # Once Streamlit reads its secrets it copies the file's top-level values into the
+    # environment as text: such a value is the file's, and is checked as the file writes it.
+    copied = {k for k, v in file_values.items() if environment.get(k) == str(v)}
+    explicit = env_settings.model_fields_set - (copied - set(overrides))
     merged = {
         k: v for k, v in file_values.items() if k in Settings.model_fields and k not in explicit
     }

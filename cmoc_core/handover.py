@@ -3,6 +3,7 @@
 The handover KPI counts an issue authored by the shift's CMOC within two hours of the shift's
 end, so the issue is created in the CMOC's name (GitLab `sudo`, which needs an administrator's
 token) unless the token is the CMOC's own, and stored at once so the KPI sees it before a sync.
+Since `sudo` acts as someone else, only that CMOC, signed in, or a manager may ask for it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from cmoc_core import cadence, handbook, linking, rota
 from cmoc_core import drafts as draft_store
+from cmoc_core.access import Permission, Refused, Viewer
 from cmoc_core.clients import Clients
 from cmoc_core.clients.gitlab import GitLabClient
 from cmoc_core.clients.http import ApiError
@@ -31,6 +33,7 @@ from cmoc_core.models import (
     MaintenancePhase,
     OnCallEntry,
     OutboxEntry,
+    Person,
     PublishStatus,
     ScheduleKind,
     StatusPageIncident,
@@ -75,6 +78,7 @@ class Shift:
     gitlab_ids: frozenset[str] = frozenset()
     handover_url: str | None = None
     counted: bool = False
+    person_key: str | None = None  # the mapped person on call, to tell whose shift it is
 
     @property
     def key(self) -> str:
@@ -111,6 +115,16 @@ def recent_shifts(
         return []
     people = People.load(session=session)
     accounts = session.exec(select(Identity).where(Identity.system == System.GITLAB)).all()
+    keys = dict(
+        session.exec(
+            select(Identity.external_id, Person.key)
+            .join(Person, col(Identity.person_id) == col(Person.id))
+            .where(
+                Identity.system == System.PAGERDUTY,
+                col(Identity.external_id).in_(sorted({user for user, _, _, _ in spans})),
+            )
+        ).all()
+    )
     handovers = [
         (people.name(System.GITLAB, author), created, url)
         for author, created, url in session.exec(
@@ -158,6 +172,7 @@ def recent_shifts(
                 gitlab_ids=frozenset(external_id for external_id, _ in own),
                 handover_url=counting or sent.get(_outbox_key(user, start)),
                 counted=counting is not None,
+                person_key=keys.get(user),
             )
         )
     return shifts
@@ -484,6 +499,38 @@ def _outbox_key(user_id: str, start: datetime) -> str:
     return CreateIssue.key_of("create_handover", _intent(user_id, start))
 
 
+def _own(viewer: Viewer, shift: Shift) -> bool:
+    return viewer.person_key is not None and viewer.person_key == shift.person_key
+
+
+def manager_for(*, viewer: Viewer, shift: Shift) -> str | None:
+    """The shift's CMOC, when a signed-in manager creates the handover for them, else None."""
+    if not viewer.signed_in or _own(viewer, shift) or not viewer.may(Permission.MANAGE):
+        return None
+    return shift.person
+
+
+def creation_refusal(*, viewer: Viewer, shift: Shift) -> str | None:
+    """Why this person may not create the shift's handover issue, in one sentence, or None."""
+    # The issue is created in the shift's CMOC's name, so only that CMOC, signed in, may create
+    # it, or a manager for them; without sign-in the configured user acts for everyone.
+    if not viewer.signed_in or _own(viewer, shift):
+        return viewer.refusal(Permission.PUBLISH)
+    if viewer.may(Permission.MANAGE):
+        return None
+    who = viewer.email or viewer.name
+    if viewer.person_key is None:
+        return (
+            f"You are signed in as {who}, whom the people mapping does not match to anyone on "
+            f"the rotation, so this is not your shift: only {shift.person}, signed in, or a "
+            "manager may create its handover issue, which is created in their name."
+        )
+    return (
+        f"This is {shift.person}'s shift, not yours: its handover issue is created in their "
+        f"name, so only {shift.person}, signed in, or a manager may create it."
+    )
+
+
 @dataclass(frozen=True)
 class Creation:
     """How creating a handover issue ended; after a refusal, the token's user to retry as."""
@@ -504,11 +551,15 @@ def create(
     project: str,
     shift: Shift,
     handover: HandoverDraft,
-    actor: str,
+    viewer: Viewer,
     now: datetime,
     as_token_user: bool = False,
 ) -> Creation:
     """Create the shift's handover issue once, in the CMOC's name unless `as_token_user`."""
+    # Refused before anything is asked of GitLab or written.
+    reason = creation_refusal(viewer=viewer, shift=shift)
+    if reason is not None:
+        raise Refused(reason)
     if gitlab is None:
         return Creation(
             Outcome(OutcomeStatus.FAILED, "GitLab is not configured, so nothing was created.")
@@ -543,6 +594,7 @@ def create(
         labels=tuple(LABELS),
         confidential=handover.confidential,
         sudo=sudo,
+        manager_for=manager_for(viewer=viewer, shift=shift),
     )
 
     def store(session: Session, issue: dict[str, Any]) -> None:
@@ -555,7 +607,7 @@ def create(
         draft_store.discard(session=session, key=draft_key(shift))
 
     outbox = Outbox(engine, Clients(gitlab=gitlab))
-    outcome = outbox.publish(command, actor=actor, now=now, on_sent=store)
+    outcome = outbox.publish(command, actor=viewer, now=now, on_sent=store)
     refused = outcome.cause.status if outcome.cause is not None else None
     if sudo and refused in (403, 404):
         refusal = (

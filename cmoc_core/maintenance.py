@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from cmoc_core import linking, timeutil
+from cmoc_core.access import Viewer
 from cmoc_core.clients import Clients
 from cmoc_core.clients.http import ApiError, ApiRejected
 from cmoc_core.clients.statusio import StatusIoClient
@@ -31,6 +32,7 @@ from cmoc_core.commands import (
     PostMaintenance,
     ScheduleMaintenance,
     flags,
+    permission_for,
 )
 from cmoc_core.commands import MaintenanceAction as Action
 from cmoc_core.handbook import BROADCAST_CHANNELS
@@ -640,13 +642,19 @@ def audit_log(*, session: Session, limit: int = 50) -> list[AuditEntry]:
 
 @dataclass
 class Publisher:
-    """Runs maintenance actions on one status page through the outbox, then refreshes the list."""
+    """Runs maintenance actions on one status page for the viewer, then refreshes the list."""
+
+    # The outbox refuses (`access.Refused`) what the viewer may not do before writing anything.
 
     engine: Engine
     client: StatusIoClient | None
     statuspage_id: str
     project: str
-    actor: str
+    viewer: Viewer
+
+    def refusal(self, action: Action) -> str | None:
+        """Why the viewer may not take this maintenance action, in one sentence, or None."""
+        return self.viewer.refusal(permission_for(action))
 
     def schedule(self, *, plan: Plan, now: datetime) -> Outcome:
         """Schedule a new maintenance window."""
@@ -731,7 +739,7 @@ class Publisher:
         if self.client is None:
             return Outcome(OutcomeStatus.FAILED, NOT_CONFIGURED)
         outbox = Outbox(self.engine, Clients(statusio=self.client))
-        return outbox.publish(command, actor=self.actor, now=now)
+        return outbox.publish(command, actor=self.viewer, now=now)
 
     def _refreshed(self, outcome: Outcome) -> Outcome:
         """The outcome, after storing Status.io's list again when something may have changed."""
@@ -793,6 +801,11 @@ class PendingPlan:
     plan: Plan
     component_names: tuple[str, ...] = ()
     original: Window | None = None
+
+    @property
+    def action(self) -> Action:
+        """Scheduling a new window, or moving `original`."""
+        return Action.SCHEDULE if self.original is None else Action.RESCHEDULE
 
     @property
     def announced(self) -> Plan:

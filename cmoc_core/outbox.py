@@ -18,9 +18,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from cmoc_core.access import Permission, Viewer
 from cmoc_core.clients import Clients
 from cmoc_core.clients.http import ApiError, ApiOutcomeUnclear
-from cmoc_core.commands import Command, Result, Settle
+from cmoc_core.commands import SENDER, Command, Result, Settle
 from cmoc_core.models import AuditEntry, OutboxEntry, PublishStatus
 from cmoc_core.storage import session_scope
 
@@ -32,6 +33,8 @@ SENT_AGAIN_NOTE = "sent again by {actor} after checking it had not arrived"
 ARRIVED_NOTE = "seen at its destination by {actor}"
 
 OnSent = Callable[[Session, Result], None]
+# Who acts: a person, refused what they may not do, or the name of the app's own sender.
+Actor = Viewer | str
 
 
 class OutcomeStatus(StrEnum):
@@ -100,19 +103,31 @@ def audit(
     )
 
 
+def acting(actor: Actor, needs: Permission) -> str:
+    """How rows name whoever acts; a person without the permission the action needs is refused."""
+    if isinstance(actor, Viewer):
+        actor.require(needs)
+        return actor.actor
+    return actor
+
+
 @dataclass(frozen=True)
 class Outbox:
     """The one way any command reaches a service: at most once, settled when unclear."""
+
+    # Every command is taken for someone: a person who may not take it is refused (`Refused`)
+    # before anything is written or sent, and the rows name whoever took it.
 
     engine: Engine
     clients: Clients
 
     def publish(
-        self, command: Command, *, actor: str, now: datetime, on_sent: OnSent | None = None
+        self, command: Command, *, actor: Actor, now: datetime, on_sent: OnSent | None = None
     ) -> Outcome:
         """Send the command at most once; `on_sent` runs in the transaction that records it."""
+        name = acting(actor, command.needs)
         key = command.key()
-        claim = self._claim(command, key, now)
+        claim = self._claim(command, key, now, name)
         if claim == _Claim.TAKEN:
             return Outcome(
                 OutcomeStatus.SUPERSEDED,
@@ -136,7 +151,7 @@ class Outbox:
             if command.settle == Settle.ASK_USER:
                 if entry.status == PublishStatus.PENDING:  # its sender stopped before the answer
                     error = entry.error or "the app stopped before the answer came"
-                    self._finish(key, PublishStatus.UNKNOWN, now=now, actor=actor, error=error)
+                    self._finish(key, PublishStatus.UNKNOWN, now=now, actor=name, error=error)
                 return _ask_user(command, key, entry.error)
             if command.settle == Settle.READ_BACK:
                 # Look for what the unclear attempt sent, which may be older words than these.
@@ -156,7 +171,7 @@ class Outbox:
                         key,
                         PublishStatus.SENT,
                         now=now,
-                        actor=actor,
+                        actor=name,
                         result=found,
                         on_sent=on_sent,
                         note=CONFIRMED_NOTE,
@@ -168,32 +183,34 @@ class Outbox:
                         found,
                         key,
                     )
-            if not self._reclaim(key, entry, now):
+            if not self._reclaim(key, entry, now, by=name):
                 return _in_progress(command, key)
-        return self._send(command, key, actor=actor, now=now, on_sent=on_sent)
+        return self._send(command, key, actor=name, now=now, on_sent=on_sent)
 
     def send_again(
-        self, command: Command, *, actor: str, now: datetime, on_sent: OnSent | None = None
+        self, command: Command, *, actor: Actor, now: datetime, on_sent: OnSent | None = None
     ) -> Outcome:
         """Send an action the service cannot confirm again, because the person saw it missing."""
+        name = acting(actor, command.needs)
         key = command.key()
         entry = self._unsettled(key, now)
         if entry is None:
             return self.publish(command, actor=actor, now=now, on_sent=on_sent)
-        if not self._reclaim(key, entry, now):
+        if not self._reclaim(key, entry, now, by=name):
             return _in_progress(command, key)
-        note = SENT_AGAIN_NOTE.format(actor=actor)
-        return self._send(command, key, actor=actor, now=now, on_sent=on_sent, note=note)
+        note = SENT_AGAIN_NOTE.format(actor=name)
+        return self._send(command, key, actor=name, now=now, on_sent=on_sent, note=note)
 
     def mark_arrived(
-        self, command: Command, *, actor: str, now: datetime, on_sent: OnSent | None = None
+        self, command: Command, *, actor: Actor, now: datetime, on_sent: OnSent | None = None
     ) -> Outcome:
         """Record that an action the service cannot confirm did arrive: the person saw it."""
+        name = acting(actor, command.needs)
         key = command.key()
         if self._unsettled(key, now) is None:
             return self.publish(command, actor=actor, now=now, on_sent=on_sent)
-        note = ARRIVED_NOTE.format(actor=actor)
-        self._finish(key, PublishStatus.SENT, now=now, actor=actor, on_sent=on_sent, note=note)
+        note = ARRIVED_NOTE.format(actor=name)
+        self._finish(key, PublishStatus.SENT, now=now, actor=name, on_sent=on_sent, note=note)
         return Outcome(OutcomeStatus.SENT, f"{command.words().what}: recorded as arrived", key=key)
 
     def _unsettled(self, key: str, now: datetime) -> OutboxEntry | None:
@@ -275,8 +292,8 @@ class Outbox:
             raise LookupError(f"no outbox entry {key}")
         return entry
 
-    def _claim(self, command: Command, key: str, now: datetime) -> _Claim:
-        """Own the key (new or retry), or say it is sent, in progress or unclear."""
+    def _claim(self, command: Command, key: str, now: datetime, actor: str) -> _Claim:
+        """Own the key (new or retry) for `actor`, or say it is sent, in progress or unclear."""
         try:
             with session_scope(self.engine) as session:
                 entry = session.get(OutboxEntry, key)
@@ -287,7 +304,7 @@ class Outbox:
                             incident_id=command.incident_id,
                             action=command.action.value,
                             target=command.target,
-                            payload=command.stored(),
+                            payload=command.stored(actor),
                             attempts=1,
                             created_at=now,
                             claimed_at=now,
@@ -299,8 +316,11 @@ class Outbox:
             return _Claim.IN_PROGRESS
         if entry.status == PublishStatus.FAILED:
             # A failed attempt sent nothing: its place is free for this command, whatever it holds.
-            return _Claim.RETRY if self._reclaim(key, entry, now, command) else _Claim.IN_PROGRESS
-        if command.rivals and entry.payload != command.stored():
+            retry = self._reclaim(key, entry, now, by=actor, command=command)
+            return _Claim.RETRY if retry else _Claim.IN_PROGRESS
+        # Rivals are told apart by what they would send, never by who sends it.
+        held = {name: value for name, value in entry.payload.items() if name != SENDER}
+        if command.rivals and held != command.stored():
             return _Claim.TAKEN
         if entry.status == PublishStatus.SENT:
             return _Claim.SENT
@@ -313,16 +333,24 @@ class Outbox:
         return _Claim.UNCLEAR
 
     def _reclaim(
-        self, key: str, entry: OutboxEntry, now: datetime, command: Command | None = None
+        self,
+        key: str,
+        entry: OutboxEntry,
+        now: datetime,
+        *,
+        by: str,
+        command: Command | None = None,
     ) -> bool:
-        """Take the key for another attempt (of `command`, if given) unless someone else did."""
+        """Take the key for another attempt (of `command`, if given) by `by`, unless taken."""
         values: dict[str, object] = {
             "status": PublishStatus.PENDING,
             "attempts": entry.attempts + 1,
             "claimed_at": now,
+            "payload": {**entry.payload, SENDER: by},
         }
         if command is not None:
-            values |= {"payload": command.stored(), "target": command.target, "created_at": now}
+            payload = command.stored(by)
+            values |= {"payload": payload, "target": command.target, "created_at": now}
         with session_scope(self.engine) as session:
             taken = session.execute(
                 update(OutboxEntry)

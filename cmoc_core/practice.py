@@ -22,9 +22,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from cmoc_core import cadence, checklist, composer, handbook, textlimits
+from cmoc_core.access import Permission, Viewer
 from cmoc_core.checklist import Checklist
 from cmoc_core.clients import Clients
-from cmoc_core.commands import Action, CreateIssue
+from cmoc_core.commands import Action, CreateIssue, permission_for
 from cmoc_core.config import Settings
 from cmoc_core.handbook import StepKey
 from cmoc_core.models import (
@@ -75,6 +76,14 @@ unannounced.
 - [ ] Retrospective with the CMOC: the score card and the note taker's log
 - [ ] Issues or merge requests for the gaps found
 """
+
+
+# Planning events and the facilitator's view (dates, times, scripts) are the managers': like a
+# live incident, the event should come unannounced to the CMOC. A drill is drafting on the
+# practice page, so shadows run drills too.
+FACILITATE = Permission.MANAGE
+PLAN = permission_for(Action.CREATE_PRACTICE_EVENT_ISSUE)
+DRILL = permission_for(Action.CREATE_INCIDENT, practice=True)
 
 
 class PracticeError(ValueError):
@@ -198,7 +207,7 @@ def create_event_issue(
     clients: Clients,
     settings: Settings,
     event_id: int,
-    actor: str,
+    viewer: Viewer,
     now: datetime,
 ) -> Outcome:
     """Create the event's issue in the training project, at most once per event."""
@@ -233,7 +242,7 @@ def create_event_issue(
             session.add(stored)
 
     outbox = Outbox(engine, Clients(gitlab=gitlab))
-    return outbox.publish(command, actor=actor, now=now, on_sent=record)
+    return outbox.publish(command, actor=viewer, now=now, on_sent=record)
 
 
 def start_drill(
@@ -453,9 +462,10 @@ def score(
 
 
 def finish_drill(
-    *, session: Session, drill_id: int, scenario: Scenario, now: datetime
+    *, session: Session, drill_id: int, scenario: Scenario, viewer: Viewer, now: datetime
 ) -> ScoreCard:
     """End a drill (once) and keep its score card; it then counts toward the training KPI."""
+    viewer.require(DRILL)
     drill = _drill(session, drill_id)
     if drill.finished_at is None:
         incident = session.get(WorkingIncident, drill.working_incident_id)
@@ -509,8 +519,11 @@ class EventPlan:
     cmoc_id: int | None
 
 
-def plan_chosen(*, session: Session, plan: EventPlan, now: datetime) -> PracticeEvent:
+def plan_chosen(
+    *, session: Session, plan: EventPlan, viewer: Viewer, now: datetime
+) -> PracticeEvent:
     """The practice event the facilitator chose, at `day` and `at` in UTC, once all is chosen."""
+    viewer.require(PLAN)
     if (
         plan.region is None
         or plan.day is None
@@ -543,9 +556,16 @@ class DrillStart:
 
 
 def begin_drill(
-    *, session: Session, settings: Settings, library: Library, start: DrillStart, now: datetime
+    *,
+    session: Session,
+    settings: Settings,
+    library: Library,
+    start: DrillStart,
+    viewer: Viewer,
+    now: datetime,
 ) -> PracticeDrill:
     """Start the drill asked for, or say plainly what is missing for it."""
+    viewer.require(DRILL)
     scenario = library.scenarios.get(start.scenario) if start.scenario is not None else None
     if scenario is None:
         raise PracticeError(
@@ -576,8 +596,11 @@ def drill_checklist(
     return checklist.checklist(incident, actions=actions, notes=notes)
 
 
-def tick_drill_step(*, session: Session, drill_id: int, key: StepKey, now: datetime) -> None:
+def tick_drill_step(
+    *, session: Session, drill_id: int, key: StepKey, viewer: Viewer, now: datetime
+) -> None:
     """Tick a step the CMOC says they would have done; the drill ticks the automatic ones."""
+    viewer.require(DRILL)
     if key in DRILL_AUTOMATIC_STEPS:
         raise PracticeError(f"The drill ticks this step itself: {DRILL_AUTOMATIC_STEPS[key]}.")
     drill = _drill(session, drill_id)

@@ -68,8 +68,10 @@ def open_sources(
     if not isinstance(sandbox, Sandbox):
         sandbox = Sandbox(end=demo_end(utc_now()), clock=utc_now)
     box = sandbox
-    effective = settings_from_mapping(
-        {**box.settings(), "CMOC_DATABASE_URL": settings.cmoc_database_url}
+    # The sandbox stands in for the services; the other settings (roles, intervals) stay.
+    sandboxed = settings_from_mapping(box.settings())
+    effective = settings.model_copy(
+        update={name: getattr(sandboxed, name) for name in sandboxed.model_fields_set}
     )
     clients = build_clients(
         effective, transport=box.transport, sleep=sleep, statusio_min_interval=0.0

@@ -52,7 +52,7 @@ from cmoc_core.models import (
 )
 from cmoc_core.sources import SOURCE_NAMES
 from cmoc_core.storage import session_scope, upsert
-from cmoc_core.synclock import sync_lock
+from cmoc_core.synclock import Held, sync_lock
 from cmoc_core.timeutil import parse_time, utc_now
 
 SOURCES = ("statusio", "gitlab", "pagerduty")
@@ -130,6 +130,7 @@ class SyncReport:
     streams: list[StreamResult] = field(default_factory=list)
     requests: dict[str, int] = field(default_factory=dict)
     busy: str | None = None
+    refused: Held | None = None  # who held the lock when this sync was refused
     # Where a first sync read the pages' acknowledgements; None when it did not choose.
     ack_source: AckSource | None = None
 
@@ -215,7 +216,7 @@ def run_sync(
     """
     with sync_lock(engine, holder=holder) as held:
         if not held:
-            return SyncReport(busy=held.message)
+            return SyncReport(busy=held.message, refused=held)
         return _run_sync(
             engine=engine,
             settings=settings,
@@ -714,6 +715,32 @@ def _sync_pages(run: _Run) -> int:
             ),
         )
     return written
+
+
+def store_listed_pages(
+    *,
+    engine: Engine,
+    settings: Settings,
+    clients: Clients,
+    incidents: list[dict[str, Any]],
+    now: datetime,
+) -> list[str]:
+    """Store incidents listed outside a sync (the new-page check) as a sync stores CMOC pages.
+
+    Returns the ids of the CMOC pages the database did not hold before, oldest first. A new
+    page whose title names no production issue costs one `body.details` read, as in a sync.
+    """
+    services = set(settings.pagerduty_cmoc_service_ids)
+    cmoc = [i for i in incidents if isinstance(i, dict) and _service_of(i) in services]
+    if not cmoc:
+        return []
+    with Session(engine) as session:
+        ids = [incident["id"] for incident in cmoc]
+        known = set(session.execute(_KNOWN_PAGES, {"ids": ids}).scalars())
+    run = _Run(engine, settings, clients, now, None, lambda _m: None, SyncReport())
+    run.stream = "pagerduty.pages"
+    _store_pages(run, cmoc)
+    return [incident_id for incident_id in dict.fromkeys(ids) if incident_id not in known]
 
 
 def _store_in_batches(run: _Run, pages: Iterable[list[dict[str, Any]]]) -> None:

@@ -19,6 +19,7 @@ that was killed leaves its row behind, which expires after EXPIRES_AFTER.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,6 +41,9 @@ HEARTBEAT = timedelta(seconds=20)
 EXPIRES_AFTER = timedelta(minutes=2)
 # The advisory lock's key: "CMOCSYNC" read as a 64-bit number. Advisory locks are per database.
 ADVISORY_KEY = int.from_bytes(b"CMOCSYNC", "big")
+# A refused caller reads the holder's row again this often, this far apart, while it is written.
+HOLDER_READS = 5
+HOLDER_READ_PAUSE = 0.1
 BUSY = "A sync is already running since {since:%H:%M} UTC; try again when it has finished."
 
 Clock = Callable[[], datetime]
@@ -177,6 +181,13 @@ def _advisory_lock(engine: Engine, holder: str, clock: Clock) -> Iterator[Held]:
         now = clock()
         if not taken:
             stored = _stored(connection)
+            for _ in range(HOLDER_READS):
+                if stored is not None:
+                    break
+                # Taken a moment ago: its holder's row is being written.
+                time.sleep(HOLDER_READ_PAUSE)
+                connection.commit()
+                stored = _stored(connection)
             connection.commit()
             released = True
             started = stored.started_at if stored is not None else now
@@ -195,8 +206,10 @@ def _advisory_lock(engine: Engine, holder: str, clock: Clock) -> Iterator[Held]:
             yield Held(True, holder, now)
         finally:
             connection.rollback()
-            connection.execute(delete(table).where(table.c.token == token))
+            # Unlocked first, so that no one is refused while this row is already gone; the
+            # token spares the row of whoever takes the lock next.
             connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY})
+            connection.execute(delete(table).where(table.c.token == token))
             connection.commit()
             released = True
     finally:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.engine import Engine
+from streamlit import config as streamlit_config
 
 from cmoc_core.config import Settings
 from cmoc_core.storage import make_engine, migrate
@@ -23,6 +24,15 @@ def clean_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's own credentials."""
     for name in CONFIG_NAMES:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def served_on_loopback() -> Iterator[None]:
+    """AppTest runs no server: the app counts as listening on 127.0.0.1, as `make run` binds it."""
+    before = streamlit_config.get_option("server.address")
+    streamlit_config.set_option("server.address", "127.0.0.1")
+    yield
+    streamlit_config.set_option("server.address", before)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
+from cmoc_core.access import Role, Viewer
 from cmoc_core.clients import Clients, build_clients
 from cmoc_core.clients.http import ApiRejected
 from cmoc_core.commands import (
@@ -38,6 +39,17 @@ from cmoc_core.storage import session_scope
 
 ISSUE = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/{iid}"
 Damage = Callable[[httpx.Request, httpx.Response], httpx.Response]
+
+
+def configured(name: str) -> Viewer:
+    """The configured user named `name`, acting for everyone as without sign-in."""
+    return Viewer(
+        name=name,
+        email=None,
+        person_key=None,
+        roles=frozenset({Role.CMOC, Role.MANAGER}),
+        signed_in=False,
+    )
 
 
 def reset(request: httpx.Request, _response: httpx.Response) -> httpx.Response:
@@ -127,7 +139,9 @@ def world(sqlite_engine, sandbox):
         sleep=lambda _s: None,
         statusio_min_interval=0,
     )
-    publisher = Publisher(sqlite_engine, clients, settings.gitlab_production_project, "cmoc@x")
+    publisher = Publisher(
+        sqlite_engine, clients, settings.gitlab_production_project, configured("cmoc@x")
+    )
     iid = sandbox.org.gitlab_issues[settings.gitlab_production_project][0]["iid"]
     page = next(i for i in sandbox.org.pd_incidents if i["status"] == "triggered")
     facts = IncidentFacts(
@@ -375,7 +389,7 @@ def test_a_refused_connection_is_tried_again_at_once_and_publishes_once(world):
 def second_session(world: World, actor: str = "other@x") -> Publisher:
     """Another browser session or app server on the same database and services."""
     return Publisher(
-        world.publisher.engine, world.publisher.clients, world.publisher.project, actor
+        world.publisher.engine, world.publisher.clients, world.publisher.project, configured(actor)
     )
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
+from cmoc_core.access import Role, Viewer
 from cmoc_core.clients import build_clients
 from cmoc_core.composer import IncidentFacts, Message, Publisher, start_incident
 from cmoc_core.config import settings_from_mapping
@@ -17,13 +18,26 @@ from cmoc_core.storage import session_scope
 ISSUE = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/{iid}"
 
 
+def configured(name: str) -> Viewer:
+    """The configured user named `name`, acting for everyone as without sign-in."""
+    return Viewer(
+        name=name,
+        email=None,
+        person_key=None,
+        roles=frozenset({Role.CMOC, Role.MANAGER}),
+        signed_in=False,
+    )
+
+
 @pytest.fixture
 def world(sqlite_engine, sandbox):
     settings = settings_from_mapping(sandbox.settings())
     clients = build_clients(
         settings, transport=sandbox.transport, sleep=lambda _s: None, statusio_min_interval=0
     )
-    publisher = Publisher(sqlite_engine, clients, settings.gitlab_production_project, "cmoc@x")
+    publisher = Publisher(
+        sqlite_engine, clients, settings.gitlab_production_project, configured("cmoc@x")
+    )
     iid = sandbox.org.gitlab_issues[settings.gitlab_production_project][0]["iid"]
     facts = IncidentFacts(title="Elevated error rates", severity=2, issue_url=ISSUE.format(iid=iid))
     with session_scope(sqlite_engine) as session:
@@ -162,7 +176,9 @@ def test_a_practice_incident_ticks_label_page_and_notify_without_reaching_real_s
     clients = build_clients(
         settings, transport=sandbox.transport, sleep=lambda _s: None, statusio_min_interval=0
     )
-    publisher = Publisher(sqlite_engine, clients, settings.gitlab_production_project, "cmoc@x")
+    publisher = Publisher(
+        sqlite_engine, clients, settings.gitlab_production_project, configured("cmoc@x")
+    )
     page = next(i for i in sandbox.org.pd_incidents if i["status"] != "resolved")
     facts = IncidentFacts(
         title="Drill: elevated error rates",

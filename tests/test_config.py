@@ -116,6 +116,17 @@ def test_an_environment_value_wins_over_a_wrong_one_in_the_file(tmp_path, monkey
     assert load_settings(path).gitlab_token.get_secret_value() == "from-env"
 
 
+def test_a_file_value_streamlit_copied_into_the_environment_is_checked_as_the_file_has_it(
+    tmp_path, monkeypatch
+):
+    """Streamlit copies top-level secrets into the environment as text when it reads them."""
+    path = write_secrets(tmp_path, "GITLAB_TOKEN = 987654321\n")
+    monkeypatch.setenv("GITLAB_TOKEN", "987654321")
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    assert "GITLAB_TOKEN" in str(error.value) and "987654321" not in str(error.value)
+
+
 def test_an_unreadable_secrets_file_is_a_config_error(tmp_path):
     folder = tmp_path / "secrets.toml"
     folder.mkdir()

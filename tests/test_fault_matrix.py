@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from cmoc_core import handover, maintenance, practice
+from cmoc_core.access import Role, Viewer
 from cmoc_core.clients import Clients, build_clients
 from cmoc_core.commands import SlackNotice
 from cmoc_core.composer import IncidentFacts, Message, Publisher, start_incident, tick_step
@@ -59,6 +60,17 @@ NOTICES = {
     Action.START: "Fault matrix: the maintenance has started.",
     Action.FINISH: "Fault matrix: the maintenance has been completed.",
 }
+
+
+def configured(name: str) -> Viewer:
+    """The configured user named `name`, acting for everyone as without sign-in."""
+    return Viewer(
+        name=name,
+        email=None,
+        person_key=None,
+        roles=frozenset({Role.CMOC, Role.MANAGER}),
+        signed_in=False,
+    )
 
 
 class Killed(BaseException):
@@ -206,7 +218,9 @@ class World:
         self.clock.moment += STEP
 
     def composer(self) -> Publisher:
-        return Publisher(self.engine, self.clients, self.settings.gitlab_production_project, ACTOR)
+        return Publisher(
+            self.engine, self.clients, self.settings.gitlab_production_project, configured(ACTOR)
+        )
 
     def maintenance(self) -> maintenance.Publisher:
         return maintenance.Publisher(
@@ -214,7 +228,7 @@ class World:
             self.clients.statusio,
             self.settings.statusio_statuspage_id or "",
             self.settings.gitlab_production_project,
-            ACTOR,
+            configured(ACTOR),
         )
 
     @property
@@ -428,7 +442,7 @@ def handover_issue(world: World) -> Cell:
             project=project,
             shift=shift,
             handover=draft,
-            actor=ACTOR,
+            viewer=configured(ACTOR),
             now=w.now(),
         )
         return [creation.outcome]
@@ -463,7 +477,7 @@ def practice_event_issue(world: World) -> Cell:
                 clients=w.clients,
                 settings=w.settings,
                 event_id=event_id,
-                actor=ACTOR,
+                viewer=configured(ACTOR),
                 now=w.now(),
             )
         ]

@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from sqlmodel import Session, select
 
 from cmoc_core import drafts, handover
+from cmoc_core.access import Role, Viewer
 from cmoc_core.clients import build_clients
 from cmoc_core.handbook import IncidentState
 from cmoc_core.kpis import compute_kpis
@@ -44,6 +45,17 @@ INVESTIGATING, IDENTIFIED, MONITORING = (
 )
 START, END = utc(2026, 2, 2, 8), utc(2026, 2, 2, 16)
 ISSUES_PATH = "/projects/gitlab-com%2Fsupport%2Fdotcom%2Fcmoc-handover/issues"
+
+
+def configured(name: str) -> Viewer:
+    """The configured user named `name`, acting for everyone as without sign-in."""
+    return Viewer(
+        name=name,
+        email=None,
+        person_key=None,
+        roles=frozenset({Role.CMOC, Role.MANAGER}),
+        signed_in=False,
+    )
 
 
 class Clock:
@@ -148,7 +160,7 @@ def create(world, gitlab, settings, shift, **options) -> handover.Creation:
         project=settings.gitlab_handover_project,
         shift=shift,
         handover=options.pop("draft", handover.nothing_happened(shift)),
-        actor="cmoc@example.com",
+        viewer=configured("cmoc@example.com"),
         now=END,
         **options,
     )

@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import Session, func, select
 
 from cmoc_core import maintenance
+from cmoc_core.access import Role, Viewer
 from cmoc_core.clients import build_clients
 from cmoc_core.clients.http import ApiRejected
 from cmoc_core.config import settings_from_mapping
@@ -32,6 +33,17 @@ FLAGS_OFF = dict.fromkeys(
     "0",
 )
 ISSUE = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/21001"
+
+
+def configured(name: str) -> Viewer:
+    """The configured user named `name`, acting for everyone as without sign-in."""
+    return Viewer(
+        name=name,
+        email=None,
+        person_key=None,
+        roles=frozenset({Role.CMOC, Role.MANAGER}),
+        signed_in=False,
+    )
 
 
 class StepClock:
@@ -65,7 +77,7 @@ class World:
             self.clients.statusio,
             self.settings.statusio_statuspage_id,
             self.settings.gitlab_production_project,
-            "cmoc@example.com",
+            configured("cmoc@example.com"),
         )
 
     def now(self) -> datetime:

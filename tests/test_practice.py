@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from cmoc_core import composer, practice
+from cmoc_core.access import Role, Viewer
 from cmoc_core.composer import Message, Publisher
 from cmoc_core.config import Settings, settings_from_mapping
 from cmoc_core.kpis import compute_kpis
@@ -43,6 +44,17 @@ SCENARIO = Scenario(
     ),
 )
 LINK = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/18110"
+
+
+def configured(name: str) -> Viewer:
+    """The configured user named `name`, acting for everyone as without sign-in."""
+    return Viewer(
+        name=name,
+        email=None,
+        person_key=None,
+        roles=frozenset({Role.CMOC, Role.MANAGER}),
+        signed_in=False,
+    )
 
 
 def minutes(n: float) -> datetime:
@@ -105,7 +117,7 @@ def test_planning_creates_one_issue_with_the_roles_assigned_and_no_date(
             clients=sources.clients,
             settings=sources.settings,
             event_id=event.id,
-            actor="trainer@example.com",
+            viewer=configured("trainer@example.com"),
             now=T0,
         )
         for _ in range(2)
@@ -277,11 +289,19 @@ def test_a_drill_publishes_only_to_the_practice_page_and_is_scored_from_what_it_
             practice.add_note(session=session, drill_id=drill.id, text="  ", now=minutes(6))
     with session_scope(engine) as session:
         card = practice.finish_drill(
-            session=session, drill_id=drill.id, scenario=SCENARIO, now=minutes(45)
+            session=session,
+            drill_id=drill.id,
+            scenario=SCENARIO,
+            viewer=configured("cmoc@example.com"),
+            now=minutes(45),
         )
     with session_scope(engine) as session:
         again = practice.finish_drill(
-            session=session, drill_id=drill.id, scenario=SCENARIO, now=minutes(90)
+            session=session,
+            drill_id=drill.id,
+            scenario=SCENARIO,
+            viewer=configured("cmoc@example.com"),
+            now=minutes(90),
         )
 
     statusio = sandbox.writes("statusio")
@@ -364,6 +384,10 @@ def test_an_ended_drill_makes_its_cmoc_trained_in_that_quarter(engine):
     assert not trained()  # started is not completed
     with session_scope(engine) as session:
         practice.finish_drill(
-            session=session, drill_id=drill.id, scenario=SCENARIO, now=minutes(50)
+            session=session,
+            drill_id=drill.id,
+            scenario=SCENARIO,
+            viewer=configured("cmoc@example.com"),
+            now=minutes(50),
         )
     assert trained()

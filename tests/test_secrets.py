@@ -27,6 +27,7 @@ from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
 from cmoc_core import composer, maintenance
+from cmoc_core.access import Role, Viewer
 from cmoc_core.cli import main
 from cmoc_core.clients import ApiError, Clients, build_clients
 from cmoc_core.composer import IncidentFacts, Message, start_incident
@@ -52,6 +53,17 @@ REMINDER = "https://hooks.slack.com/triggers/T0SECRETS/R0SECRETS/SECRET-REMINDER
 ISSUE = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/{iid}"
 # Kinds the sandbox can only give in process: over HTTP a timeout waits for real.
 IN_PROCESS_ONLY = ("timeout", "timeout_after")
+
+
+def configured(name: str) -> Viewer:
+    """The configured user named `name`, acting for everyone as without sign-in."""
+    return Viewer(
+        name=name,
+        email=None,
+        person_key=None,
+        roles=frozenset({Role.CMOC, Role.MANAGER}),
+        signed_in=False,
+    )
 
 
 def with_secrets(sandbox: Sandbox) -> Sandbox:
@@ -314,7 +326,9 @@ class Actions:
                 now=self.sandbox.now(),
             ).id
         assert incident_id is not None
-        publisher = composer.Publisher(self.engine, self.clients, project, "cmoc@example.com")
+        publisher = composer.Publisher(
+            self.engine, self.clients, project, configured("cmoc@example.com")
+        )
         now = self.sandbox.now()
         message = Message(f"Investigating errors ({kind}). {ISSUE.format(iid=iid)}", 100, 300)
         outcomes = [
@@ -354,7 +368,11 @@ class Actions:
         settings = settings_from_mapping(configuration(self.sandbox))
         page_id = settings.statusio_statuspage_id or ""
         publisher = maintenance.Publisher(
-            self.engine, self.clients.statusio, page_id, settings.gitlab_production_project, "cmoc"
+            self.engine,
+            self.clients.statusio,
+            page_id,
+            settings.gitlab_production_project,
+            configured("cmoc"),
         )
         now = self.sandbox.now()
         plan = Plan(
@@ -564,6 +582,14 @@ def test_the_sync_and_composer_pages_show_no_secret_after_failures(
 def test_the_app_names_a_secret_of_the_wrong_type_without_showing_it(tmp_path, monkeypatch):
     write_wrong_types(tmp_path)
     monkeypatch.chdir(tmp_path)
+    app = app_for(tmp_path / "cmoc.db", monkeypatch)
+    app.run()
+    shown = page_text(app)
+    # Sign-in is checked first: its broken section is named, its client secret never shown.
+    assert "[auth]" in shown and "redirect_uri" in shown
+    assert "SECRET" not in shown and "60612" not in shown
+    path = tmp_path / ".streamlit" / "secrets.toml"
+    path.write_text(path.read_text().split("[auth]")[0])
     app = app_for(tmp_path / "cmoc.db", monkeypatch)
     app.run()
     shown = page_text(app)

@@ -33,6 +33,7 @@ from cmoc_core.composer import IncidentFacts, start_incident
 from cmoc_core.config import settings_from_mapping
 from cmoc_core.models import AuditEntry, PagerDutyIncident
 from cmoc_core.outbox import Outbox, OutcomeStatus
+from cmoc_core.reminders import UpdateReminder
 from cmoc_core.storage import session_scope
 
 AT = datetime(2026, 11, 22, 10, 5, tzinfo=UTC)
@@ -42,6 +43,17 @@ STATUS = {"statuspage_id": "page", "status": 300, "state": 100, "broadcast": ()}
 
 # One command of every kind (and of every action a kind can stand for), with its sentence.
 SENTENCES: list[tuple[Command, str]] = [
+    (
+        UpdateReminder(
+            incident="cockpit 1",
+            gap_start="2026-11-29T10:00:00Z",
+            text="Update due",
+            title="Errors",
+            severity="S2",
+            due="29-11-2026 10:15 UTC",
+        ),
+        "Reminded the CMOC in Slack of the update due",
+    ),
     (
         CreateStatusIncident(
             working_id=1,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,16 +46,18 @@ class PagerDutyClient:
             "Authorization": f"Token token={token}",
             "Accept": "application/vnd.pagerduty+json;version=2",
         }
-        if from_email:
-            headers["From"] = from_email
         self.from_email = from_email
-        self.http = JsonApi(
-            api=API,
-            base_url=base_url,
-            headers=headers,
-            secrets=[token, *secrets],
-            transport=transport,
+        self._connection: dict[str, Any] = {
+            "api": API,
+            "base_url": base_url,
+            "secrets": [token, *secrets],
+            "transport": transport,
             **options,
+        }
+        self._headers = headers
+        self.http = JsonApi(
+            headers={**headers, "From": from_email} if from_email else headers,
+            **self._connection,
         )
 
     def incidents(
@@ -157,27 +160,43 @@ class PagerDutyClient:
             return None
         return details if isinstance(details, str) else json.dumps(details, sort_keys=True)
 
-    def acknowledge(self, incident_id: str) -> dict[str, Any]:
-        """Acknowledge a page; needs PAGERDUTY_FROM_EMAIL."""
-        return self._set_status(incident_id, "acknowledged")
+    def acknowledge(self, incident_id: str, *, from_email: str | None = None) -> dict[str, Any]:
+        """Acknowledge a page as the PagerDuty user `from_email` (else PAGERDUTY_FROM_EMAIL)."""
+        return self._set_status(incident_id, "acknowledged", from_email)
 
-    def resolve(self, incident_id: str) -> dict[str, Any]:
-        """Resolve a page; needs PAGERDUTY_FROM_EMAIL."""
-        return self._set_status(incident_id, "resolved")
+    def resolve(self, incident_id: str, *, from_email: str | None = None) -> dict[str, Any]:
+        """Resolve a page as the PagerDuty user `from_email` (else PAGERDUTY_FROM_EMAIL)."""
+        return self._set_status(incident_id, "resolved", from_email)
 
-    def _set_status(self, incident_id: str, status: str) -> dict[str, Any]:
+    def _set_status(self, incident_id: str, status: str, from_email: str | None) -> dict[str, Any]:
         call = f"set page {incident_id} {status}"
-        if not self.from_email:
+        # PagerDuty requires `From` (a user's login e-mail) on incident writes and records the
+        # change as that user's (openapiv3.json, `PUT /incidents/{id}`).
+        sender = (from_email or "").strip() or self.from_email
+        if not sender:
             raise ApiRejected(API, call, "PAGERDUTY_FROM_EMAIL is not set; PagerDuty needs it")
         body = {"incident": {"type": "incident_reference", "status": status}}
         # Not repeated blindly: a second acknowledgement is recorded and restarts the
         # acknowledgement timeout, and a second resolve is refused as already resolved.
-        answer = self.http.json(
-            "PUT", f"incidents/{incident_id}", call=call, body=body, repeatable=False
-        )
+        with self._writer(sender) as writer:
+            answer = writer.json(
+                "PUT", f"incidents/{incident_id}", call=call, body=body, repeatable=False
+            )
         if not isinstance(answer, dict) or not isinstance(answer.get("incident"), dict):
             raise ApiBadResponse(API, call, "the answer has no incident")
         return answer["incident"]
+
+    @contextmanager
+    def _writer(self, from_email: str) -> Iterator[JsonApi]:
+        """A client whose requests carry `From: from_email`; writes are rare, so it is not kept."""
+        if from_email == self.from_email:
+            yield self.http
+            return
+        writer = JsonApi(headers={**self._headers, "From": from_email}, **self._connection)
+        try:
+            yield writer
+        finally:
+            writer.close()
 
     def _windowed(
         self,

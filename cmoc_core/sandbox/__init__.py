@@ -243,6 +243,15 @@ class Sandbox:
             "ZENDESK_API_TOKEN": zendesk.TOKEN,
         }
 
+    def reminder_webhook_url(self, base_url: str = BASE_URL) -> str:
+        """A CMOC_REMINDER_WEBHOOK_URL for this sandbox: an incoming webhook of its own channel."""
+        return f"{base_url}/slack{self.slack.reminder_path}"
+
+    def add_page(self, title: str, *, at: datetime | None = None) -> dict[str, Any]:
+        """Trigger a new page on the first CMOC service, now or at `at`; returns the incident."""
+        with self._state_lock:
+            return self.pagerduty.trigger(title, at=at)
+
     def count(self, service: str | None = None) -> int:
         """How many requests arrived, for one service or all."""
         with self._lock:

@@ -14,7 +14,14 @@ from urllib.parse import unquote
 import httpx
 
 from cmoc_core.sandbox.body import request_body
-from cmoc_core.sandbox.organisation import PD_API, Json, Organisation, format_time, parse_time
+from cmoc_core.sandbox.organisation import (
+    PD_API,
+    PD_WEB,
+    Json,
+    Organisation,
+    format_time,
+    parse_time,
+)
 
 TOKEN = "sandbox-pagerduty-token"
 DEFAULT_LIMIT = 25
@@ -356,6 +363,121 @@ class PagerDutyServer:
         self._apply_status(incident, status, user)
         return httpx.Response(200, json={"incident": incident})
 
+    def trigger(
+        self, title: str, *, at: datetime | None = None, service_id: str | None = None
+    ) -> Json:
+        """A new page on a CMOC service (the first by default), triggered now or at `at`.
+
+        Shaped as `_Builder._render_page` shapes a page still triggered: a trigger log entry by
+        the service and a notification of the CMOC on call, assigned to them.
+        """
+        moment = at or self.now
+        stamp = format_time(moment)
+        service = next(
+            s
+            for s in self.org.pd_services
+            if s["id"] == (service_id or self.org.cmoc_service_ids[0])
+        )
+        service_ref = _reference("service", service["id"], service["name"], "services")
+        responder = next(u for u in self.org.pd_users if u["email"] == self._cmoc_email())
+        user_ref = _reference("user", responder["id"], responder["name"], "users")
+        number = max((i["incident_number"] for i in self.incidents), default=180_000) + 1
+        incident_id = f"Q{self._rng.getrandbits(52):013X}"
+        incident_ref = _reference("incident", incident_id, f"[#{number}] {title}", "incidents")
+        trigger_id = self._next_entry_id()
+        incident: Json = {
+            "id": incident_id,
+            "type": "incident",
+            "summary": incident_ref["summary"],
+            "self": incident_ref["self"],
+            "html_url": incident_ref["html_url"],
+            "incident_number": number,
+            "title": title,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "status": "triggered",
+            "incident_key": f"{self._rng.getrandbits(128):032x}",
+            "service": service_ref,
+            "assignments": [{"at": stamp, "assignee": user_ref}],
+            "assigned_via": "escalation_policy",
+            "acknowledgements": [],
+            "last_status_change_at": stamp,
+            "last_status_change_by": service_ref,
+            "resolved_at": None,
+            "first_trigger_log_entry": {
+                "id": trigger_id,
+                "type": "trigger_log_entry_reference",
+                "self": f"{PD_API}/log_entries/{trigger_id}",
+                "html_url": None,
+            },
+            "escalation_policy": service["escalation_policy"],
+            "teams": list(service.get("teams") or []),
+            "priority": None,
+            "urgency": "high",
+            "alert_counts": {"all": 1, "triggered": 1, "resolved": 0},
+            "pending_actions": [],
+            "conference_bridge": None,
+            "resolve_reason": None,
+            "incident_type": {"name": "incident_default"},
+        }
+        index = bisect.bisect_right(self.incident_times, moment)
+        self.incidents.insert(index, incident)
+        self.incident_times.insert(index, moment)
+        self.incidents_by_id[incident_id] = incident
+        trigger = self._entry(incident, "trigger_log_entry", "Triggered through the API.", stamp)
+        trigger.update(
+            id=trigger_id,
+            self=f"{PD_API}/log_entries/{trigger_id}",
+            agent=service_ref,
+            channel={"type": "api"},
+            service=service_ref,
+            event_details={"description": title},
+        )
+        self._insert_entry(trigger, moment)
+        notify = self._entry(incident, "notify_log_entry", f"Notified {responder['name']}.", stamp)
+        notify.update(
+            agent=service_ref,
+            channel={"type": "push_notification"},
+            service=service_ref,
+            user=user_ref,
+        )
+        self._insert_entry(notify, moment)
+        return incident
+
+    def _cmoc_email(self) -> str:
+        return self.org.people_with_role("cmoc")[0].email
+
+    def _next_entry_id(self) -> str:
+        return f"R{self._rng.getrandbits(100):025X}"
+
+    def _entry(self, incident: Json, kind: str, summary: str, stamp: str) -> Json:
+        """A log entry of `incident`, its agent and channel to be set by the caller."""
+        entry_id = self._next_entry_id()
+        return {
+            "id": entry_id,
+            "type": kind,
+            "summary": summary,
+            "self": f"{PD_API}/log_entries/{entry_id}",
+            "html_url": None,
+            "created_at": stamp,
+            "agent": None,
+            "channel": None,
+            "incident": {
+                "id": incident["id"],
+                "type": "incident_reference",
+                "summary": incident["summary"],
+                "self": incident["self"],
+                "html_url": incident["html_url"],
+            },
+            "teams": incident["teams"],
+            "contexts": [],
+        }
+
+    def _insert_entry(self, entry: Json, at: datetime) -> None:
+        index = bisect.bisect_right(self.log_entry_times, at)
+        self.log_entries.insert(index, entry)
+        self.log_entry_times.insert(index, at)
+
     def _writable_incident(self, current: Json) -> Json:
         """A private copy of `current` replacing it, so the organisation is never changed."""
         incident = copy.deepcopy(current)
@@ -422,3 +544,14 @@ class PagerDutyServer:
         index = bisect.bisect_right(self.log_entry_times, at)
         self.log_entries.insert(index, entry)
         self.log_entry_times.insert(index, at)
+
+
+def _reference(kind: str, object_id: str, summary: str, path: str) -> Json:
+    """A PagerDuty reference to an object (`{id, type: "<kind>_reference", ...}`)."""
+    return {
+        "id": object_id,
+        "type": f"{kind}_reference",
+        "summary": summary,
+        "self": f"{PD_API}/{path}/{object_id}",
+        "html_url": f"{PD_WEB}/{path}/{object_id}",
+    }

@@ -23,6 +23,8 @@ from cmoc_core.sandbox.body import FORM_TYPE, form_dict
 from cmoc_core.sandbox.organisation import Organisation
 
 CHANNELS = ("#developer-relations", "#customer-success")
+# Where the cockpit's "update due" reminders go (CMOC_REMINDER_WEBHOOK_URL): not a notifier channel.
+REMINDER_CHANNEL = "#cmoc-reminders"
 _UPPER = string.ascii_uppercase + string.digits
 _SECRET = string.ascii_letters + string.digits
 _HEX = "0123456789abcdef"
@@ -116,6 +118,10 @@ class SlackServer:
         self.triggers: dict[str, Workflow] = {
             f"/triggers/{team}/{trigger}/{secret}": INCIDENT_NOTIFIER
         }
+        # Made after the others, so that their paths stay as they were.
+        bot = "B" + "".join(rng.choices(_UPPER, k=10))
+        secret = "".join(rng.choices(_SECRET, k=24))
+        self.reminder_path = f"/services/{team}/{bot}/{secret}"
         self.posts: list[SlackPost] = []
 
     def path_for(self, channel: str) -> str:
@@ -134,7 +140,7 @@ class SlackServer:
         """Slack's answer to `request`; `path` is the part after the `/slack` prefix."""
         if path.startswith("/triggers/"):
             return self._trigger(request, path)
-        channel = self.hooks.get(path)
+        channel = REMINDER_CHANNEL if path == self.reminder_path else self.hooks.get(path)
         if channel is None:
             return _plain(404, "no_service")
         if request.method != "POST":

@@ -11,11 +11,13 @@ from typing import Any
 import streamlit as st
 
 from cmoc_core import channels, composer, drafts, handbook, publiccheck, templates
+from cmoc_core.access import Refused
 from cmoc_core.clients import ApiError
-from cmoc_core.composer import Message
+from cmoc_core.commands import Action
+from cmoc_core.composer import Message, Publisher
 from cmoc_core.handbook import ComponentStatus, IncidentState, StepKey
 from cmoc_core.models import WorkingIncident
-from cmoc_core.outbox import OutcomeStatus
+from cmoc_core.outbox import Outcome, OutcomeStatus
 from cmoc_core.publiccheck import DraftKind, PublishWarning
 from cmoc_core.templates import Subject, Template
 from cmoc_core.textlimits import URL_WEIGHT, X_LIMIT, X_TRUNCATION
@@ -30,6 +32,11 @@ ACTIONS = {
     DraftKind.CREATE: ("Create", "Create incident"),
     DraftKind.UPDATE: ("Update", "Publish update"),
     DraftKind.RESOLVE: ("Resolve", "Resolve incident"),
+}
+ACTIONS_OF = {
+    DraftKind.CREATE: Action.CREATE_INCIDENT,
+    DraftKind.UPDATE: Action.UPDATE_INCIDENT,
+    DraftKind.RESOLVE: Action.RESOLVE_INCIDENT,
 }
 PREVIEW_LABELS = {
     DraftKind.CREATE: "Preview and create",
@@ -74,12 +81,17 @@ class Superseded:
     message: str
 
 
+# A change in the form reruns the form alone, not the page around it: the CMOC types here
+# while the rest of the page stays as it is (the header keeps its own one-second clock).
+@st.fragment
 def message_form(context: AppContext, incident: WorkingIncident, form: str) -> None:
     """Create, update or resolve: fields, templates, live length, handbook check, preview."""
     settings = context.settings
     kind = DraftKind(form)
     key = composer.draft_key(incident.id, form)
     with deps.session(context) as db:
+        # Read again: on the form's own reruns `incident` is as the page last drew it.
+        incident = db.get(WorkingIncident, incident.id) or incident
         draft = drafts.load(session=db, key=key)
     fields = {"details": f"composer_{form}_details_{incident.id}"}
     if kind is not DraftKind.RESOLVE:
@@ -149,7 +161,7 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
             step=5,
             key=f"composer_announce_minutes_{incident.id}",
         )
-    all_clear = kind is DraftKind.RESOLVE and _all_clear(context, incident)
+    all_clear = kind is DraftKind.RESOLVE and StepKey.IM_ALL_CLEAR in incident.steps
     broadcast = {}
     with st.expander("Broadcast (all channels by default)"):
         for channel in handbook.BROADCAST_CHANNELS:
@@ -184,7 +196,14 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
         )
     )
     _handbook_check(warnings)
-    if st.button(PREVIEW_LABELS[kind], key=f"composer_preview_{form}", type="primary"):
+    refused = deps.publisher(context).refusal(ACTIONS_OF[kind], practice=incident.practice)
+    if st.button(
+        PREVIEW_LABELS[kind],
+        key=f"composer_preview_{form}",
+        type="primary",
+        disabled=refused is not None,
+        help=widgets.refusal_help(refused),
+    ):
         blocked = publiccheck.blocking(warnings)
         if blocked:
             for warning in blocked:
@@ -201,6 +220,7 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
                 fields=tuple(fields.values()),
                 warnings=tuple(warnings),
             )
+    widgets.refused_note(refused)
     pending: Pending | None = st.session_state.get("composer_pending")
     if pending and pending.form == form and pending.incident_id == incident.id:
         _confirm(context, incident)
@@ -361,22 +381,10 @@ def _channel_previews(incident: WorkingIncident, pending: Pending, affected: lis
 def _publish(context: AppContext, incident: WorkingIncident, pending: Pending) -> None:
     """Send a confirmed preview; a preview another session overtook waits for the CMOC."""
     publisher, now = deps.publisher(context), deps.now()
-    if pending.form == "create":
-        outcome = publisher.create(
-            incident_id=incident.id or 0,
-            message=pending.message,
-            components=list(pending.components),
-            all_infrastructure=pending.all_infrastructure,
-            now=now,
-        )
-    else:
-        outcome = publisher.update(
-            incident_id=incident.id or 0,
-            message=pending.message,
-            now=now,
-            resolve=pending.form == "resolve",
-            seen_revision=pending.revision,
-        )
+    try:
+        outcome = _send(publisher, incident, pending, now)
+    except Refused as exc:
+        outcome = Outcome(OutcomeStatus.FAILED, str(exc))
     if outcome.status == OutcomeStatus.SUPERSEDED:
         st.session_state["composer_superseded"] = Superseded(pending, outcome.message)
     else:
@@ -386,13 +394,40 @@ def _publish(context: AppContext, incident: WorkingIncident, pending: Pending) -
     st.rerun()
 
 
-def _all_clear(context: AppContext, incident: WorkingIncident) -> bool:
-    """The all-clear tick here and in the checklist are one step; whether it is given."""
+def _send(
+    publisher: Publisher, incident: WorkingIncident, pending: Pending, now: datetime
+) -> Outcome:
+    """Create, update or resolve on the status page, as the preview said."""
+    if pending.form == "create":
+        return publisher.create(
+            incident_id=incident.id or 0,
+            message=pending.message,
+            components=list(pending.components),
+            all_infrastructure=pending.all_infrastructure,
+            now=now,
+        )
+    return publisher.update(
+        incident_id=incident.id or 0,
+        message=pending.message,
+        now=now,
+        resolve=pending.form == "resolve",
+        seen_revision=pending.revision,
+    )
+
+
+def resolve_section(context: AppContext, incident: WorkingIncident) -> None:
+    """The all-clear, then the resolving update."""
+    all_clear_box(context, incident)
+    message_form(context, incident, "resolve")
+
+
+def all_clear_box(context: AppContext, incident: WorkingIncident) -> None:
+    """The all-clear tick, one step with the checklist's; outside the form, so it redraws both."""
     given = incident.steps.get(StepKey.IM_ALL_CLEAR)
     if given:
         at = widgets.moment(datetime.fromisoformat(given))
         st.caption(f"The Incident Manager gave the all-clear at {at}.")
-        return True
+        return
     key = f"composer_all_clear_{incident.id}"
     st.checkbox(
         "The Incident Manager has given the all-clear",
@@ -400,7 +435,6 @@ def _all_clear(context: AppContext, incident: WorkingIncident) -> bool:
         on_change=_give_all_clear,
         args=(context, incident.id or 0, key),
     )
-    return False
 
 
 def _give_all_clear(context: AppContext, incident_id: int, key: str) -> None:

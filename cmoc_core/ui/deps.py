@@ -8,8 +8,8 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
-from typing import NoReturn
+from datetime import datetime, timedelta
+from typing import NoReturn, cast
 
 import streamlit as st
 from pydantic import ValidationError
@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from cmoc_core.access import Viewer, configured_viewer, signed_in_viewer
 from cmoc_core.composer import Publisher
 from cmoc_core.config import SECRETS_PATH, ConfigError, Settings, load_settings
 from cmoc_core.sources import Sources, has_synced, open_sources
@@ -71,6 +72,37 @@ def _settings_for(
 
 
 def app_context() -> AppContext:
+    """The app's context, with a banner saying who acts in this mode; stops on a failure."""
+    context = loaded_context()
+    if context.demo:
+        st.info(_demo_banner(), icon=":material/science:")
+        _ensure_demo_data(context)
+    elif not auth_configured():
+        # Served on this machine only (the sign-in gate stops it otherwise).
+        actor = escape_markdown(context.settings.actor)
+        st.info(
+            f"All actions are taken as {actor}: nobody signs in. To have people sign in as "
+            "themselves, set up [auth] in .streamlit/secrets.toml.",
+            icon=":material/person:",
+        )
+    # Whatever page is opened first starts this server's one background refresher.
+    from cmoc_core.ui import freshness  # it builds on this module
+
+    freshness.start_refresher(context)
+    return context
+
+
+def _demo_banner() -> str:
+    sandbox = (
+        "Demo mode: no service is configured, so a built-in sandbox serves a synthetic "
+        "organisation."
+    )
+    if auth_configured():
+        return f"{sandbox} Actions go nowhere: nothing leaves this machine."
+    return f"{sandbox} Nobody signs in, and actions go nowhere: nothing leaves this machine."
+
+
+def loaded_context() -> AppContext:
     """Settings, engine and sources; on failure one line saying what to fix, and the page stops."""
     try:
         settings = current_settings()
@@ -85,15 +117,7 @@ def app_context() -> AppContext:
         _stop(f"The database cannot be used: {exc}")
     except SQLAlchemyError as exc:
         _stop(f"The database cannot be opened: {type(exc).__name__}")
-    context = AppContext(sources.settings, engine, sources)
-    if context.demo:
-        st.info(
-            "Demo mode: no service is configured, so a built-in sandbox serves a synthetic "
-            "organisation. Nothing leaves this machine.",
-            icon=":material/science:",
-        )
-        _ensure_demo_data(context)
-    return context
+    return AppContext(sources.settings, engine, sources)
 
 
 def _stop(message: str) -> NoReturn:
@@ -145,11 +169,45 @@ def now() -> datetime:
     return fixed if isinstance(fixed, datetime) else utc_now()
 
 
+def auth_configured() -> bool:
+    """Sign-in is set up: the secrets file has Streamlit's `[auth]` section."""
+    try:
+        return "auth" in st.secrets
+    except FileNotFoundError:
+        return False
+
+
+VIEWER_KEY = "signed_in_viewer"
+VIEWER_FRESH_FOR = timedelta(minutes=1)
+
+
+def viewer(context: AppContext) -> Viewer:
+    """The person using this session: the signed-in user, or the configured user for everyone."""
+    if not auth_configured() or not st.user.get("is_logged_in"):
+        return configured_viewer(context.settings)
+    email = str(st.user.get("email") or "")
+    name = st.user.get("name")
+    asked = (email, name, id(context.settings))
+    kept = st.session_state.get(VIEWER_KEY)
+    at = utc_now()
+    # Roles come from the rotation, which changes by the day: read once a minute, not per draw.
+    if kept is not None and kept[0] == asked and at - kept[1] < VIEWER_FRESH_FOR:
+        return cast(Viewer, kept[2])
+    with session(context) as db:
+        found = signed_in_viewer(
+            db, context.settings, email=email, name=str(name) if name else None, now=now()
+        )
+    st.session_state[VIEWER_KEY] = (asked, at, found)
+    return found
+
+
 def publisher(context: AppContext) -> Publisher:
-    """The composer's publisher for this app's clients."""
-    settings = context.settings
+    """The composer's publisher for this app's clients, acting for this session's person."""
     return Publisher(
-        context.engine, context.sources.clients, settings.gitlab_production_project, settings.actor
+        context.engine,
+        context.sources.clients,
+        context.settings.gitlab_production_project,
+        viewer(context),
     )
 
 

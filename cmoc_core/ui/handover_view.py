@@ -7,9 +7,12 @@ from datetime import datetime
 import streamlit as st
 
 from cmoc_core import handover, linking
+from cmoc_core.access import Refused
 from cmoc_core.handover import HandoverDraft, Shift, Window
+from cmoc_core.outbox import Outcome, OutcomeStatus
 from cmoc_core.ui import deps, widgets
 from cmoc_core.ui.deps import AppContext
+from cmoc_core.ui.widgets import refusal_help, refused_note
 
 BODY = "handover_body"
 CONFIDENTIAL = "handover_confidential"
@@ -79,7 +82,15 @@ def show_creation(context: AppContext, shift: Shift, now: datetime) -> None:
             f"{widgets.escape_markdown(shift.person)}'s handover for this shift.",
             icon=":material/warning:",
         )
-        if st.button(f"Create it as @{author}", key="handover_as_token_user"):
+        refused = _refusal(context, shift)
+        clicked = st.button(
+            f"Create it as @{author}",
+            key="handover_as_token_user",
+            disabled=refused is not None,
+            help=refusal_help(refused),
+        )
+        refused_note(refused)
+        if clicked:
             _create(context, shift, now, as_token_user=True)
 
 
@@ -116,6 +127,7 @@ def compose(context: AppContext, shift: Shift, now: datetime) -> None:
         st.session_state[LOADED] = shift.key
         st.session_state.pop(PREVIEW, None)
     _summary(window)
+    _who_creates(context, shift)
     st.markdown(f"**Title:** {widgets.escape_markdown(fresh.title)}")
     st.text_area(
         "Handover issue (Markdown): edit it, the notes especially",
@@ -221,23 +233,55 @@ def _preview(context: AppContext, shift: Shift, window: Window, now: datetime) -
             icon=":material/warning:",
         )
     st.code(issue.body, language="markdown", wrap_lines=True)
-    if st.button("Create the handover issue", key="handover_create", type="primary"):
+    refused = _refusal(context, shift)
+    clicked = st.button(
+        "Create the handover issue",
+        key="handover_create",
+        type="primary",
+        disabled=refused is not None,
+        help=refusal_help(refused),
+    )
+    refused_note(refused)
+    if clicked:
         _create(context, shift, now)
+
+
+def _who_creates(context: AppContext, shift: Shift) -> None:
+    """Before writing: whether this person may create the shift's handover, and as whom."""
+    viewer = deps.viewer(context)
+    refused = handover.creation_refusal(viewer=viewer, shift=shift)
+    if refused is not None:
+        st.info(widgets.escape_markdown(refused), icon=":material/block:")
+        return
+    person = handover.manager_for(viewer=viewer, shift=shift)
+    if person is not None:
+        st.caption(
+            widgets.escape_markdown(
+                f"You create this handover for {person}'s shift, as manager: the audit log says so."
+            )
+        )
+
+
+def _refusal(context: AppContext, shift: Shift) -> str | None:
+    return handover.creation_refusal(viewer=deps.viewer(context), shift=shift)
 
 
 def _create(
     context: AppContext, shift: Shift, now: datetime, *, as_token_user: bool = False
 ) -> None:
-    creation = handover.create(
-        engine=context.engine,
-        gitlab=context.sources.clients.gitlab,
-        project=context.settings.gitlab_handover_project,
-        shift=shift,
-        handover=_current(shift),
-        actor=context.settings.actor,
-        now=now,
-        as_token_user=as_token_user,
-    )
+    try:
+        creation = handover.create(
+            engine=context.engine,
+            gitlab=context.sources.clients.gitlab,
+            project=context.settings.gitlab_handover_project,
+            shift=shift,
+            handover=_current(shift),
+            viewer=deps.viewer(context),
+            now=now,
+            as_token_user=as_token_user,
+        )
+    except Refused as exc:
+        creation = handover.Creation(Outcome(OutcomeStatus.FAILED, str(exc)))
     st.session_state[CREATION] = (shift.key, creation)
     if creation.outcome.ok:
         st.session_state.pop(PREVIEW, None)

@@ -7,12 +7,13 @@ from datetime import datetime, timedelta
 import streamlit as st
 
 from cmoc_core import composer, handbook, linking, pagetimer
+from cmoc_core.access import Refused
 from cmoc_core.checklist import checklist as stage_checklist
 from cmoc_core.handbook import StepKey
 from cmoc_core.models import UNKNOWN_SEVERITY_COUNTS_AS, WorkingIncident
-from cmoc_core.outbox import Outcome
+from cmoc_core.outbox import Outcome, OutcomeStatus
 from cmoc_core.pagetimer import PageTimer
-from cmoc_core.ui import deps, widgets
+from cmoc_core.ui import deps, freshness, widgets
 from cmoc_core.ui.deps import AppContext
 
 
@@ -52,6 +53,17 @@ def _live_header(context: AppContext, incident_id: int) -> None:
         _due_tile(incident, due, now)
         _ack_tile(incident, timer, now)
     _due_line(incident, due, now)
+    if incident.resolved_at is None:
+        # The browser keeps this time, so the CMOC hears of it with the tab in the background.
+        freshness.reminder_alerts(
+            due,
+            due is not None and due < now,
+            incident=f"cockpit {incident.id}",
+            title=incident.title,
+            severity=incident.severity,
+            gap_start=incident.last_posted_at,
+            key=f"composer_reminders_{incident.id}",
+        )
     if last is not None:
         st.caption(
             f"Latest update {widgets.moment(last.at)} by {widgets.escape_markdown(last.by)}: "
@@ -121,6 +133,12 @@ def checklist(context: AppContext, incident: WorkingIncident, now: datetime) -> 
     """The handbook's stages as checklists with the time each step was done."""
     # Read after this run's callbacks (a step or the all-clear ticked): it is as stored now.
     steps = stage_checklist(incident, actions=composer.STEP_ACTIONS)
+    publisher = deps.publisher(context)
+    refusals: dict[str, str] = {
+        key: why
+        for key in composer.STEP_ACTIONS
+        if (why := publisher.refusal(key, practice=incident.practice)) is not None
+    }
     for stage, rows, expander in widgets.stage_expanders(
         steps, key=f"composer_stages_{incident.id}"
     ):
@@ -132,6 +150,7 @@ def checklist(context: AppContext, incident: WorkingIncident, now: datetime) -> 
                 key_prefix="composer_step",
                 on_click=_do_step,
                 args=(context, incident.id or 0),
+                refusals=refusals,
             )
             if stage == handbook.Stage.ENGAGE:
                 _engage_links(incident)
@@ -140,13 +159,16 @@ def checklist(context: AppContext, incident: WorkingIncident, now: datetime) -> 
 def _do_step(context: AppContext, incident_id: int, key: StepKey) -> None:
     """A checklist button: the action with the service, or a tick for what is done elsewhere."""
     publisher, now = deps.publisher(context), deps.now()
-    if key in (StepKey.ACKNOWLEDGE_PAGE, StepKey.RESOLVE_PAGE):
-        resolve = key == StepKey.RESOLVE_PAGE
-        outcomes = [publisher.page(incident_id=incident_id, resolve=resolve, now=now)]
-    elif key == StepKey.LABEL_ISSUE:
-        outcomes = [publisher.label_issue(incident_id=incident_id, now=now)]
-    else:
-        outcomes = _tick(context, incident_id, key, now)
+    try:
+        if key in (StepKey.ACKNOWLEDGE_PAGE, StepKey.RESOLVE_PAGE):
+            resolve = key == StepKey.RESOLVE_PAGE
+            outcomes = [publisher.page(incident_id=incident_id, resolve=resolve, now=now)]
+        elif key == StepKey.LABEL_ISSUE:
+            outcomes = [publisher.label_issue(incident_id=incident_id, now=now)]
+        else:
+            outcomes = _tick(context, incident_id, key, now)
+    except Refused as exc:
+        outcomes = [Outcome(OutcomeStatus.FAILED, str(exc))]
     st.session_state["composer_outcomes"] = outcomes
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import streamlit as st
 
 from cmoc_core import composer, handbook
+from cmoc_core.access import Permission, Refused
 from cmoc_core.composer import (
     NEW_INCIDENT,
     Choice,
@@ -22,6 +23,7 @@ from cmoc_core.ui import deps, widgets
 from cmoc_core.ui.deps import AppContext
 
 NEW = "➕ Start a new incident"
+NEW_PAGES = "composer_new_pages"  # CMOC pages noticed in this session, offered until handled
 NO_PAGE = "No page chosen"
 NOT_SET = "Severity not set"
 
@@ -76,6 +78,32 @@ def pick_incident(context: AppContext, now: datetime) -> WorkingIncident | None:
         return None
     _start_form(context, now)
     return None
+
+
+def notice_page(page: PagerDutyIncident) -> None:
+    """Offer a CMOC page that arrived while the composer was open, above the incidents."""
+    st.session_state[NEW_PAGES] = [*st.session_state.get(NEW_PAGES, []), page.id]
+
+
+def offer_new_pages(context: AppContext) -> None:
+    """Each page noticed here and not yet handled: what it is, and one click to start on it."""
+    noticed: list[str] = st.session_state.get(NEW_PAGES, [])
+    if not noticed:
+        return
+    with deps.session(context) as db:
+        waiting = composer.pages_waiting(session=db, ids=noticed)
+    st.session_state[NEW_PAGES] = [page.id for page in waiting]
+    for page in waiting:
+        with st.container(border=True):
+            st.warning(
+                widgets.escape_markdown(f"New CMOC page {_page_label(page)}"),
+                icon=":material/notifications_active:",
+            )
+            if st.button("Start an incident for this page", key=f"composer_offer_{page.id}"):
+                st.session_state["composer_select_next"] = NEW_INCIDENT
+                st.session_state["composer_new_page"] = page.id
+                st.session_state["composer_new_title"] = page.title
+                st.rerun()
 
 
 def _label(entry: PickerEntry, now: datetime) -> str:
@@ -188,8 +216,6 @@ def facts_form(context: AppContext, incident: WorkingIncident, now: datetime) ->
     """Severity, PagerDuty page, issue, Slack channel and Zoom link: changed at any time."""
     incident_id = incident.id or 0
     said: FactsOutcome | None = st.session_state.pop(f"composer_facts_said_{incident_id}", None)
-    with deps.session(context) as db:
-        pages = composer.page_choices(session=db, incident=incident)
     keys = {
         name: f"composer_facts_{name}_{incident_id}"
         for name in ("title", "severity", "page", "issue", "channel", "zoom")
@@ -208,6 +234,9 @@ def facts_form(context: AppContext, incident: WorkingIncident, now: datetime) ->
         on_change="rerun",
     )
     if panel.open:  # its fields are drawn only while it is open
+        viewer = deps.viewer(context)
+        with deps.session(context) as db:
+            pages = composer.page_choices(session=db, incident=incident)
         with panel, st.form(f"composer_facts_form_{incident_id}"):
             title = st.text_input(
                 "Title",
@@ -231,8 +260,13 @@ def facts_form(context: AppContext, incident: WorkingIncident, now: datetime) ->
                 key=keys["channel"],
             )
             zoom = st.text_input("Zoom link", value=incident.zoom_url or "", key=keys["zoom"])
+            refused = viewer.refusal(Permission.DRAFT)
+            widgets.refused_note(refused)
             if st.form_submit_button(
-                "Save incident facts", key=f"composer_facts_save_{incident_id}"
+                "Save incident facts",
+                key=f"composer_facts_save_{incident_id}",
+                disabled=refused is not None,
+                help=widgets.refusal_help(refused),
             ):
                 facts = EditableFacts(
                     title=title,
@@ -242,16 +276,20 @@ def facts_form(context: AppContext, incident: WorkingIncident, now: datetime) ->
                     slack_channel=channel,
                     zoom_url=zoom,
                 )
-                with deps.session(context) as db:
-                    outcome = composer.change_facts(
-                        session=db,
-                        incident_id=incident_id,
-                        facts=facts,
-                        actor=context.settings.actor,
-                        now=now,
-                        project=context.settings.gitlab_production_project,
-                        seen=stored,
-                    )
+                try:
+                    with deps.session(context) as db:
+                        outcome = composer.change_facts(
+                            session=db,
+                            incident_id=incident_id,
+                            facts=facts,
+                            actor=viewer,
+                            now=now,
+                            project=context.settings.gitlab_production_project,
+                            seen=stored,
+                        )
+                except Refused as exc:
+                    st.error(widgets.escape_markdown(str(exc)), icon=":material/block:")
+                    return
                 if outcome.problems:
                     for problem in outcome.problems:
                         st.error(widgets.escape_markdown(problem), icon=":material/error:")
@@ -286,7 +324,15 @@ def _start_form(context: AppContext, now: datetime) -> None:
             "Incident Slack channel (e.g. #incident-12345)", key="composer_new_channel"
         )
         zoom = st.text_input("Zoom link", key="composer_new_zoom")
-        if st.form_submit_button("Start", type="primary"):
+        viewer = deps.viewer(context)
+        refused = viewer.refusal(Permission.DRAFT)
+        widgets.refused_note(refused)
+        if st.form_submit_button(
+            "Start",
+            type="primary",
+            disabled=refused is not None,
+            help=widgets.refusal_help(refused),
+        ):
             if not title.strip():
                 st.error("The title is empty: say in simple terms what the issue is.")
                 return
@@ -299,13 +345,18 @@ def _start_form(context: AppContext, now: datetime) -> None:
                 slack_channel=channel,
                 zoom_url=zoom,
             )
-            with deps.session(context) as db:
-                incident = composer.start_incident(
-                    session=db,
-                    facts=facts,
-                    statuspage_id=composer.statuspage_for(settings, practice=facts.practice),
-                    now=now,
-                    actor=settings.actor,
-                )
-                st.session_state["composer_select_next"] = Choice(ChoiceKind.WORKING, incident.id)
+            try:
+                with deps.session(context) as db:
+                    incident = composer.start_incident(
+                        session=db,
+                        facts=facts,
+                        statuspage_id=composer.statuspage_for(settings, practice=facts.practice),
+                        now=now,
+                        actor=viewer,
+                    )
+                    chosen = Choice(ChoiceKind.WORKING, incident.id)
+            except Refused as exc:
+                st.error(widgets.escape_markdown(str(exc)), icon=":material/block:")
+                return
+            st.session_state["composer_select_next"] = chosen
             st.rerun()

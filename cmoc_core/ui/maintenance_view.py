@@ -8,11 +8,14 @@ from typing import Any
 import streamlit as st
 
 from cmoc_core import auditlog, linking, maintenance
+from cmoc_core.access import Refused
 from cmoc_core.clients import ApiError
 from cmoc_core.handbook import BROADCAST_CHANNELS
 from cmoc_core.maintenance import Action, Notice, Pending, PendingNotice, PendingPlan, Plan, Window
+from cmoc_core.outbox import Outcome, OutcomeStatus
 from cmoc_core.ui import audit_view, deps, widgets
 from cmoc_core.ui.deps import AppContext
+from cmoc_core.ui.widgets import refusal_help, refused_note
 
 NEW = "maintenance_new"
 PENDING = "maintenance_pending"
@@ -22,15 +25,20 @@ TIME_STEP = timedelta(minutes=5)
 
 
 def publisher(context: AppContext) -> maintenance.Publisher:
-    """The maintenance publisher for the public status page."""
+    """The maintenance publisher for the public status page, acting for this session's person."""
     settings = context.settings
     return maintenance.Publisher(
         context.engine,
         context.sources.clients.statusio,
         settings.statusio_statuspage_id or "",
         settings.gitlab_production_project,
-        settings.actor,
+        deps.viewer(context),
     )
+
+
+def refusal(context: AppContext, action: Action) -> str | None:
+    """Why this session's person may not take a maintenance action, or None."""
+    return publisher(context).refusal(action)
 
 
 def load_board(context: AppContext, now: datetime) -> maintenance.Board:
@@ -121,10 +129,10 @@ def _actions(context: AppContext, window: Window, now: datetime) -> None:
         )
         plan_form(context, f"maintenance_reschedule_{window.id}", now, original=window)
     elif action is not None:
-        _notice_form(window, Action(action))
+        _notice_form(window, Action(action), refusal(context, Action(action)))
 
 
-def _notice_form(window: Window, action: Action) -> None:
+def _notice_form(window: Window, action: Action, refused: str | None) -> None:
     prefix = f"{action.value}_{window.id}"
     suggested = maintenance.default_notice(window, action)
     for warning in maintenance.warnings(window, action):
@@ -147,7 +155,15 @@ def _notice_form(window: Window, action: Action) -> None:
     if maintenance.needs_automation_disabled(window, action):
         disabled = st.checkbox(maintenance.AUTOMATION_ACK, key=f"{prefix}_automation_disabled")
     label = maintenance.action_label(window, action)
-    if st.button(f"Preview: {label}", key=f"{prefix}_preview", type="primary"):
+    clicked = st.button(
+        f"Preview: {label}",
+        key=f"{prefix}_preview",
+        type="primary",
+        disabled=refused is not None,
+        help=refusal_help(refused),
+    )
+    refused_note(refused)
+    if clicked:
         notice = Notice(details, broadcast, automation_disabled=disabled)
         problems = maintenance.notice_problems(window, action, notice)
         for problem in problems:
@@ -195,6 +211,7 @@ def plan_form(
         st.session_state.setdefault(f"{prefix}_{name}", value)
     for warning in maintenance.reschedule_warnings(original) if original is not None else []:
         st.warning(widgets.escape_markdown(warning), icon=":material/warning:")
+    refused = refusal(context, Action.SCHEDULE if original is None else Action.RESCHEDULE)
     with st.form(f"{prefix}_form", clear_on_submit=False, border=False):
         st.text_input("Name: what is being maintained", key=f"{prefix}_name")
         st.text_input(
@@ -229,7 +246,14 @@ def plan_form(
             notice_columns, maintenance.NOTICE_LABELS.items(), strict=True
         ):
             column.checkbox(label, key=f"{prefix}_notify_{notice}")
-        submitted = st.form_submit_button("Preview", type="primary", key=f"{prefix}_preview")
+        submitted = st.form_submit_button(
+            "Preview",
+            type="primary",
+            key=f"{prefix}_preview",
+            disabled=refused is not None,
+            help=refusal_help(refused),
+        )
+    refused_note(refused)
     if not submitted:
         return
     state = st.session_state
@@ -303,12 +327,21 @@ def _confirm(context: AppContext) -> None:
             icon=":material/mail:",
         )
         st.text(plan.text)
+    refused = refusal(context, pending.action)
     left, right = st.columns(2)
     if right.button("Cancel", key="maintenance_cancel"):
         st.session_state.pop(PENDING, None)
         st.session_state.pop(PENDING_FIELDS, None)
         st.rerun()
-    if left.button("Send", key="maintenance_confirm", type="primary"):
+    sent = left.button(
+        "Send",
+        key="maintenance_confirm",
+        type="primary",
+        disabled=refused is not None,
+        help=refusal_help(refused),
+    )
+    refused_note(refused)
+    if sent:
         _send(
             context,
             st.session_state.pop(PENDING, None),
@@ -319,7 +352,10 @@ def _confirm(context: AppContext) -> None:
 def _send(context: AppContext, pending: Pending | None, fields: list[str]) -> None:
     if pending is None:
         return
-    outcome = maintenance.send(publisher=publisher(context), pending=pending, now=deps.now())
+    try:
+        outcome = maintenance.send(publisher=publisher(context), pending=pending, now=deps.now())
+    except Refused as exc:
+        outcome = Outcome(OutcomeStatus.FAILED, str(exc))
     if outcome.ok:
         st.session_state["maintenance_clear"] = fields
     st.session_state["maintenance_outcomes"] = [outcome]

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import streamlit as st
 
 from cmoc_core import auditlog, composer, handbook, linking, notifier
+from cmoc_core.access import Refused
 from cmoc_core.clients import ApiError
-from cmoc_core.commands import SlackNotice
+from cmoc_core.commands import Action, SlackNotice
+from cmoc_core.handbook import StepKey
 from cmoc_core.models import WorkingIncident
 from cmoc_core.notifier import Destination
+from cmoc_core.outbox import Outcome, OutcomeStatus
 from cmoc_core.ui import audit_view, deps, widgets
 from cmoc_core.ui.deps import AppContext
+from cmoc_core.ui.widgets import refusal_help, refused_note
+
+OUTCOMES = "composer_outcomes"
+
+
+def _outcomes(act: Callable[[], list[Outcome]]) -> None:
+    """Keep what an action did for the page to show; a refusal is one line, like a failure."""
+    try:
+        st.session_state[OUTCOMES] = act()
+    except Refused as exc:
+        st.session_state[OUTCOMES] = [Outcome(OutcomeStatus.FAILED, str(exc))]
 
 
 def stakeholders(context: AppContext, incident: WorkingIncident, now: datetime) -> None:
@@ -36,27 +51,29 @@ def stakeholders(context: AppContext, incident: WorkingIncident, now: datetime) 
     )
     st.code(text, language=None)
     publisher = deps.publisher(context)
+    not_yours = publisher.refusal(Action.NOTIFY_STAKEHOLDERS, practice=incident.practice)
     places = notifier.destinations(settings)
     for notice in publisher.unsettled_notices(incident_id=incident.id or 0):
-        _unsettled(context, notice, places, now)
+        _unsettled(context, notice, places, now, not_yours)
     posted = notifier.posted_at(incident)
     if posted is not None:
         st.caption(f"Stakeholders were notified {widgets.moment(posted)}.")
     refused = notifier.refusal(summary=summary, channel=channel)
     if refused:
         st.error(refused, icon=":material/block:")
+    blocked = refused is not None or not_yours is not None
     if places:
         label = notifier.post_label(places)
         clicked = st.button(
             widgets.escape_markdown(label),
             key="composer_notify",
             type="primary",
-            disabled=refused is not None,
+            disabled=blocked,
+            help=refusal_help(not_yours),
         )
-        if clicked and refused is None:
-            st.session_state["composer_outcomes"] = publisher.notify(
-                incident_id=incident.id or 0, text=text, now=now
-            )
+        refused_note(not_yours)
+        if clicked and not blocked:
+            _outcomes(lambda: publisher.notify(incident_id=incident.id or 0, text=text, now=now))
             st.rerun()
     else:
         st.caption(
@@ -64,19 +81,29 @@ def stakeholders(context: AppContext, incident: WorkingIncident, now: datetime) 
             "Incident Notifier workflow, then record it here."
         )
         clicked = st.button(
-            "I posted it by hand", key="composer_notify_manual", disabled=refused is not None
+            "I posted it by hand",
+            key="composer_notify_manual",
+            disabled=blocked,
+            help=refusal_help(not_yours),
         )
-        if clicked and refused is None:
-            st.session_state["composer_outcomes"] = [
-                publisher.record_manual_notification(
-                    incident_id=incident.id or 0, text=text, now=now
-                )
-            ]
+        refused_note(not_yours)
+        if clicked and not blocked:
+            _outcomes(
+                lambda: [
+                    publisher.record_manual_notification(
+                        incident_id=incident.id or 0, text=text, now=now
+                    )
+                ]
+            )
             st.rerun()
 
 
 def _unsettled(
-    context: AppContext, notice: SlackNotice, places: tuple[Destination, ...], now: datetime
+    context: AppContext,
+    notice: SlackNotice,
+    places: tuple[Destination, ...],
+    now: datetime,
+    not_yours: str | None,
 ) -> None:
     """A notice that may not have arrived: Slack cannot be asked, so the CMOC looks and decides."""
     where = widgets.escape_markdown(notifier.label_of(notice, places))
@@ -88,12 +115,24 @@ def _unsettled(
     st.text(notice.text)
     publisher, key = deps.publisher(context), notice.key()
     there, missing = st.columns(2)
-    if there.button(f"It is in {where}", key=f"composer_arrived_{key}"):
-        st.session_state["composer_outcomes"] = [publisher.notice_arrived(notice=notice, now=now)]
+    blocked = not_yours is not None
+    if there.button(
+        f"It is in {where}",
+        key=f"composer_arrived_{key}",
+        disabled=blocked,
+        help=refusal_help(not_yours),
+    ):
+        _outcomes(lambda: [publisher.notice_arrived(notice=notice, now=now)])
         st.rerun()
-    if missing.button(f"Not in {where}: send it again", key=f"composer_resend_{key}"):
-        st.session_state["composer_outcomes"] = [publisher.notify_again(notice=notice, now=now)]
+    if missing.button(
+        f"Not in {where}: send it again",
+        key=f"composer_resend_{key}",
+        disabled=blocked,
+        help=refusal_help(not_yours),
+    ):
+        _outcomes(lambda: [publisher.notify_again(notice=notice, now=now)])
         st.rerun()
+    refused_note(not_yours)
 
 
 def zendesk(context: AppContext, incident: WorkingIncident, now: datetime) -> None:
@@ -106,14 +145,22 @@ def zendesk(context: AppContext, incident: WorkingIncident, now: datetime) -> No
     else:
         tag = handbook.zendesk_tag(iid=iid)
         st.code(tag, language=None)
-        if context.sources.clients.zendesk is not None and st.button(
-            "Count tagged tickets", key="composer_zendesk_count"
-        ):
-            try:
-                count = composer.zendesk_count(context.sources.clients, tag)
-                st.metric("Tickets with this tag", count)
-            except ApiError as exc:
-                st.error(widgets.escape_markdown(str(exc)))
+        if context.sources.clients.zendesk is not None:
+            publisher = deps.publisher(context)
+            not_yours = publisher.refusal(StepKey.ZENDESK_TAG)
+            clicked = st.button(
+                "Count tagged tickets",
+                key="composer_zendesk_count",
+                disabled=not_yours is not None,
+                help=refusal_help(not_yours),
+            )
+            refused_note(not_yours)
+            if clicked:
+                try:
+                    count = publisher.zendesk_count(tag)
+                    st.metric("Tickets with this tag", count)
+                except (ApiError, Refused) as exc:
+                    st.error(widgets.escape_markdown(str(exc)))
     st.caption(f"New tickets since the incident began ({widgets.moment(incident.opened_at)}):")
     st.code(handbook.zendesk_query(now - incident.opened_at), language=None)
 
@@ -130,9 +177,28 @@ def post_mortem(context: AppContext, incident: WorkingIncident, now: datetime) -
         f"Resolved {resolved}. Add the link in Status.io: Incidents → this incident → "
         "Add Post-Mortem."
     )
-    if st.button("Save post-mortem link", key="composer_post_mortem_save"):
-        with deps.session(context) as db:
-            composer.save_post_mortem(session=db, incident_id=incident.id or 0, url=url, now=now)
+    publisher = deps.publisher(context)
+    not_yours = publisher.refusal(StepKey.POST_MORTEM, practice=incident.practice)
+    clicked = st.button(
+        "Save post-mortem link",
+        key="composer_post_mortem_save",
+        disabled=not_yours is not None,
+        help=refusal_help(not_yours),
+    )
+    refused_note(not_yours)
+    if clicked:
+        try:
+            with deps.session(context) as db:
+                composer.save_post_mortem(
+                    session=db,
+                    incident_id=incident.id or 0,
+                    url=url,
+                    now=now,
+                    actor=publisher.viewer,
+                )
+        except Refused as exc:
+            st.error(widgets.escape_markdown(str(exc)))
+            return
         st.rerun()
 
 

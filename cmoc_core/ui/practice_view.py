@@ -9,26 +9,39 @@ import pandas as pd
 import streamlit as st
 
 from cmoc_core import linking, practice
+from cmoc_core.access import Refused
 from cmoc_core.handbook import REGIONS, StepKey
 from cmoc_core.models import PracticeDrill, WorkingIncident
+from cmoc_core.outbox import Outcome, OutcomeStatus
 from cmoc_core.practice import DrillNote, DrillStart, EventPlan, PracticeError, ScoreCard
 from cmoc_core.scenarios import FOLDER, Library, Scenario
 from cmoc_core.ui import composer_view, deps, header_view, notify_view, widgets
 from cmoc_core.ui.deps import AppContext
+from cmoc_core.ui.widgets import refusal_help, refused_note
 
 NEW_DRILL = "➕ Start a new drill"
 AD_HOC = "Ad hoc drill"
 
 
-def facilitator_switch() -> bool:
-    """Whether the viewer says they are the facilitator, who may see dates and scripts."""
-    return st.toggle(
-        "I am the facilitator: show event dates and scripts", key="practice_facilitator"
-    )
+def facilitator_refusal(context: AppContext) -> str | None:
+    """Why this session's person does not see the facilitator's view (dates, scripts), or None."""
+    return deps.viewer(context).refusal(practice.FACILITATE)
 
 
 def drill(context: AppContext, library: Library, now: datetime) -> None:
-    """Pick a running drill (or start one) and run it."""
+    """Pick a running drill (or start one) and run it; who may not run drills is told why."""
+    refused = deps.viewer(context).refusal(practice.DRILL)
+    if refused is not None:
+        st.button(
+            "Start the drill",
+            key="practice_start",
+            type="primary",
+            disabled=True,
+            help=refusal_help(refused),
+        )
+        refused_note(refused)
+        _start_error()
+        return
     names = _names(context)
     with deps.session(context) as db:
         running = practice.running_drills(session=db)
@@ -101,6 +114,11 @@ def _start_form(context: AppContext, library: Library, now: datetime) -> None:
         on_click=_start,
         args=(context, library, DrillStart(scenario_name, cmoc_id, event.id if event else None)),
     )
+    _start_error()
+
+
+def _start_error() -> None:
+    """Why the last start failed, once."""
     if error := st.session_state.pop("practice_start_error", None):
         st.error(widgets.escape_markdown(error))
 
@@ -113,9 +131,10 @@ def _start(context: AppContext, library: Library, start: DrillStart) -> None:
                 settings=context.settings,
                 library=library,
                 start=start,
+                viewer=deps.viewer(context),
                 now=deps.now(),
             )
-    except PracticeError as exc:
+    except (PracticeError, Refused) as exc:
         st.session_state["practice_start_error"] = str(exc)
         return
     st.session_state["practice_drill"] = _drill_label(started, library, _names(context))
@@ -162,8 +181,18 @@ def _run(context: AppContext, library: Library, drill: PracticeDrill, now: datet
 
 
 def _end(context: AppContext, drill_id: int, scenario: Scenario) -> None:
-    with deps.session(context) as db:
-        practice.finish_drill(session=db, drill_id=drill_id, scenario=scenario, now=deps.now())
+    try:
+        with deps.session(context) as db:
+            practice.finish_drill(
+                session=db,
+                drill_id=drill_id,
+                scenario=scenario,
+                viewer=deps.viewer(context),
+                now=deps.now(),
+            )
+    except Refused as exc:
+        _refused(exc)
+        return
     st.session_state["practice_scored"] = drill_id
     st.session_state["practice_drill"] = NEW_DRILL
 
@@ -214,8 +243,18 @@ def _checklist(
 
 
 def _tick(context: AppContext, drill_id: int, key: StepKey) -> None:
-    with deps.session(context) as db:
-        practice.tick_drill_step(session=db, drill_id=drill_id, key=key, now=deps.now())
+    try:
+        with deps.session(context) as db:
+            practice.tick_drill_step(
+                session=db, drill_id=drill_id, key=key, viewer=deps.viewer(context), now=deps.now()
+            )
+    except Refused as exc:
+        _refused(exc)
+
+
+def _refused(exc: Refused) -> None:
+    """A refusal the page did not foresee, shown as one line with the other outcomes."""
+    st.session_state["composer_outcomes"] = [Outcome(OutcomeStatus.FAILED, str(exc))]
 
 
 def _notes(context: AppContext, drill: PracticeDrill, now: datetime) -> None:
@@ -315,8 +354,9 @@ def _acknowledged_in(card: ScoreCard) -> str:
     return widgets.duration(timedelta(seconds=card.ack_seconds))
 
 
-def plan(context: AppContext, library: Library, now: datetime, *, facilitator: bool) -> None:
+def plan(context: AppContext, library: Library, now: datetime, *, refused: str | None) -> None:
     """This quarter's coverage, the planned events, and (for the facilitator) a planning form."""
+    facilitator = refused is None
     quarter = practice.quarter_of(now)
     names = _names(context)
     with deps.session(context) as db:
@@ -360,6 +400,7 @@ def plan(context: AppContext, library: Library, now: datetime, *, facilitator: b
             "Dates, times and scenarios are for the facilitator: like a live incident, the "
             "event should come unannounced to the CMOC."
         )
+        refused_note(refused)
         return
     without_issue = [e.id for e in planned if not e.issue_url]
     if without_issue:
@@ -438,29 +479,37 @@ def _plan(context: AppContext) -> None:
     )
     try:
         with deps.session(context) as db:
-            event = practice.plan_chosen(session=db, plan=plan, now=deps.now())
-    except PracticeError as exc:
+            event = practice.plan_chosen(
+                session=db, plan=plan, viewer=deps.viewer(context), now=deps.now()
+            )
+    except (PracticeError, Refused) as exc:
         st.session_state["practice_plan_error"] = str(exc)
         return
     _create_issues(context, [event.id])
 
 
 def _create_issues(context: AppContext, event_ids: list[int | None]) -> None:
-    st.session_state["composer_outcomes"] = [
-        practice.create_event_issue(
-            engine=context.engine,
-            clients=context.sources.clients,
-            settings=context.settings,
-            event_id=event_id or 0,
-            actor=context.settings.actor,
-            now=deps.now(),
-        )
-        for event_id in event_ids
-    ]
+    viewer = deps.viewer(context)
+    try:
+        st.session_state["composer_outcomes"] = [
+            practice.create_event_issue(
+                engine=context.engine,
+                clients=context.sources.clients,
+                settings=context.settings,
+                event_id=event_id or 0,
+                viewer=viewer,
+                now=deps.now(),
+            )
+            for event_id in event_ids
+        ]
+    except Refused as exc:
+        _refused(exc)
 
 
-def library_view(library: Library, *, facilitator: bool) -> None:
+def library_view(library: Library, *, facilitator: bool, why_not: str | None = None) -> None:
     """The valid scenarios, each broken file's problem, and (for the facilitator) the scripts."""
+    if not facilitator:
+        refused_note(why_not)
     for problem in library.problems:
         st.error(widgets.escape_markdown(problem), icon=":material/error:")
     folder = f"{FOLDER.parent.name}/{FOLDER.name}/"

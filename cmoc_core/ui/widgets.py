@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -131,14 +131,6 @@ def ratio(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def trend_tile(
-    column: Any, label: str, value: float | None, before: float | None, *, help: str
-) -> None:
-    """A percentage tile with its change since the previous period of the same length."""
-    delta = None if value is None or before is None else f"{value - before:+.1f} pts"
-    column.metric(label, percent(value), delta=delta, help=f"{help}. Change vs previous period.")
-
-
 def clear_sent_fields(page: str) -> None:
     """Forget the fields of what `page` just sent (call before its widgets are drawn)."""
     for key in st.session_state.pop(f"{page}_clear", []):
@@ -225,8 +217,9 @@ def stage_steps(
     on_click: Callable[..., Any] | None = None,
     args: tuple[Any, ...] = (),
     since: datetime | None = None,
+    refusals: Mapping[str, str] | None = None,
 ) -> None:
-    """A stage's steps with their done-times (and how long after `since`), else a note or button."""
+    """A stage's steps with done-times (+ after `since`), else a note or a button (refused: why)."""
     for step in steps:
         right = checklist_row(step.text, done=step.done_at is not None)
         if step.done_at is not None:
@@ -235,10 +228,27 @@ def stage_steps(
         elif step.note:
             right.caption(step.note)
         elif step.action and on_click is not None:
+            refused = (refusals or {}).get(step.key)
             # The step's key comes last so that one callback serves every step.
             right.button(
                 step.action,
                 key=f"{key_prefix}_{step.key}",
                 on_click=on_click,
                 args=(*args, step.key),
+                disabled=refused is not None,
+                help=refusal_help(refused),
             )
+            if refused is not None:
+                with right:
+                    refused_note(refused)
+
+
+def refused_note(reason: str | None) -> None:
+    """Why the buttons next to it are disabled, said before anyone clicks."""
+    if reason is not None:
+        st.caption(f":material/block: {escape_markdown(reason)}")
+
+
+def refusal_help(reason: str | None) -> str | None:
+    """A disabled button's tooltip: why it is disabled, as text."""
+    return escape_markdown(reason) if reason is not None else None

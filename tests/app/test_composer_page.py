@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, func, select
 
+from cmoc_core.access import Role, Viewer
 from cmoc_core.models import WorkingIncident
 from cmoc_core.storage import make_engine
 from cmoc_core.ui import deps
@@ -14,6 +15,17 @@ from tests.app.conftest import open_tab
 
 ISSUE = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/17999"
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+def configured(name: str) -> Viewer:
+    """The configured user named `name`, acting for everyone as without sign-in."""
+    return Viewer(
+        name=name,
+        email=None,
+        person_key=None,
+        roles=frozenset({Role.CMOC, Role.MANAGER}),
+        signed_in=False,
+    )
 
 
 def at_time(app, moment: datetime):
@@ -227,7 +239,9 @@ def test_a_preview_overtaken_by_another_session_warns_with_their_words_and_may_g
     context = deps.app_context()
     settings = context.settings
     project = settings.gitlab_production_project
-    other = Publisher(context.engine, context.sources.clients, project, "other@example.com")
+    other = Publisher(
+        context.engine, context.sources.clients, project, configured("other@example.com")
+    )
     theirs = f"Failing over to the replica while we investigate. {ISSUE}"
     sent = other.update(
         incident_id=incident_id, message=Message(theirs, 200, 300), now=T0 + timedelta(minutes=6)

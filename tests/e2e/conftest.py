@@ -52,16 +52,26 @@ class RunningApp:
 
 @contextmanager
 def started_app(
-    folder: Path, settings: dict[str, str] | None = None, database_url: str | None = None
+    folder: Path,
+    settings: dict[str, str] | None = None,
+    database_url: str | None = None,
+    *,
+    port: int | None = None,
+    secrets: Path | None = None,
 ) -> Iterator[RunningApp]:
-    """`make run` on a free port with only the given settings, on its own SQLite database
-    unless `database_url` names a shared one."""
+    """`make run` on a free port (or `port`) with only the given settings, on its own SQLite
+    database unless `database_url` names a shared one.
+
+    Streamlit reads its secrets (the `[auth]` section) from `secrets` only, never from the
+    checkout's own .streamlit/secrets.toml.
+    """
     env = {k: v for k, v in os.environ.items() if k not in CONFIG_NAMES}
     env |= settings or {}
     env["CMOC_DATABASE_URL"] = database_url or f"sqlite:///{folder / 'cmoc.db'}"
     # The app under test runs the code it started with, even while the checkout is edited.
     env["STREAMLIT_SERVER_FILE_WATCHER_TYPE"] = "none"
-    port, log = free_port(), folder / "app.log"
+    env["STREAMLIT_SECRETS_FILES"] = str(secrets or folder / "no-secrets.toml")
+    port, log = port or free_port(), folder / "app.log"
     started = time.monotonic()
     process = subprocess.Popen(
         ["make", "--no-print-directory", "run", f"PORT={port}"],
@@ -88,6 +98,15 @@ def running_app(tmp_path_factory) -> Iterator[RunningApp]:
     """The app in demo mode (no credentials) on an empty database."""
     with started_app(tmp_path_factory.mktemp("app")) as app:
         yield app
+
+
+@pytest.fixture(scope="module")
+def oidc():
+    """A real OpenID provider (oidc-provider-mock) on 127.0.0.1; see tests/e2e/oidc.py."""
+    from tests.e2e.oidc import oidc_provider
+
+    with oidc_provider() as provider:
+        yield provider
 
 
 @pytest.fixture(scope="module")
