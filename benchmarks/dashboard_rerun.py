@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import streamlit as st  # noqa: E402
 from kpi_scale import build  # noqa: E402
+from streamlit import config  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from cmoc_core.storage import make_engine, migrate  # noqa: E402
@@ -76,6 +77,9 @@ def main() -> int:
         build(engine, 50_000)
     os.chdir(ROOT)
     os.environ.update(ENVIRONMENT, CMOC_DATABASE_URL=f"sqlite:///{path}")
+    # Served on this machine only, as `make run` does: with real services configured and
+    # nobody signing in, the app shows nothing to a server other machines can reach.
+    config.set_option("server.address", "127.0.0.1")
     results = {}
     for name, (preset, custom) in PERIODS.items():
         at = dashboard(preset, custom)

@@ -143,6 +143,7 @@ def build(engine, incidents: int, seed: int = 1) -> dict[str, int]:
                 "acknowledged_at": acked,
                 "acknowledged_by": people[rng.randrange(60)][0] if acked else None,
                 "production_issue_iid": n,
+                "statuspage_incident_id": f"i{n:07d}",  # linked by its issue, as the sync does
             }
         )
         opened = triggered + timedelta(minutes=rng.randint(2, 30))
@@ -344,6 +345,8 @@ def main() -> int:
         f"process_peak_rss_after_{ROUNDS}_mb": round(rss_after, 1),
         "gaps": data["update_cadence"]["gaps"],
         "pages": data["ack_time"]["pages"],
+        "first_public_updates": data["first_public_update"]["incidents"],
+        "announced_updates": data["announced_updates"]["announced"],
         "targets_met": {
             "under_2s": elapsed < 2,
             "within_2x_floor": elapsed <= 2 * floor,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 import pandas as pd
@@ -28,6 +29,47 @@ def rounded(value: float | None) -> float | None:
 def percent(part: int, whole: int) -> float | None:
     """`part` as a percentage of `whole` (0–100), or None when there is no whole."""
     return 100 * part / whole if whole else None
+
+
+def rounded_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows as the dashboard shows and exports them: measures rounded to 2 decimals."""
+    measures = frame.select_dtypes("float").columns
+    return frame.assign(**{name: frame[name].round(2) for name in measures})
+
+
+class Better(StrEnum):
+    """Which way a figure should move: up for shares of work done well, down for waiting."""
+
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+@dataclass(frozen=True)
+class Change:
+    """How a figure moved since the previous period of the same length, as shown (1 decimal)."""
+
+    amount: float | None
+    better: Better
+
+    @property
+    def moved(self) -> bool:
+        """Whether there is a change to show: both periods measured and the shown amount not 0."""
+        return self.amount is not None and self.amount != 0
+
+    @property
+    def good(self) -> bool | None:
+        """Whether the move is for the better; None when nothing moved."""
+        if not self.moved:
+            return None
+        assert self.amount is not None
+        return (self.amount > 0) == (self.better is Better.HIGHER)
+
+
+def change(value: float | None, before: float | None, *, better: Better) -> Change:
+    """The change from `before` to `value`, rounded as shown, so +0.04 is no change at all."""
+    if value is None or before is None:
+        return Change(None, better)
+    return Change(round(round(value, 1) - round(before, 1), 1) + 0.0, better)
 
 
 class Indicator(Protocol):
@@ -313,6 +355,66 @@ class StatusPageLabel:
 
 
 @dataclass(frozen=True)
+class FirstPublicUpdate:
+    """Time from the CMOC page to the first status-page message (kpis.md 8)."""
+
+    incidents: int
+    median_minutes: float | None
+    p90_minutes: float | None
+    within_target: int
+    target_minutes: int
+
+    @property
+    def within_target_pct(self) -> float | None:
+        """Incidents published within the target, as a share of incidents with a page."""
+        return percent(self.within_target, self.incidents)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures as the `kpis` command prints them."""
+        return {
+            "incidents": self.incidents,
+            "median_minutes": rounded(self.median_minutes),
+            "p90_minutes": rounded(self.p90_minutes),
+            "within_target": self.within_target,
+            "within_target_pct": rounded(self.within_target_pct),
+            "target_minutes": self.target_minutes,
+        }
+
+
+@dataclass(frozen=True)
+class AnnouncedUpdates:
+    """Updates that announced their next one, and how many kept that promise (kpis.md 9)."""
+
+    announced: int
+    kept: int
+
+    @property
+    def kept_pct(self) -> float | None:
+        """Promises kept, as a share of the updates that made one."""
+        return percent(self.kept, self.announced)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures as the `kpis` command prints them."""
+        return {"announced": self.announced, "kept": self.kept, "kept_pct": rounded(self.kept_pct)}
+
+
+class Known(StrEnum):
+    """Which systems know a person counted in the figures."""
+
+    PAGERDUTY = "PagerDuty only"
+    GITLAB = "GitLab only"
+    NEITHER = "no account details synced"
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    """A person counted in the figures whom only one system (or none) knows: a likely split."""
+
+    person: str
+    known: Known
+
+
+@dataclass(frozen=True)
 class PersonFigures:
     """One person's share of the figures: pages, gaps and shifts attributed to them."""
 
@@ -323,9 +425,13 @@ class PersonFigures:
     on_time: int
     shifts: int
     handed_over: int
+    first_updates: int = 0
+    first_updates_within_target: int = 0
+    announced: int = 0
+    kept: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        """The row as the `kpis` command prints it."""
+        """The row as the `kpis` command prints it: the keys of kpis.md, then the extra ones."""
         return {
             "person": self.person,
             "pages": self.pages,
@@ -334,6 +440,10 @@ class PersonFigures:
             "on_time": self.on_time,
             "shifts": self.shifts,
             "handed_over": self.handed_over,
+            "first_updates": self.first_updates,
+            "first_updates_within_target": self.first_updates_within_target,
+            "announced": self.announced,
+            "kept": self.kept,
         }
 
 
@@ -350,9 +460,12 @@ class KpiReport:
     contact_requests: ContactRequests
     training: Training
     status_page_label: StatusPageLabel
+    first_public_update: FirstPublicUpdate
+    announced_updates: AnnouncedUpdates
     per_person: tuple[PersonFigures, ...] = ()
     rows: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     regions: Mapping[str, str] = field(default_factory=dict)
+    unmatched: tuple[Unmatched, ...] = ()
 
     def indicators(self) -> dict[str, Indicator]:
         """Each indicator by its name in the JSON, in the printed order."""
@@ -364,6 +477,8 @@ class KpiReport:
             "contact_requests": self.contact_requests,
             "training": self.training,
             "status_page_label": self.status_page_label,
+            "first_public_update": self.first_public_update,
+            "announced_updates": self.announced_updates,
         }
 
     def figures(self) -> list[tuple[str, str, Figure]]:

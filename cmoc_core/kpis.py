@@ -28,11 +28,14 @@ from cmoc_core.config import Settings
 from cmoc_core.handbook import IncidentState
 from cmoc_core.kpi_results import (
     AckTime,
+    AnnouncedUpdates,
     AssigneeRequests,
     ContactRequests,
+    FirstPublicUpdate,
     GapCounts,
     GapFigures,
     Handover,
+    Known,
     KpiReport,
     PersonFigures,
     PersonShifts,
@@ -40,6 +43,7 @@ from cmoc_core.kpi_results import (
     StatusPageLabel,
     Training,
     TrainingCell,
+    Unmatched,
     UpdateCadence,
 )
 from cmoc_core.models import (
@@ -53,12 +57,24 @@ from cmoc_core.models import (
     StakeholderThread,
     StatusPageIncident,
     StatusPageMessage,
+    System,
 )
 from cmoc_core.rota import HANDOVER_WINDOW, People, Rota
 from cmoc_core.severity import cockpit_adds, label_levels, severity_in_effect
 from cmoc_core.timeutil import utc_now
 
-PERSON_FIGURES = ("pages", "within_target", "gaps", "on_time", "shifts", "handed_over")
+PERSON_FIGURES = (
+    "pages",
+    "within_target",
+    "gaps",
+    "on_time",
+    "shifts",
+    "handed_over",
+    "first_updates",
+    "first_updates_within_target",
+    "announced",
+    "kept",
+)
 PAGE_COLUMNS = ["page", "title", "triggered", "ack_minutes", "person", "region", "incident"]
 GAP_COLUMNS = [
     "incident",
@@ -75,6 +91,18 @@ GAP_COLUMNS = [
     "region",
 ]
 SHIFT_COLUMNS = ["person", "region", "start", "end", "handed_over"]
+FIRST_UPDATE_COLUMNS = [
+    "incident",
+    "title",
+    "page",
+    "triggered",
+    "first_update",
+    "minutes",
+    "within_target",
+    "severity",
+    "person",
+    "region",
+]
 
 
 def compute_kpis(
@@ -97,9 +125,14 @@ def compute_kpis(
     pages = _pages(session, settings, since, until, people, rota)
     period = _period_incidents(session, settings, since, until)
     gaps = _gaps(period, rota)
-    shifts = _shifts(session, since, min(until, now - HANDOVER_WINDOW), people, rota)
-    for frame in (pages, gaps, shifts):
+    shifts, authors = _shifts(session, since, min(until, now - HANDOVER_WINDOW), people, rota)
+    target = settings.cmoc_first_update_target_minutes
+    firsts = _first_updates(session, settings, period, rota, target, pages)
+    for frame in (pages, gaps, shifts, firsts):
         frame["region"] = _mapped(frame["person"], regions)
+    contacts = _contact_requests(session, settings, since, until, people)
+    persons = per_person(pages, gaps, shifts, firsts)
+    counted = [row.person for row in persons] + [row.person for row in contacts.by_assignee]
     return KpiReport(
         since=since,
         until=until,
@@ -107,16 +140,20 @@ def compute_kpis(
         update_cadence=UpdateCadence.of(len(period.incidents), cadence_figures(gaps)),
         stakeholder_threads=_stakeholder_threads(session, period),
         handover=handover_figures(shifts),
-        contact_requests=_contact_requests(session, settings, since, until, people),
+        contact_requests=contacts,
         training=_training(session, settings, since, until, people, rota),
         status_page_label=_status_page_label(period),
-        per_person=per_person(pages, gaps, shifts),
+        first_public_update=first_update_figures(firsts, target),
+        announced_updates=announced_figures(gaps),
+        per_person=persons,
         rows={
             "pages": _lean(pages[PAGE_COLUMNS]),
             "gaps": _lean(gaps[GAP_COLUMNS]),
             "shifts": _lean(shifts[SHIFT_COLUMNS]),
+            "first_updates": _lean(firsts[FIRST_UPDATE_COLUMNS]),
         },
         regions=regions,
+        unmatched=unmatched(people, [*counted, *authors]),
     )
 
 
@@ -130,7 +167,8 @@ class Selection:
 
 
 def selected_rows(report: KpiReport, selection: Selection) -> dict[str, pd.DataFrame]:
-    """The rows behind the figures for a selection (severities narrow the gaps only)."""
+    """The rows behind the figures for a selection (severities narrow the rows that have one:
+    gaps and first updates)."""
     rows = {}
     for name, frame in report.rows.items():
         keep = pd.Series(True, index=frame.index)
@@ -138,7 +176,7 @@ def selected_rows(report: KpiReport, selection: Selection) -> dict[str, pd.DataF
             keep &= frame["person"] == selection.person
         if selection.region:
             keep &= frame["region"] == selection.region
-        if selection.severities and name == "gaps":
+        if selection.severities and "severity" in frame.columns:
             keep &= frame["severity"].isin(selection.severities)
         rows[name] = frame[keep.fillna(False).astype(bool)]
     return rows
@@ -283,6 +321,8 @@ class _Period:
     messages: pd.DataFrame
     candidates: Query | None
     issues: _Issues
+    since: datetime
+    until: datetime
 
 
 def _following(query: Query, column: Any, candidates: Query | None) -> Query:
@@ -304,6 +344,10 @@ def _period_incidents(
     if settings.statusio_statuspage_id:
         candidates = candidates.where(
             StatusPageIncident.statuspage_id == settings.statusio_statuspage_id
+        )
+    elif settings.statusio_practice_statuspage_id:  # practice pages never count
+        candidates = candidates.where(
+            StatusPageIncident.statuspage_id != settings.statusio_practice_statuspage_id
         )
     incidents = _read(
         session,
@@ -327,7 +371,8 @@ def _period_incidents(
     narrow = candidates if 2 * len(incidents) < everything else None
     messages = _following(messages, StatusPageMessage.incident_id, narrow)
     issues = _Issues.load(session, settings, narrow)
-    return _Period(incidents, _read(session, messages, times=("posted_at",)), narrow, issues)
+    messages = _read(session, messages, times=("posted_at",))
+    return _Period(incidents, messages, narrow, issues, since, until)
 
 
 def _gaps(period: _Period, rota: _Rota) -> pd.DataFrame:
@@ -497,8 +542,9 @@ def _stakeholder_threads(session: Session, period: _Period) -> StakeholderThread
 
 def _shifts(
     session: Session, since: datetime, until: datetime, people: People, rota: _Rota
-) -> pd.DataFrame:
-    """Merged CMOC shifts ending in the period, and whether each was handed over in time."""
+) -> tuple[pd.DataFrame, list[str]]:
+    """Merged CMOC shifts ending in the period, and whether each was handed over in time; and
+    the authors of the handover issues that could count for them."""
     shifts = rota.shifts()
     shifts = shifts[(shifts["end"] >= since) & (shifts["end"] < until)]
     shifts = shifts.assign(person=people.pagerduty(shifts["user_id"]).fillna(shifts["user_id"]))
@@ -524,7 +570,8 @@ def _shifts(
         direction="forward",
     )
     found["handed_over"] = (found["created"] <= found["end"] + HANDOVER_WINDOW).fillna(False)
-    return found.sort_values(["end", "person"], kind="stable").reset_index(drop=True)
+    found = found.sort_values(["end", "person"], kind="stable").reset_index(drop=True)
+    return found, list(handovers["person"].unique())
 
 
 def handover_figures(shifts: pd.DataFrame) -> Handover:
@@ -542,31 +589,56 @@ def handover_figures(shifts: pd.DataFrame) -> Handover:
 
 
 def per_person(
-    pages: pd.DataFrame, gaps: pd.DataFrame, shifts: pd.DataFrame
+    pages: pd.DataFrame, gaps: pd.DataFrame, shifts: pd.DataFrame, firsts: pd.DataFrame
 ) -> tuple[PersonFigures, ...]:
-    """The per-person figures of kpis.md for these rows, by name."""
+    """The per-person figures of kpis.md for these rows (first public updates included), by name."""
     target = handbook.ACK_TARGET.total_seconds() / 60
+    on_time, announced = gaps["on_time"].astype(bool), gaps["announced"].astype(bool)
+
+    def tally(rows: pd.DataFrame, **flags: Any) -> pd.DataFrame:
+        """How many rows each person has with each flag set (True counts every row)."""
+        frame = pd.DataFrame(
+            {name: np.broadcast_to(flag, len(rows)) for name, flag in flags.items()},
+            index=rows.index,
+        )
+        person = rows["person"].astype(object)
+        return frame.groupby(person.to_numpy()).sum()
+
     columns = [
-        pages.groupby("person").size().rename("pages"),
-        pages[pages["ack_minutes"] <= target].groupby("person").size().rename("within_target"),
-        gaps.groupby("person").size().rename("gaps"),
-        gaps[gaps["on_time"].astype(bool)].groupby("person").size().rename("on_time"),
-        shifts.groupby("person").size().rename("shifts"),
-        shifts[shifts["handed_over"].astype(bool)].groupby("person").size().rename("handed_over"),
+        tally(pages, pages=True, within_target=pages["ack_minutes"] <= target),
+        tally(gaps, gaps=True, on_time=on_time, announced=announced, kept=announced & on_time),
+        tally(shifts, shifts=True, handed_over=shifts["handed_over"].astype(bool)),
+        tally(
+            firsts,
+            first_updates=True,
+            first_updates_within_target=firsts["within_target"].astype(bool),
+        ),
     ]
     table = pd.concat(columns, axis=1).reindex(columns=list(PERSON_FIGURES)).fillna(0)
+    table = table.astype("int64").sort_index()
     return tuple(
-        PersonFigures(
-            person=row.Index,
-            pages=int(row.pages),
-            within_target=int(row.within_target),
-            gaps=int(row.gaps),
-            on_time=int(row.on_time),
-            shifts=int(row.shifts),
-            handed_over=int(row.handed_over),
-        )
-        for row in table.sort_index().itertuples()
+        PersonFigures(str(person), *(int(value) for value in values))
+        for person, values in zip(table.index, table.to_numpy(), strict=True)
     )
+
+
+def unmatched(people: People, names: list[str]) -> tuple[Unmatched, ...]:
+    """The people among `names` whom only one system knows (or none): each may be one half of
+    a person split in two, whose figures then miss what the other half did."""
+    systems: dict[str, set[str]] = {}
+    for (system, _), name in people.names.items():
+        systems.setdefault(name, set()).add(system)
+    known = {
+        frozenset({System.PAGERDUTY.value}): Known.PAGERDUTY,
+        frozenset({System.GITLAB.value}): Known.GITLAB,
+        frozenset(): Known.NEITHER,
+    }
+    found = {
+        name: known[frozenset(map(str, systems.get(name, set())))]
+        for name in names
+        if name and len(systems.get(name, set())) < 2
+    }
+    return tuple(Unmatched(name, found[name]) for name in sorted(found))
 
 
 # 5. Contact requests -------------------------------------------------------------------------
@@ -731,6 +803,93 @@ def _status_page_label(period: _Period) -> StatusPageLabel:
         incidents=len(linked),
         labelled=len(labelled),
         median_minutes_to_label=_percentile(minutes, 50),
+    )
+
+
+# 8. Time to first public update --------------------------------------------------------------
+
+
+def _first_updates(
+    session: Session,
+    settings: Settings,
+    period: _Period,
+    rota: _Rota,
+    target: float,
+    paged: pd.DataFrame,
+) -> pd.DataFrame:
+    """The period's incidents linked to a CMOC page: the earliest linked page, the first
+    status-page message, the minutes between them, and who was on call when paged.
+
+    `paged` holds the CMOC pages triggered in the period (as `_pages` reads them); the pages
+    of other times that link the period's incidents are read here.
+    """
+    triggered = col(PagerDutyIncident.created_at)
+    since, until = period.since, period.until
+    query: Query = select(
+        PagerDutyIncident.incident_number,
+        _raw(PagerDutyIncident.created_at),
+        PagerDutyIncident.statuspage_incident_id,
+    ).where(
+        col(PagerDutyIncident.statuspage_incident_id).is_not(None),
+        or_(triggered < since, triggered >= until),
+    )
+    if settings.pagerduty_cmoc_service_ids:
+        services = settings.pagerduty_cmoc_service_ids
+        query = query.where(col(PagerDutyIncident.service_id).in_(services))
+    query = _following(query, PagerDutyIncident.statuspage_incident_id, period.candidates)
+    others = _read(session, query, times=("created_at",))
+    inside = paged[["page", "triggered", "incident"]].set_axis(list(others.columns), axis=1)
+    pages = pd.concat([inside, others], ignore_index=True)
+    incidents = period.incidents
+    # Each page's incident as a row of the period's incidents (-1: another period's).
+    row = pd.Index(incidents["id"]).get_indexer(pages["statuspage_incident_id"])
+    pages = pages.assign(row=row)[row >= 0]
+    # Several pages may link one incident: the earliest trigger counts (ties: lowest number).
+    order = np.lexsort((pages["incident_number"].to_numpy(), _naive(pages["created_at"])))
+    earliest = pages.iloc[order].drop_duplicates("row").reset_index(drop=True)
+    row = earliest["row"].to_numpy()
+
+    def column(name: str) -> pd.Series:
+        return incidents[name].iloc[row].reset_index(drop=True)
+
+    first = column("first_message_at")
+    firsts = pd.DataFrame(
+        {
+            "incident": column("id"),
+            "title": column("name"),
+            "page": earliest["incident_number"],
+            "triggered": earliest["created_at"],
+            "first_update": first,
+            "minutes": _minutes(first - earliest["created_at"]),
+        }
+    )
+    firsts["within_target"] = firsts["minutes"] <= target
+    iids = column("production_issue_iid")
+    firsts["severity"] = severity_in_effect(iids, first, period.issues.severities())
+    firsts["person"] = rota.on_call(firsts["triggered"])
+    return firsts.iloc[np.lexsort((row, _naive(first)))].reset_index(drop=True)
+
+
+def first_update_figures(firsts: pd.DataFrame, target: int) -> FirstPublicUpdate:
+    """The first-public-update figures of kpis.md 8 for these incidents."""
+    minutes = firsts["minutes"].to_numpy(dtype=float)
+    return FirstPublicUpdate(
+        incidents=len(firsts),
+        median_minutes=_percentile(minutes, 50),
+        p90_minutes=_percentile(minutes, 90),
+        within_target=int((minutes <= target).sum()),
+        target_minutes=int(target),
+    )
+
+
+# 9. Announced updates kept -------------------------------------------------------------------
+
+
+def announced_figures(gaps: pd.DataFrame) -> AnnouncedUpdates:
+    """The announced-updates figures of kpis.md 9: gaps whose earlier update named the next."""
+    announced = gaps[gaps["announced"].astype(bool)]
+    return AnnouncedUpdates(
+        announced=len(announced), kept=int(announced["on_time"].astype(bool).sum())
     )
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, select
 
 from cmoc_core.config import settings_from_mapping
-from cmoc_core.linking import severity_from_labels
+from cmoc_core.linking import iid_in_page_text, severity_from_labels
 from cmoc_core.models import (
     GitLabIssue,
     GitLabLabelEvent,
@@ -35,6 +35,7 @@ from cmoc_core.models import (
 )
 from cmoc_core.people import refresh_people
 from cmoc_core.storage import session_scope
+from cmoc_core.sync import refresh_links
 
 LIVE_PAGE = "page-live"
 PRACTICE_PAGE = "page-practice"
@@ -207,9 +208,11 @@ class World:
         by: Who | str | None = None,
         acks: Sequence[tuple[float | timedelta, Who | str]] = (),
         service: str = CMOC_SERVICE,
+        title: str | None = None,
     ) -> str:
         """A page triggered at `created`; each acknowledgement is a log entry, and
-        acknowledged_at/by hold the earliest one, as the sync computes them."""
+        acknowledged_at/by hold the earliest one, as the sync computes them. The production
+        issue its title names is kept as the sync keeps it (call `link_pages` to link it)."""
         number = self._next()
         page_id = f"PPAGE{number}"
         acknowledgements = list(acks)
@@ -234,16 +237,23 @@ class World:
         incident = PagerDutyIncident(
             id=page_id,
             incident_number=number,
-            title=f"CMOC page {number}",
+            title=title or f"CMOC page {number}",
             service_id=service,
             status="acknowledged" if earliest else "triggered",
             urgency="high",
             created_at=created,
             acknowledged_at=earliest.created_at if earliest else None,
             acknowledged_by=earliest.agent_id if earliest else None,
+            production_issue_iid=iid_in_page_text(title or "", PRODUCTION),
         )
         self.add(incident, trigger, *entries)
         return page_id
+
+    def link_pages(self) -> None:
+        """What the sync does once pages and incidents are stored: link each page to its
+        status-page incident (kpis.md "Linking")."""
+        with session_scope(self.engine) as session:
+            refresh_links(session=session, settings=SETTINGS)
 
     def shift(
         self,

@@ -46,6 +46,8 @@ TOP_KEYS = {
     "contact_requests",
     "training",
     "status_page_label",
+    "first_public_update",
+    "announced_updates",
     "per_person",
 }
 # The keys of the kpis.md example, plus the extra keys the contract names for some sections.
@@ -82,11 +84,22 @@ SECTION_KEYS = {
     "contact_requests": {"opened", "completed", "completed_per_opened"},
     "training": {"cmoc_quarters", "trained", "trained_pct", "grid"},
     "status_page_label": {"incidents", "labelled", "labelled_pct", "median_minutes_to_label"},
+    "first_public_update": {
+        "incidents",
+        "median_minutes",
+        "p90_minutes",
+        "within_target",
+        "within_target_pct",
+        "target_minutes",
+    },
+    "announced_updates": {"announced", "kept", "kept_pct"},
 }
 # Extra keys kpis.md allows ("Extra keys may be added") for the breakdowns it names: handover
 # "per person" and contact requests "per assignee". Checked when present.
 OPTIONAL_KEYS = {"handover": {"by_person"}, "contact_requests": {"by_assignee"}}
 PERSON_KEYS = {"person", "pages", "within_target", "gaps", "on_time", "shifts", "handed_over"}
+# Extra per-person keys for kpis.md 8 and 9, attributed as those sections say.
+PERSON_EXTRA_KEYS = {"first_updates", "first_updates_within_target", "announced", "kept"}
 PERSON_FIGURES = ("pages", "within_target", "gaps", "on_time", "shifts", "handed_over")
 BREAKDOWN_KEYS = {"gaps", "on_time", "overdue"}
 SEVERITY_KEYS = {"1", "2", "3", "4"}
@@ -122,6 +135,15 @@ EMPTY_HANDOVER = {"shifts": 0, "handed_over": 0, "handed_over_pct": None}
 EMPTY_CONTACT = {"opened": 0, "completed": 0, "completed_per_opened": None}
 EMPTY_TRAINING = {"cmoc_quarters": 0, "trained": 0, "trained_pct": None, "grid": []}
 EMPTY_LABEL = {"incidents": 0, "labelled": 0, "labelled_pct": None, "median_minutes_to_label": None}
+EMPTY_FIRST_UPDATE = {
+    "incidents": 0,
+    "median_minutes": None,
+    "p90_minutes": None,
+    "within_target": 0,
+    "within_target_pct": None,
+    "target_minutes": 30,
+}
+EMPTY_ANNOUNCED = {"announced": 0, "kept": 0, "kept_pct": None}
 
 
 # Reading the report ---------------------------------------------------------------------------
@@ -335,7 +357,7 @@ def test_as_dict_has_exactly_the_keys_of_kpis_md(sqlite_engine):
             assert set(value) == BREAKDOWN_KEYS, (by, key)
     assert data["per_person"], "the world has people"
     for row in data["per_person"]:
-        assert set(row) == PERSON_KEYS
+        assert set(row) == PERSON_KEYS | PERSON_EXTRA_KEYS
     assert data["training"]["grid"], "the world has CMOCs"
     for row in data["training"]["grid"]:
         assert set(row) == {"person", "quarter", "trained"}
@@ -356,6 +378,8 @@ def test_an_empty_period_gives_the_zeros_and_nulls_of_the_example(sqlite_engine)
     assert pick(data["contact_requests"], EMPTY_CONTACT) == EMPTY_CONTACT
     assert pick(data["training"], EMPTY_TRAINING) == EMPTY_TRAINING
     assert pick(data["status_page_label"], EMPTY_LABEL) == EMPTY_LABEL
+    assert data["first_public_update"] == EMPTY_FIRST_UPDATE
+    assert data["announced_updates"] == EMPTY_ANNOUNCED
     assert data["per_person"] == []
 
 

@@ -71,6 +71,9 @@ def test_kpis_command_prints_the_json_of_the_spec(demo_database, capsys):
         "target_minutes",
     } <= set(data["ack_time"])
     assert data["ack_time"]["target_minutes"] == 15
+    assert data["first_public_update"]["target_minutes"] == 30
+    assert data["first_public_update"]["incidents"] > 0
+    assert 0 < data["announced_updates"]["kept"] <= data["announced_updates"]["announced"]
 
 
 def test_kpis_csv_has_one_row_per_kpi_and_figure(demo_database, capsys):
@@ -78,7 +81,16 @@ def test_kpis_csv_has_one_row_per_kpi_and_figure(demo_database, capsys):
     assert main(["kpis", "--since", "2026-01-01", "--until", "2026-04-01", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert rows[0].keys() == {"kpi", "figure", "value"}
-    assert ("handover", "handed_over_pct") in {(r["kpi"], r["figure"]) for r in rows}
+    figures = {(r["kpi"], r["figure"]) for r in rows}
+    assert ("handover", "handed_over_pct") in figures
+    assert {
+        ("first_public_update", "incidents"),
+        ("first_public_update", "median_minutes"),
+        ("first_public_update", "within_target_pct"),
+        ("first_public_update", "target_minutes"),
+        ("announced_updates", "announced"),
+        ("announced_updates", "kept_pct"),
+    } <= figures
 
 
 def test_kpis_with_an_empty_period_is_refused(demo_database, capsys):
@@ -134,3 +146,14 @@ def test_the_report_holds_the_printed_figures_unrounded(synced_demo):
     assert [row.as_dict() for row in report.handover.by_person] == printed["handover"]["by_person"]
     assert [cell.as_dict() for cell in report.training.grid] == printed["training"]["grid"]
     assert [row.as_dict() for row in report.per_person] == printed["per_person"]
+    first = report.first_public_update
+    assert first.as_dict() == printed["first_public_update"]
+    assert first.within_target_pct == 100 * first.within_target / first.incidents
+    assert len(report.rows["first_updates"]) == first.incidents
+    announced = report.announced_updates
+    assert announced.as_dict() == printed["announced_updates"]
+    gaps = report.rows["gaps"]
+    assert (int(gaps["announced"].sum()), int((gaps["announced"] & gaps["on_time"]).sum())) == (
+        announced.announced,
+        announced.kept,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,11 @@ from cmoc_core.kpi_results import AssigneeRequests
 ON_TIME, LATE = "#2e7d32", "#d32f2f"
 STATES = [state.name.title() for state in handbook.IncidentState]
 SEVERITIES = ["S1", "S2", "S3", "S4"]
-ACK_BINS = 30
+# Steps a histogram may take, in minutes: the widest that divides the target into whole bars
+# and still draws at least MIN_BARS bars up to TOP_TARGETS times the target.
+STEPS = (60, 30, 20, 15, 10, 5, 3, 2, 1)
+MIN_BARS = 12
+TOP_TARGETS = 4
 
 
 def plotly_text(text: object) -> str:
@@ -36,26 +41,192 @@ def _layout(figure: go.Figure, title: str) -> go.Figure:
     return figure
 
 
-def ack_bins(pages: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
-    """The edges of the ack-time histogram's bins, and the bin of each acknowledged page."""
-    minutes = pages["ack_minutes"].dropna()
-    edges = np.histogram_bin_edges(minutes, bins=ACK_BINS) if len(minutes) else np.zeros(1)
-    found = np.searchsorted(edges, minutes.to_numpy(), side="right") - 1
-    return edges, pd.Series(found.clip(0, ACK_BINS - 1), index=minutes.index)  # last bin closed
+@dataclass(frozen=True)
+class MinuteBins:
+    """Histogram bins around a target: equal steps from 0 with an edge on the target, up to
+    `top`, then one bar for everything over it, so that no outlier stretches the scale."""
+
+    target: float
+    step: float
+    top: float
+
+    @classmethod
+    def around(cls, target: float) -> MinuteBins:
+        """Bins for a target: 15 min gives 0-60 in steps of 5, 30 min 0-120 in steps of 10."""
+        top = TOP_TARGETS * target
+        step = next(
+            (s for s in STEPS if target % s == 0 and top / s >= MIN_BARS), target / MIN_BARS
+        )
+        return cls(target=target, step=step, top=top)
+
+    @property
+    def edges(self) -> np.ndarray:
+        """The edges of the regular bars, from 0 to `top`."""
+        return np.linspace(0, self.top, round(self.top / self.step) + 1)
+
+    @property
+    def over(self) -> int:
+        """The index of the "over `top`" bar, after the regular ones."""
+        return len(self.edges) - 1
+
+    def of(self, minutes: pd.Series) -> pd.Series:
+        """The bar of each value: (low, high] like the target's `<=`, anything up to the first
+        edge in the first bar and anything over `top` in the last one."""
+        found = np.searchsorted(self.edges, minutes.to_numpy(dtype=float), side="left") - 1
+        return pd.Series(found.clip(0, self.over), index=minutes.index)
+
+    def label(self, index: int) -> str:
+        """A bar's range in words: `up to 5 min`, `10–15 min`, `over 60 min`."""
+        if index >= self.over:
+            return f"over {self.top:g} min"
+        if index == 0:
+            return f"up to {self.edges[1]:g} min"
+        return f"{self.edges[index]:g}–{self.edges[index + 1]:g} min"
+
+    def picked_words(self, index: int) -> str:
+        """A bar's range as a phrase ending a title: `in 10 to 15 minutes`."""
+        if index >= self.over:
+            return f"after more than {self.top:g} minutes"
+        if index == 0:
+            return f"within {self.edges[1]:g} minutes"
+        return f"in more than {self.edges[index]:g} and up to {self.edges[index + 1]:g} minutes"
+
+
+def ack_bins(pages: pd.DataFrame) -> tuple[MinuteBins, pd.Series]:
+    """The ack-time histogram's bins, and the bar of each acknowledged page."""
+    bins = MinuteBins.around(handbook.ACK_TARGET.total_seconds() / 60)
+    return bins, bins.of(pages["ack_minutes"].dropna())
+
+
+def first_update_bins(firsts: pd.DataFrame, target: float) -> tuple[MinuteBins, pd.Series]:
+    """The first-public-update histogram's bins, and the bar of each incident."""
+    bins = MinuteBins.around(target)
+    return bins, bins.of(firsts["minutes"].dropna())
+
+
+def _histogram(
+    bins: MinuteBins, found: pd.Series, *, title: str, axis: str, counted: str
+) -> go.Figure:
+    """Bars of `found` per bin: within the target green, over it red, the last one hatched and
+    labelled as the catch-all it is; a dashed line on the target."""
+    counts = np.bincount(found.to_numpy(dtype=np.int64), minlength=bins.over + 1)
+    edges, step = bins.edges, bins.step
+    centres = [*(edges[:-1] + step / 2), bins.top + step]  # a half-step gap before the last
+    labels = [bins.label(index) for index in range(bins.over + 1)]
+    colours = [ON_TIME if high <= bins.target else LATE for high in edges[1:]] + [LATE]
+    figure = go.Figure(
+        go.Bar(
+            x=centres,
+            y=counts,
+            width=[step * 0.95] * len(centres),
+            customdata=labels,
+            marker={
+                "color": colours,
+                "pattern": {"shape": [""] * bins.over + ["/"]},
+            },
+            text=[""] * bins.over + [labels[-1]],
+            textposition="outside",
+            textangle=0,
+            constraintext="none",
+            textfont={"size": 12},
+            cliponaxis=False,
+            hovertemplate=f"%{{customdata}}: %{{y}} {counted}<extra></extra>",
+        )
+    )
+    # The last edge goes unlabelled: the "over" bar's own tick sits right beside it.
+    ticks = [*edges[:-1][:: max(1, len(edges) // 6)], centres[-1]]
+    figure.update_xaxes(
+        title=axis,
+        tickvals=ticks,
+        ticktext=[f"{tick:g}" for tick in ticks[:-1]] + [f"> {bins.top:g}"],
+        range=[0, bins.top + 2 * step],
+    )
+    figure.update_yaxes(title=counted)
+    figure.add_vline(
+        x=bins.target,
+        line_dash="dash",
+        line_color=LATE,
+        annotation_text=f"{bins.target:g} min target",
+    )
+    return _layout(figure, title)
 
 
 def ack_distribution(pages: pd.DataFrame) -> go.Figure:
     """Minutes to acknowledge (binned here, so years of pages stay light), with the target line."""
-    edges, found = ack_bins(pages)
-    counts = np.bincount(found, minlength=len(edges) - 1)
-    bins = pd.DataFrame({"minutes": edges[:-1], "pages": counts, "width": np.diff(edges)})
-    figure = px.bar(bins, x="minutes", y="pages", labels={"minutes": "minutes to acknowledge"})
-    figure.update_traces(width=bins["width"], offset=0)
-    target = handbook.ACK_TARGET.total_seconds() / 60
-    figure.add_vline(
-        x=target, line_dash="dash", line_color=LATE, annotation_text=f"{target:.0f} min target"
+    bins, found = ack_bins(pages)
+    return _histogram(
+        bins,
+        found,
+        title="Time to acknowledge pages",
+        axis="minutes to acknowledge",
+        counted="pages",
     )
-    return _layout(figure, "Time to acknowledge pages")
+
+
+def first_update_distribution(firsts: pd.DataFrame, target: float) -> go.Figure:
+    """Minutes from the page to the first status-page message, with the target line."""
+    bins, found = first_update_bins(firsts, target)
+    return _histogram(
+        bins,
+        found,
+        title="Time to first public update",
+        axis="minutes from the page to the first status-page message",
+        counted="incidents",
+    )
+
+
+def first_update_trend(firsts: pd.DataFrame, target: float) -> go.Figure:
+    """Median minutes to the first public update by month, with the target line."""
+    monthly = (
+        firsts.assign(month=firsts["first_update"].dt.strftime("%Y-%m"))
+        .groupby("month", as_index=False)["minutes"]
+        .agg(median="median", incidents="size")
+    )
+    figure = go.Figure(
+        go.Scatter(
+            x=monthly["month"],
+            y=monthly["median"],
+            mode="lines+markers",
+            customdata=monthly["incidents"],
+            hovertemplate="%{x}: median %{y:.1f} min over %{customdata} incidents<extra></extra>",
+        )
+    )
+    figure.update_yaxes(title="median minutes")
+    figure.add_hline(
+        y=target, line_dash="dash", line_color=LATE, annotation_text=f"{target:g} min target"
+    )
+    return _layout(figure, "First public update trend (median by month)")
+
+
+def announced_kept(gaps: pd.DataFrame) -> go.Figure:
+    """Updates that announced their next one, per month: promise kept or broken."""
+    announced = gaps[gaps["announced"].astype(bool)]
+    monthly = (
+        announced.assign(
+            month=announced["end"].dt.strftime("%Y-%m"),
+            outcome=announced["on_time"].astype(bool).map({True: "kept", False: "broken"}),
+        )
+        .groupby(["month", "outcome"])
+        .size()
+        .unstack(fill_value=0)
+        .reindex(columns=["kept", "broken"], fill_value=0)
+    )
+    figure = go.Figure(
+        [
+            go.Bar(
+                x=list(monthly.index),
+                y=monthly[outcome],
+                name=f"promise {outcome}",
+                customdata=[outcome] * len(monthly),
+                marker_color=colour,
+                hovertemplate=f"%{{x}}: %{{y}} {outcome}<extra></extra>",
+            )
+            for outcome, colour in (("kept", ON_TIME), ("broken", LATE))
+        ]
+    )
+    figure.update_layout(barmode="stack")
+    figure.update_yaxes(title="announced updates")
+    return _layout(figure, "Announced next updates kept")
 
 
 def ack_trend(pages: pd.DataFrame) -> go.Figure:
@@ -63,13 +234,15 @@ def ack_trend(pages: pd.DataFrame) -> go.Figure:
     acked = pages.dropna(subset=["ack_minutes"]).copy()
     acked["month"] = acked["triggered"].dt.strftime("%Y-%m")
     monthly = acked.groupby("month", as_index=False)["ack_minutes"].median()
-    figure = px.line(
-        monthly,
-        x="month",
-        y="ack_minutes",
-        markers=True,
-        labels={"ack_minutes": "median minutes", "month": ""},
+    figure = go.Figure(
+        go.Scatter(
+            x=monthly["month"],
+            y=monthly["ack_minutes"],
+            mode="lines+markers",
+            hovertemplate="%{x}: median %{y:.1f} min<extra></extra>",
+        )
     )
+    figure.update_yaxes(title="median minutes")
     return _layout(figure, "Acknowledgement trend (median by month)")
 
 
@@ -123,34 +296,47 @@ def overdue_over_time(gaps: pd.DataFrame) -> go.Figure:
         .groupby("month", as_index=False)["overdue_minutes"]
         .agg(overdue="size", median_minutes="median")
     )
-    figure = px.bar(
-        monthly,
-        x="month",
-        y="overdue",
-        color_discrete_sequence=[LATE],
-        hover_data={"median_minutes": ":.1f"},
-        labels={"month": "", "overdue": "overdue updates", "median_minutes": "median minutes late"},
+    figure = go.Figure(
+        go.Bar(
+            x=monthly["month"],
+            y=monthly["overdue"],
+            marker_color=LATE,
+            customdata=monthly["median_minutes"],
+            hovertemplate=(
+                "%{x}: %{y} overdue updates, median %{customdata:.1f} minutes late<extra></extra>"
+            ),
+        )
     )
+    figure.update_yaxes(title="overdue updates")
     return _layout(figure, "Overdue updates over time")
 
 
 def handover_by_person(shifts: pd.DataFrame) -> go.Figure:
     """Shifts handed over or not, per person."""
+    done = shifts["handed_over"].astype(bool)
     counts = (
-        shifts.assign(outcome=shifts["handed_over"].map({True: "handed over", False: "missing"}))
-        .groupby(["person", "outcome"], as_index=False)
-        .size()
+        shifts.assign(done=done, missing=~done)
+        .groupby("person", observed=True)[["done", "missing"]]
+        .sum()
     )
-    counts["person"] = _shown(counts["person"])
-    figure = px.bar(
-        counts,
-        x="person",
-        y="size",
-        color="outcome",
-        barmode="stack",
-        color_discrete_map={"handed over": ON_TIME, "missing": LATE},
-        labels={"size": "shifts", "person": ""},
+    names = _shown(counts.index)
+    figure = go.Figure(
+        [
+            go.Bar(
+                x=names,
+                y=counts[column],
+                name=outcome,
+                marker_color=colour,
+                hovertemplate=f"%{{x}}: %{{y}} shifts {outcome}<extra></extra>",
+            )
+            for column, outcome, colour in (
+                ("done", "handed over", ON_TIME),
+                ("missing", "missing", LATE),
+            )
+        ]
     )
+    figure.update_layout(barmode="stack")
+    figure.update_yaxes(title="shifts")
     return _layout(figure, "Handover issue after each shift")
 
 
@@ -177,12 +363,14 @@ def contact_requests(by_assignee: Sequence[AssigneeRequests]) -> go.Figure:
     """Contact requests opened and completed per assignee."""
     table = pd.DataFrame(by_assignee, columns=["person", "opened", "completed"])
     table["person"] = _shown(table["person"])
-    long = table.melt(
-        id_vars="person", value_vars=["opened", "completed"], var_name="figure", value_name="count"
+    figure = go.Figure(
+        [
+            go.Bar(x=list(table["person"]), y=list(table[figure]), name=figure)
+            for figure in ("opened", "completed")
+        ]
     )
-    figure = px.bar(
-        long, x="person", y="count", color="figure", barmode="group", labels={"person": ""}
-    )
+    figure.update_layout(barmode="group")
+    figure.update_yaxes(title="count")
     return _layout(figure, "Contact requests")
 
 
@@ -244,18 +432,45 @@ def incident_timeline(timeline: Any) -> go.Figure:
     return _layout(figure, "Timeline (due windows shaded, overdue in red)")
 
 
-def picked(chart: str, points: list[dict[str, Any]], rows: dict[str, pd.DataFrame]) -> Any:
-    """The (title, rows) behind the point clicked on a chart, or None when nothing is picked."""
+def picked(
+    chart: str,
+    points: list[dict[str, Any]],
+    rows: dict[str, pd.DataFrame],
+    *,
+    target: float = 30,
+) -> Any:
+    """The (title, rows) behind the point clicked on a chart, or None when nothing is picked;
+    `target` is the first-public-update target its histogram was binned around."""
     if not points:
         return None
     point = points[0]
     pages, gaps, shifts = rows["pages"], rows["gaps"], rows["shifts"]
     if chart == "ack":  # one bar per bin, in order
-        edges, found = ack_bins(pages)
+        bins, found = ack_bins(pages)
         chosen = int(point["point_index"])
-        low, high = edges[chosen], edges[chosen + 1]
-        title = f"Pages acknowledged in {low:.1f} to {high:.1f} minutes"
+        title = f"Pages acknowledged {bins.picked_words(chosen)}"
         return title, pages.loc[found.index[found == chosen]]
+    if chart == "first_update":
+        firsts = rows["first_updates"]
+        bins, found = first_update_bins(firsts, target)
+        chosen = int(point["point_index"])
+        title = f"Incidents first published {bins.picked_words(chosen)} after the page"
+        return title, firsts.loc[found.index[found == chosen]]
+    if chart == "first_update_trend":
+        month = str(point["x"])[:7]
+        firsts = rows["first_updates"]
+        chosen_rows = firsts[firsts["first_update"].dt.strftime("%Y-%m") == month]
+        return f"First public updates of {month}", chosen_rows
+    if chart == "announced":
+        month = str(point["x"])[:7]
+        outcome = point.get("customdata")
+        outcome = outcome[0] if isinstance(outcome, list) else outcome
+        announced = gaps[gaps["announced"].astype(bool)]
+        chosen_rows = announced[announced["end"].dt.strftime("%Y-%m") == month]
+        if outcome in ("kept", "broken"):
+            chosen_rows = chosen_rows[chosen_rows["on_time"].astype(bool) == (outcome == "kept")]
+            return f"Announced updates {outcome} in {month}", chosen_rows
+        return f"Announced updates in {month}", chosen_rows
     if chart == "ack_trend":
         month = str(point["x"])[:7]
         return f"Pages of {month}", pages[pages["triggered"].dt.strftime("%Y-%m") == month]

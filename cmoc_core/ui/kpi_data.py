@@ -1,14 +1,21 @@
-"""The KPI report for the dashboard, cached per database, period and minute."""
+"""The KPI report for the dashboard (cached per database, period and minute), its tiles, its
+warning about people split in two, and the names of its CSV files."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 import streamlit as st
 
+from cmoc_core.kpi_results import Better, Change, Unmatched, change
 from cmoc_core.kpis import KpiReport, compute_kpis
-from cmoc_core.ui import deps
+from cmoc_core.ui import deps, widgets
 from cmoc_core.ui.deps import AppContext
+
+PEOPLE_PAGE = "app_pages/sync.py"
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner="Computing the indicators…")
@@ -20,3 +27,62 @@ def _cached(database_url: str, since: datetime, until: datetime, _context: AppCo
 def report_for(context: AppContext, since: datetime, until: datetime) -> KpiReport:
     """The report for a period, from cache when it was computed in the last five minutes."""
     return _cached(context.settings.cmoc_database_url, since, until, context)
+
+
+def change_tile(
+    column: Any, label: str, shown: str, moved: Change, *, unit: str, help: str
+) -> None:
+    """A tile with its change since the previous period: green when the change is good for
+    this figure, red when bad, and neither colour nor arrow when nothing changed."""
+    help = f"{help}. Change vs the previous period of the same length."
+    whole: dict[str, Any] = {"help": help, "width": "content"}  # labels never cut short
+    if moved.amount is None:
+        column.metric(label, shown, **whole)
+    elif not moved.moved:
+        column.metric(
+            label, shown, delta="no change", delta_color="off", delta_arrow="off", **whole
+        )
+    else:
+        colour = "normal" if moved.better is Better.HIGHER else "inverse"
+        delta = f"{moved.amount:+.1f} {unit}"
+        column.metric(label, shown, delta=delta, delta_color=colour, **whole)
+
+
+def percent_tile(
+    column: Any, label: str, value: float | None, before: float | None, *, help: str
+) -> None:
+    """A percentage tile: a rise is good."""
+    moved = change(value, before, better=Better.HIGHER)
+    change_tile(column, label, widgets.percent(value), moved, unit="pts", help=help)
+
+
+def minutes_tile(
+    column: Any, label: str, value: float | None, before: float | None, *, help: str
+) -> None:
+    """A tile of minutes waited: a fall is good."""
+    shown = "–" if value is None else f"{value:.1f} min"
+    moved = change(value, before, better=Better.LOWER)
+    change_tile(column, label, shown, moved, unit="min", help=help)
+
+
+def unmatched_notice(unmatched: Sequence[Unmatched]) -> None:
+    """Who may be one person split in two, named, with the way to map them."""
+    if not unmatched:
+        return
+    names = "; ".join(f"{person.person} ({person.known})" for person in unmatched)
+    count = len(unmatched)
+    st.warning(
+        f"{count} {'identity is' if count == 1 else 'identities are'} not matched to a person "
+        f"in both PagerDuty and GitLab: {widgets.escape_markdown(names)}. Their figures may be "
+        "split between two names (for example shifts under one, handover issues under the "
+        "other). Map them to the right person, then reload this page.",
+        icon=":material/person_alert:",
+    )
+    st.page_link(PEOPLE_PAGE, label="Map people on Sync & settings", icon=":material/group:")
+
+
+def csv_name(table: str, since: datetime, until: datetime) -> str:
+    """`cmoc-<table>-<first day>-to-<last day>.csv`, the table's words as a file-name slug."""
+    slug = re.sub(r"[^a-z0-9]+", "-", table.lower()).strip("-") or "table"
+    last = until - timedelta(days=1)
+    return f"cmoc-{slug}-{since:%Y-%m-%d}-to-{last:%Y-%m-%d}.csv"

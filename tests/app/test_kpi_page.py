@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
-from sqlmodel import Session, select
+from sqlmodel import Session, delete, select
+from streamlit.proto.Metric_pb2 import Metric
 
-from cmoc_core.models import Person
+from cmoc_core import people
+from cmoc_core.models import Person, StakeholderThread, System
 from cmoc_core.storage import make_engine
 from tests.app.conftest import table_with
 
@@ -22,17 +25,36 @@ def open_dashboard(app):
     return app
 
 
+NEW_TILES = (
+    "Announced updates kept",
+    "First public update ≤ 30 min",
+    "Median time to first public update",
+)
+
+
+def tile(app, label: str):
+    return next(m for m in app.metric if m.label == label)
+
+
 def test_tiles_and_charts_show_the_indicators(app):
     open_dashboard(app)
     labels = {m.label for m in app.metric}
-    assert {"Acknowledged ≤ 15 min", "Updates on time", "Shifts handed over"} <= labels
+    assert {"Acknowledged ≤ 15 min", "Updates on time", "Shifts handed over", *NEW_TILES} <= labels
     assert all(
-        m.value != "–" for m in app.metric if m.label in ("Updates on time", "Shifts handed over")
+        m.value != "–"
+        for m in app.metric
+        if m.label in ("Updates on time", "Shifts handed over", *NEW_TILES)
     )
+    assert tile(app, "Median time to first public update").value.endswith(" min")
     charts = app.get("plotly_chart")
-    assert len(charts) >= 6
+    assert len(charts) >= 9
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in charts]
-    assert "Time to acknowledge pages" in titles
+    assert {
+        "Time to acknowledge pages",
+        "Time to first public update",
+        "First public update trend (median by month)",
+        "Announced next updates kept",
+    } <= set(titles)
     ack = next(
         json.loads(c.proto.spec)
         for c in charts
@@ -58,8 +80,34 @@ def test_drill_down_lists_overdue_updates_and_offers_them_as_csv(app):
     overdue = table_with(app, "incident", "due", "overdue_minutes")
     assert len(overdue) > 0 and (overdue["overdue_minutes"] > 0).all()
     assert not overdue["on_time"].any()
-    download = app.get("download_button")
-    assert download and download[0].proto.label == "Download CSV"
+    download = csv_button(app)
+    assert download.proto.label == "Download CSV"
+    assert f"Saves all {len(overdue):,} rows as cmoc-overdue-updates-" in download.proto.help
+
+
+def csv_button(app):
+    return next(b for b in app.get("download_button") if b.proto.id.endswith("kpis_csv"))
+
+
+def last_365_days() -> str:
+    today = datetime.now(UTC).date()
+    return f"{today - timedelta(days=364):%Y-%m-%d}-to-{today:%Y-%m-%d}"
+
+
+def test_csv_files_are_named_after_the_table_and_period_with_numbers_as_shown(app):
+    open_dashboard(app)
+    app.selectbox(key="kpis_drill").set_value("All pages").run()
+    pages = table_with(app, "page", "ack_minutes")
+    assert f"cmoc-ack-times-{last_365_days()}.csv" in csv_button(app).proto.help
+    minutes = pages["ack_minutes"].dropna()
+    assert len(minutes) and (minutes.round(2) == minutes).all()  # as in the CSV
+    app.selectbox(key="kpis_drill").set_value("All first public updates").run()
+    firsts = table_with(app, "incident", "page", "minutes", "within_target")
+    assert len(firsts) > 0 and (firsts["minutes"].round(2) == firsts["minutes"]).all()
+    name = f"cmoc-first-public-updates-{last_365_days()}.csv"
+    assert name in csv_button(app).proto.help
+    people_csv = next(b for b in app.get("download_button") if b.proto.id.endswith("people_csv"))
+    assert f"cmoc-per-person-{last_365_days()}.csv" in people_csv.proto.help
 
 
 def handed_over_help(app) -> str:
@@ -96,7 +144,69 @@ def test_tiles_show_the_change_since_the_previous_period(app):
     open_dashboard(app)
     app.segmented_control(key="kpis_period").set_value("Last quarter").run()
     cadence = next(m for m in app.metric if m.label == "Updates on time")
-    assert cadence.proto.delta.endswith(" pts")
+    assert cadence.proto.delta.endswith(" pts") or cadence.proto.delta == "no change"
+    for label in ("Announced updates kept", "First public update ≤ 30 min"):
+        assert tile(app, label).proto.delta, label
+
+
+def colour_of(metric) -> str:
+    return Metric.MetricColor.Name(metric.proto.color)
+
+
+def test_a_change_is_green_when_good_for_that_figure_and_red_when_bad(app):
+    open_dashboard(app)
+    seen = set()
+    for period in ("Last quarter", "Last 30 days", "This quarter"):
+        app.segmented_control(key="kpis_period").set_value(period).run()
+        for metric in app.metric:
+            delta = metric.proto.delta
+            if not delta or delta == "no change":
+                continue
+            waiting = delta.endswith(" min")  # minutes waited: down is good
+            good = delta.startswith("-") if waiting else delta.startswith("+")
+            assert colour_of(metric) == ("GREEN" if good else "RED"), (metric.label, delta)
+            seen.add(waiting)
+    assert seen == {True, False}, "both kinds of figure moved in the demo's periods"
+
+
+def test_no_change_shows_neither_arrow_nor_colour(app):
+    with Session(make_engine(os.environ["CMOC_DATABASE_URL"])) as session:
+        session.exec(delete(StakeholderThread))  # 0.0% in this period and the one before
+        session.commit()
+    st.cache_data.clear()
+    open_dashboard(app)
+    app.segmented_control(key="kpis_period").set_value("Last quarter").run()  # both have incidents
+    threads = tile(app, "Incidents with a stakeholder thread")
+    assert threads.value == "0.0%"
+    assert threads.proto.delta == "no change"
+    assert Metric.MetricDirection.Name(threads.proto.direction) == "NONE"
+    assert colour_of(threads) == "GRAY"
+
+
+def test_people_known_to_one_system_only_are_named_above_the_per_person_figures(app):
+    open_dashboard(app)
+    warning = next(w for w in app.warning if "not matched to a person" in w.value)
+    assert "Siobhán O'Connor (PagerDuty only)" in warning.value.replace("\\", "")
+    assert "Siobhan OConnor (GitLab only)" in warning.value.replace("\\", "")
+    link = app.get("page_link")[0]
+    assert link.proto.label == "Map people on Sync & settings"
+    assert link.proto.page.endswith("sync")  # the people mapping lives there
+    table = table_with(app, "person", "pages", "gaps", "shifts", "first_updates", "announced")
+    assert "Siobhán O'Connor" in set(table["person"])
+    with Session(make_engine(os.environ["CMOC_DATABASE_URL"])) as session:
+        choices = people.identity_choices(session=session)
+        system, external_id = next(
+            key for label, key in choices.items() if label.startswith("Siobhan OConnor (gitlab")
+        )
+        assert system == System.GITLAB
+        people.add_mapping(
+            session=session, system=system, external_id=external_id, person_key="Siobhán O'Connor"
+        )
+        session.commit()
+    st.cache_data.clear()
+    open_dashboard(app)
+    shown = " ".join(w.value for w in app.warning).replace("\\", "")
+    assert "Siobhan OConnor" not in shown and "Siobhán O'Connor" not in shown
 
 
 def test_charts_leave_background_and_text_colours_to_the_light_or_dark_theme(app):
@@ -118,7 +228,7 @@ def test_the_training_grid_and_contact_requests_are_tables_to_download_too(app):
     app.selectbox(key="kpis_drill").set_value("Contact requests by assignee").run()
     requests = table_with(app, "person", "opened", "completed")
     assert len(requests) > 0 and (requests["completed"] <= requests["opened"]).all()
-    assert app.get("download_button")[0].proto.label == "Download CSV"
+    assert "cmoc-contact-requests-" in csv_button(app).proto.help
 
 
 HOSTILE_NAME = "Eve <a href='http://127.0.0.1:9/a'>a</a> <img src=http://127.0.0.1:9/x.png> **b**"
