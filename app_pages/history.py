@@ -3,6 +3,7 @@ from functools import partial
 import streamlit as st
 
 from cmoc_core import history, linking
+from cmoc_core.timeutil import moment
 from cmoc_core.ui import charts, deps, widgets
 
 context = deps.app_context()
@@ -12,6 +13,15 @@ production_link = partial(
     gitlab_url=settings.gitlab_url,
     project=settings.gitlab_production_project,
 )
+
+
+def write_link(labels: dict[str, str]) -> None:
+    """Write the chosen incident into the address, so that it reopens exactly that incident."""
+    chosen = st.session_state.get("history_incident")
+    if chosen in labels:
+        st.query_params.from_dict({"incident": labels[chosen]})
+
+
 st.title("Incident history")
 
 search_col, state_col, severity_col, period_col = st.columns([3, 2, 2, 3])
@@ -23,39 +33,74 @@ severities = severity_col.multiselect(
 with period_col:
     since, until = widgets.period_picker(key="history_period")
 
+asked = (st.query_params.get("incident"), st.query_params.get("issue"))
 with deps.session(context) as db:
+    link = history.follow_link(
+        session=db, incident=asked[0], issue=asked[1], project=settings.gitlab_production_project
+    )
     frame = history.incident_table(
         session=db, since=since, until=until, text=text, state=state, severities=severities
     )
+if isinstance(link, history.NotFound):
+    st.warning(link.notice)
+elif isinstance(link, history.Several):
+    st.info(link.notice)
+    st.markdown(
+        "\n".join(
+            f"- {moment(i.opened)} — {widgets.escape_markdown(i.title)} · "
+            + ("Resolved" if i.resolved else "Active")
+            for i in link.incidents
+        )
+    )
 if frame.empty:
     st.info("No status-page incidents match these filters.")
-    st.stop()
+    if not link.linked:
+        st.stop()
+else:
+    st.caption(f"{len(frame)} incidents, newest first")
+    st.dataframe(
+        frame.drop(columns=["id", "issue_iid"]).assign(
+            issue_url=frame["issue_url"].map(production_link)
+        ),
+        hide_index=True,
+        column_config={
+            "opened": st.column_config.DatetimeColumn("Opened (UTC)", format="DD-MM-YYYY HH:mm"),
+            "title": st.column_config.TextColumn("Title"),
+            "state": st.column_config.TextColumn("State"),
+            "status": st.column_config.TextColumn("Status"),
+            "severity": st.column_config.TextColumn("Severity"),
+            "updates": st.column_config.NumberColumn("Updates"),
+            "last_update": st.column_config.DatetimeColumn(
+                "Last update", format="DD-MM-YYYY HH:mm"
+            ),
+            "issue_url": st.column_config.LinkColumn("Issue", display_text=r".*/issues/(\d+)$"),
+            "page": st.column_config.NumberColumn("Page #", format="%d"),
+        },
+    )
 
-st.caption(f"{len(frame)} incidents, newest first")
-st.dataframe(
-    frame.drop(columns=["id", "issue_iid"]).assign(
-        issue_url=frame["issue_url"].map(production_link)
-    ),
-    hide_index=True,
-    column_config={
-        "opened": st.column_config.DatetimeColumn("Opened (UTC)", format="DD-MM-YYYY HH:mm"),
-        "title": st.column_config.TextColumn("Title"),
-        "state": st.column_config.TextColumn("State"),
-        "status": st.column_config.TextColumn("Status"),
-        "severity": st.column_config.TextColumn("Severity"),
-        "updates": st.column_config.NumberColumn("Updates"),
-        "last_update": st.column_config.DatetimeColumn("Last update", format="DD-MM-YYYY HH:mm"),
-        "issue_url": st.column_config.LinkColumn("Issue", display_text=r".*/issues/(\d+)$"),
-        "page": st.column_config.NumberColumn("Page #", format="%d"),
-    },
+labels = history.incident_labels(frame, link.linked)
+label_of = {incident_id: label for label, incident_id in labels.items()}
+if asked != st.session_state.get("history_link") or "history_incident" not in st.session_state:
+    # A newly followed address (also back and forward in the browser) opens what it leads to.
+    st.session_state["history_link"] = asked
+    first = None if isinstance(link, history.NotFound) else next(iter(labels))
+    st.session_state["history_incident"] = label_of[link.shown.id] if link.shown else first
+chosen = st.selectbox(
+    "Incident",
+    list(labels),
+    # A link that leads nowhere opens nothing until the person chooses.
+    index=None if isinstance(link, history.NotFound) else 0,
+    placeholder="Choose an incident",
+    key="history_incident",
+    on_change=write_link,
+    args=(labels,),
 )
-
-labels = history.incident_labels(frame)
-linked = st.query_params.get("incident")
-if linked in labels.values() and "history_incident" not in st.session_state:
-    st.session_state["history_incident"] = next(k for k, v in labels.items() if v == linked)
-chosen = st.selectbox("Incident", list(labels), key="history_incident")
-st.query_params["incident"] = labels[chosen]
+if chosen is None:
+    st.stop()
+if isinstance(link, history.Found) and link.notice:
+    st.caption(link.notice)
+if labels[chosen] not in set(frame["id"]):
+    st.caption("This incident is outside the period or filters above.")
 with deps.session(context) as db:
     record = history.incident_record(session=db, incident_id=labels[chosen])
 if record is None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 import pandas as pd
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from cmoc_core import cadence, handbook
+from cmoc_core import cadence, handbook, linking
 from cmoc_core.handbook import state_name, status_name
 from cmoc_core.models import (
     GitLabIssue,
@@ -107,12 +110,14 @@ def incident_table(
     return pd.DataFrame(records, columns=INCIDENT_COLUMNS)
 
 
-def incident_labels(frame: pd.DataFrame) -> dict[str, str]:
-    """Readable, unique picker labels (`DD-MM-YYYY HH:MM — title`) mapped to incident ids."""
+def incident_labels(frame: pd.DataFrame, linked: Sequence[LinkedIncident] = ()) -> dict[str, str]:
+    """Unique picker labels (`DD-MM-YYYY HH:MM — title`) to ids, newest first, `linked` included."""
+    shown = set(frame["id"])
+    rows = list(zip(frame["id"], frame["opened"], frame["title"], strict=True))
+    rows += [(i.id, i.opened, i.title) for i in linked if i.id not in shown]
+    rows.sort(key=lambda row: row[1], reverse=True)
     labels: dict[str, str] = {}
-    for incident_id, opened, title in zip(
-        frame["id"], frame["opened"], frame["title"], strict=True
-    ):
+    for incident_id, opened, title in rows:
         label = f"{opened:%d-%m-%Y %H:%M} — {title}"
         if label in labels:
             label = f"{label} ({incident_id[-6:]})"
@@ -150,6 +155,183 @@ def production_issue(*, session: Session, iid: int | None) -> GitLabIssue | None
         GitLabIssue.iid == iid, GitLabIssue.kind == IssueKind.PRODUCTION
     )
     return session.exec(query).first()
+
+
+# Links into the history -------------------------------------------------------------------------
+
+_ISSUE_NUMBER = re.compile(r"#?\s*(\d{1,9})")
+_NOT_KEPT = "it may be older than the history kept, or the {what} is mistyped. Choose one below."
+
+
+@dataclass(frozen=True)
+class LinkedIncident:
+    """An incident an address leads to."""
+
+    id: str
+    opened: datetime
+    title: str
+    resolved: bool
+    # The PagerDuty page that ties it to the production issue its own updates do not name.
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class NoLink:
+    """The address names no incident: the newest one is shown."""
+
+    shown: None = None
+    linked: tuple[LinkedIncident, ...] = ()
+    notice: None = None
+
+
+@dataclass(frozen=True)
+class Found:
+    """The address leads to exactly one incident (`issue` is the number it was asked by)."""
+
+    incident: LinkedIncident
+    issue: int | None = None
+
+    @property
+    def shown(self) -> LinkedIncident:
+        """The incident to open."""
+        return self.incident
+
+    @property
+    def linked(self) -> tuple[LinkedIncident, ...]:
+        """The incidents the picker must offer whatever the filters."""
+        return (self.incident,)
+
+    @property
+    def notice(self) -> str | None:
+        """How the production issue led here, when the address named one."""
+        if self.issue is None:
+            return None
+        if self.incident.page is None:
+            return f"Opened from production issue #{self.issue}."
+        return (
+            f"Opened from production issue #{self.issue}: its PagerDuty page "
+            f"#{self.incident.page} led to this incident, whose updates do not name the issue."
+        )
+
+
+@dataclass(frozen=True)
+class Several:
+    """Several incidents are linked to the production issue; the most recent one opens."""
+
+    issue: int
+    incidents: tuple[LinkedIncident, ...]  # newest first
+
+    @property
+    def shown(self) -> LinkedIncident:
+        """The incident to open: the most recent."""
+        return self.incidents[0]
+
+    @property
+    def linked(self) -> tuple[LinkedIncident, ...]:
+        """The incidents the picker must offer whatever the filters."""
+        return self.incidents
+
+    @property
+    def notice(self) -> str:
+        """What the person sees above the list of incidents."""
+        return (
+            f"{len(self.incidents)} incidents are linked to production issue #{self.issue}. "
+            "The most recent one is shown; choose another below."
+        )
+
+
+class Unknown(StrEnum):
+    """What an address named that the history does not hold."""
+
+    INCIDENT = "incident"
+    ISSUE = "issue"
+    NOT_A_NUMBER = "not a number"
+
+
+@dataclass(frozen=True)
+class NotFound:
+    """The address leads to no incident in the history; nothing is shown until one is chosen."""
+
+    unknown: Unknown
+    issue: int | None = None
+    shown: None = None
+    linked: tuple[LinkedIncident, ...] = ()
+
+    @property
+    def notice(self) -> str:
+        """What happened and what to do, for a person who followed the link."""
+        if self.unknown is Unknown.NOT_A_NUMBER:
+            return (
+                "That link does not name a production issue number: a link to issue 17999 "
+                "ends in ?issue=17999. Choose an incident below."
+            )
+        if self.unknown is Unknown.ISSUE:
+            return f"No incident linked to production issue #{self.issue} is in the history: " + (
+                _NOT_KEPT.format(what="number")
+            )
+        return "No incident with that link is in the history: " + _NOT_KEPT.format(what="link")
+
+
+HistoryLink = NoLink | Found | Several | NotFound
+
+
+def issue_number(text: str, project: str) -> int | None:
+    """The production issue number `17999`, `#17999` or a link to that issue names, or None."""
+    match = _ISSUE_NUMBER.fullmatch(text.strip())
+    if match:
+        return int(match.group(1))
+    return linking.first_issue_iid([text.strip()], project)
+
+
+def follow_link(
+    *, session: Session, incident: str | None, issue: str | None, project: str
+) -> HistoryLink:
+    """Where `?incident=<id>` (which wins) or `?issue=<production issue number>` leads."""
+    if incident is not None:
+        found = session.get(StatusPageIncident, incident.strip())
+        return Found(_linked(found)) if found else NotFound(Unknown.INCIDENT)
+    if issue is None:
+        return NoLink()
+    iid = issue_number(issue, project)
+    if iid is None:
+        return NotFound(Unknown.NOT_A_NUMBER)
+    incidents = incidents_of_issue(session=session, iid=iid)
+    if not incidents:
+        return NotFound(Unknown.ISSUE, iid)
+    if len(incidents) == 1:
+        return Found(incidents[0], iid)
+    return Several(iid, incidents)
+
+
+def incidents_of_issue(*, session: Session, iid: int) -> tuple[LinkedIncident, ...]:
+    """The incidents linked to a production issue, newest first."""
+    # Updates name an incident's issue (linking.first_issue_iid, stored at sync); an incident
+    # whose updates name none is still tied to it by a page naming it (linking.link_page).
+    found = {
+        incident.id: _linked(incident)
+        for incident in session.exec(
+            select(StatusPageIncident).where(StatusPageIncident.production_issue_iid == iid)
+        )
+    }
+    through_pages = session.exec(
+        select(StatusPageIncident, PagerDutyIncident.incident_number)
+        .join(
+            PagerDutyIncident,
+            col(PagerDutyIncident.statuspage_incident_id) == col(StatusPageIncident.id),
+        )
+        .where(PagerDutyIncident.production_issue_iid == iid)
+        .order_by(col(PagerDutyIncident.created_at))
+    )
+    for incident, page in through_pages:
+        if incident.id not in found:
+            found[incident.id] = _linked(incident, page)
+    return tuple(sorted(found.values(), key=lambda i: (i.opened, i.id), reverse=True))
+
+
+def _linked(incident: StatusPageIncident, page: int | None = None) -> LinkedIncident:
+    return LinkedIncident(
+        incident.id, incident.datetime_open, incident.name, incident.resolved, page
+    )
 
 
 @dataclass

@@ -167,3 +167,132 @@ def test_the_resolving_message_reads_resolved_not_monitoring(app):
     headers = [c for c in texts(app, "caption") if re.match(r"\d\d-\d\d-\d{4} \d\d:\d\d UTC · ", c)]
     assert " · Resolved · " in headers[-1]
     assert not any(" · Resolved · " in h for h in headers[:-1])
+
+
+# Links into the history ---------------------------------------------------------------------
+
+NOT_IN_HISTORY = (
+    "No incident with that link is in the history: it may be older than the history kept, "
+    "or the link is mistyped. Choose one below."
+)
+
+
+def linked_to(app, **params: str) -> AppTest:
+    """The history page opened from an address carrying `params` (`incident=`, `issue=`)."""
+    linked = AppTest.from_file(app._script_path, default_timeout=60)
+    for name, value in params.items():
+        linked.query_params[name] = value
+    return open_history(linked)
+
+
+def address(at: AppTest) -> dict[str, str]:
+    """The page's query parameters as the browser's address bar holds them."""
+    return {k: v[-1] if isinstance(v, list) else v for k, v in at.query_params.items()}
+
+
+def shown_title(at: AppTest) -> str | None:
+    """The incident the page shows, by its heading; None when it shows none."""
+    return at.subheader[0].value if at.subheader else None
+
+
+def stored_incidents() -> list[StatusPageIncident]:
+    """The demo incidents, oldest first."""
+    with Session(make_engine(os.environ["CMOC_DATABASE_URL"])) as session:
+        query = select(StatusPageIncident).order_by(col(StatusPageIncident.datetime_open))
+        return list(session.exec(query))
+
+
+def test_an_unknown_incident_link_says_so_and_shows_no_other_incident_until_one_is_chosen(app):
+    shown = linked_to(app, incident="doesnotexist")
+    assert [w.value for w in shown.warning] == [NOT_IN_HISTORY]
+    assert shown.selectbox(key="history_incident").value is None
+    assert shown_title(shown) is None
+    assert "**Messages**" not in texts(shown, "markdown")
+    assert address(shown) == {"incident": "doesnotexist"}
+    assert incident_count(shown) >= 60  # the list is there to choose from
+
+    shown.text_input(key="history_search").input("Canary").run()  # filtering is no choice
+    assert shown_title(shown) is None and address(shown) == {"incident": "doesnotexist"}
+
+    box = shown.selectbox(key="history_incident")
+    box.select_index(1).run()
+    picked = shown.subheader[0].value
+    assert NOT_IN_HISTORY not in [w.value for w in shown.warning]
+    assert address(shown).keys() == {"incident"}
+
+    reopened = linked_to(app, **address(shown))  # the address is a link to exactly that one
+    assert shown_title(reopened) == picked
+    assert NOT_IN_HISTORY not in [w.value for w in reopened.warning]
+
+
+def test_a_production_issue_number_opens_its_incident_and_the_address_stays(app):
+    incident = next(i for i in reversed(stored_incidents()) if i.production_issue_iid)
+    iid = incident.production_issue_iid
+    for asked in (str(iid), f"#{iid}"):
+        shown = linked_to(app, issue=asked)
+        assert shown_title(shown) == escape_markdown(incident.name)
+        assert f"Opened from production issue #{iid}." in texts(shown, "caption")
+        assert any(m.startswith(f"Production issue: [\\#{iid}]") for m in texts(shown, "markdown"))
+        assert not [w for w in shown.warning if "in the history" in w.value]
+        assert address(shown) == {"issue": asked}
+
+    older = next(i for i in stored_incidents() if i.production_issue_iid not in (None, iid))
+    box = shown.selectbox(key="history_incident")
+    label = f"{older.datetime_open:%d-%m-%Y %H:%M} — {older.name}"
+    box.set_value(next(o for o in box.options if o.startswith(label))).run()
+    assert shown_title(shown) == escape_markdown(older.name)
+    assert address(shown) == {"incident": older.id}
+    assert not any(c.startswith("Opened from production issue") for c in texts(shown, "caption"))
+
+
+def test_an_issue_several_incidents_link_lists_them_and_opens_the_most_recent(app):
+    incidents = [i for i in stored_incidents() if i.production_issue_iid][-3:]
+    iid = incidents[-1].production_issue_iid
+    with Session(make_engine(os.environ["CMOC_DATABASE_URL"]), expire_on_commit=False) as session:
+        for incident in incidents[:2]:  # their updates now name the newest one's issue
+            incident.production_issue_iid = iid
+            session.add(incident)
+        session.commit()
+
+    shown = linked_to(app, issue=str(iid))
+    assert (
+        f"3 incidents are linked to production issue #{iid}. "
+        "The most recent one is shown; choose another below."
+    ) in [i.value for i in shown.info]
+    listing = next(m for m in texts(shown, "markdown") if m.startswith("- "))
+    assert len(listing.splitlines()) == 3
+    for line, incident in zip(listing.splitlines(), reversed(incidents), strict=True):
+        assert line.startswith(f"- {incident.datetime_open:%d-%m-%Y %H:%M} UTC — ")
+        assert escape_markdown(incident.name) in line
+    assert shown_title(shown) == escape_markdown(incidents[-1].name)
+    assert address(shown) == {"issue": str(iid)}
+
+
+def test_an_issue_no_incident_links_says_so_and_shows_none(app):
+    shown = linked_to(app, issue="1")
+    assert [w.value for w in shown.warning] == [
+        "No incident linked to production issue #1 is in the history: it may be older than the "
+        "history kept, or the number is mistyped. Choose one below."
+    ]
+    assert shown_title(shown) is None
+    assert address(shown) == {"issue": "1"}
+
+
+def test_an_issue_link_without_a_number_says_what_to_write(app):
+    shown = linked_to(app, issue="yesterday's outage")
+    assert [w.value for w in shown.warning] == [
+        "That link does not name a production issue number: a link to issue 17999 ends in "
+        "?issue=17999. Choose an incident below."
+    ]
+    assert shown_title(shown) is None
+
+
+def test_a_linked_incident_the_filters_leave_out_stays_open_and_says_why(app):
+    oldest = stored_incidents()[0]
+    shown = linked_to(app, incident=oldest.id)
+    shown.text_input(key="history_search").input("no incident is called this").run()
+    assert not shown.exception
+    assert any("No status-page incidents match" in i.value for i in shown.info)
+    assert shown_title(shown) == escape_markdown(oldest.name)
+    assert "This incident is outside the period or filters above." in texts(shown, "caption")
+    assert address(shown) == {"incident": oldest.id}
