@@ -40,7 +40,7 @@ def _release(refresher: Refresher) -> None:
 def _refresher_for(database_url: str, _context: AppContext) -> Refresher:
     """The one refresher of this server process for a database, started on first use."""
     context = _context
-    return Refresher(
+    refresher = Refresher(
         engine=context.engine,
         settings=context.settings,
         clients=context.sources.clients,
@@ -49,7 +49,9 @@ def _refresher_for(database_url: str, _context: AppContext) -> Refresher:
         # The app synced at its first start, or is being set up: the first sync waits a turn.
         sync_at_start=False,
         reminder_transport=context.sources.sandbox.transport if context.demo else None,
-    ).start()
+    )
+    # AppTest runs the pages without a server, so nothing runs in the background there.
+    return refresher if st.get_option("global.appTest") else refresher.start()
 
 
 def start_refresher(context: AppContext) -> Refresher:

@@ -170,7 +170,7 @@ def _run(context: AppContext, library: Library, drill: PracticeDrill, now: datet
         with update:
             composer_view.message_form(context, incident, "update")
         with resolve:
-            composer_view.message_form(context, incident, "resolve")
+            composer_view.resolve_section(context, incident)
     _notes(context, drill, now)
     st.button(
         "End the drill and score it",
