@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
@@ -856,6 +856,7 @@ class PostMaintenance(Command):
     broadcast: tuple[tuple[str, bool], ...]
     subject: str
     automation_disabled: bool = False
+    reason: str = ""  # why it starts early, for the audit log
 
     @property
     def action(self) -> MaintenanceAction:
@@ -868,8 +869,13 @@ class PostMaintenance(Command):
         return f"Status.io maintenance “{self.name}”"
 
     def describe(self) -> str:
-        """The words posted."""
-        return f"{self.call.capitalize()}: {self.details}"
+        """The words posted, and why it starts early if it does."""
+        said = f"{self.call.capitalize()}: {self.details}"
+        return f"{said} · {self.reason}" if self.reason else said
+
+    def identity(self) -> tuple[Any, ...]:
+        """The post, whatever the reason says: it names how early, which changes by the minute."""
+        return (replace(self, reason="").payload(),)
 
     def send(self, clients: Clients) -> Result:
         """Post to the window."""

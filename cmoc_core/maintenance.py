@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from cmoc_core import linking, timeutil
+from cmoc_core import drafts, linking, timeutil
 from cmoc_core.access import Viewer
 from cmoc_core.clients import Clients
 from cmoc_core.clients.http import ApiError, ApiRejected
@@ -50,6 +50,10 @@ from cmoc_core.storage import session_scope, upsert
 from cmoc_core.timeutil import parse_time, to_minute
 
 CLOSED_SHOWN = 20
+# Starting this much before the planned start needs a reason, kept in the audit log.
+EARLY_START_GRACE = timedelta(minutes=15)
+# The schedule form's draft: one for the page, as the composer keeps one per form.
+SCHEDULE_DRAFT = "maintenance:schedule"
 
 
 ACTIONS_BY_PHASE = {
@@ -90,6 +94,11 @@ NOTICE_LABELS = {
     "1_hr": "Remind 1 hour before",
 }
 REMINDERS = {"72_hr": "72 hours", "24_hr": "24 hours", "1_hr": "1 hour"}
+REMINDER_LEADS = {
+    "72_hr": timedelta(hours=72),
+    "24_hr": timedelta(hours=24),
+    "1_hr": timedelta(hours=1),
+}
 SUBJECTS = {
     Action.SCHEDULE: "Scheduled maintenance: {name}",
     Action.UPDATE: "Maintenance update: {name}",
@@ -112,16 +121,50 @@ AUTOMATION_WARNING = (
     "every later update, including finishing the maintenance, must then be posted by hand."
 )
 AUTOMATION_KNOWN = "This maintenance runs with automation."
-AUTOMATION_UNKNOWN = "This maintenance may run with automation (Status.io's list does not say)."
+AUTOMATION_UNREPORTED = (
+    "This maintenance may run with automation: Status.io does not report this, so check the "
+    "maintenance in Status.io."
+)
 AUTOMATION_ACK = "I have disabled automation for this maintenance in Status.io (cannot be undone)"
 REMINDERS_ON = (
     "Email reminders are set for this maintenance: leave “notify_email” unticked so "
     "subscribers do not get a duplicate reminder."
 )
-REMINDERS_UNKNOWN = (
-    "Check in Status.io whether email reminders are set for this maintenance; if they are, "
-    "leave “notify_email” unticked so subscribers do not get a duplicate reminder."
+REMINDERS_UNREPORTED = (
+    "Status.io does not report whether email reminders are set for this maintenance: check in "
+    "Status.io, and if they are, leave “notify_email” unticked so subscribers do not get a "
+    "duplicate reminder."
 )
+# Status.io's maintenance list carries neither the automation nor the reminder settings
+# (statusio-go maintenance_types.go `MaintenanceResponse`; statusio-python and -ruby return the
+# list as it comes): only a window scheduled or changed from here has them.
+NOT_REPORTED = "Status.io does not report this"
+AUTOMATION_STATES = {
+    True: "Automation: on (as scheduled from here)",
+    False: "Automation: off",
+    None: f"Automation: {NOT_REPORTED}",
+}
+REMINDERS_NONE = "Reminders: none"
+REMINDERS_SET = "Reminders: {which} before the start (as scheduled from here)"
+REMINDERS_AHEAD = "; still to come: {which}"
+REMINDERS_DONE = "; none still to come"
+REMINDERS_NOT_REPORTED = f"Reminders: {NOT_REPORTED}"
+OVERRUN = "Overrunning by {by}: finish it or post an update"
+NO_REMINDER = (
+    "No “{label}”: the window starts in {ahead}, less than {lead} from now, so that reminder "
+    "can no longer go out."
+)
+NO_REMINDER_PAST = "No “{label}”: the start is not in the future."
+EARLY_START = (
+    "The planned start is {start}, {early} from now. Starting more than 15 minutes early needs "
+    "a reason: it is kept in the audit log with the start."
+)
+EARLY_REASON_LABEL = "Reason for starting early (kept in the audit log)"
+NO_EARLY_REASON = (
+    "Say why the maintenance starts {early} before its planned start ({start}): the reason is "
+    "kept in the audit log."
+)
+EARLY_AUDIT = "Started {early} before the planned start ({start}). Reason: {reason}"
 ALL_INFRASTRUCTURE_WARNING = "All infrastructure puts EVERY component under maintenance."
 # statusio-python and statusio-ruby document maintenance/update as "Update an active
 # maintenance"; statusio-ruby's spec updates a window just scheduled, and the dashboard has
@@ -185,6 +228,19 @@ def span(start: datetime | None, end: datetime | None) -> str:
     return f"{start:%d-%m-%Y %H:%M} – {until} UTC"
 
 
+def lasting(delta: timedelta) -> str:
+    """`13 d 22 h 05 min`, `9 h 02 min`, `45 min` or `under a minute`: whole minutes, for people."""
+    minutes = int(abs(delta).total_seconds()) // 60
+    hours, minutes = divmod(minutes, 60)
+    # Within the longest reminder lead (72 h) hours read against it; beyond, days read better.
+    if hours >= 72:
+        days, hours = divmod(hours, 24)
+        return f"{days} d {hours} h {minutes:02d} min"
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min" if minutes else "under a minute"
+
+
 def _listing(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
@@ -219,6 +275,45 @@ class Notice:
         default_factory=lambda: dict.fromkeys(BROADCAST_CHANNELS, True)
     )
     automation_disabled: bool = False
+    early_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Overrun:
+    """An active window still open after its planned end."""
+
+    by: timedelta
+
+    @property
+    def message(self) -> str:
+        """What the CMOC reads on the window, and what to do."""
+        return OVERRUN.format(by=lasting(self.by))
+
+
+@dataclass(frozen=True)
+class ReminderOffer:
+    """One reminder before the start, and whether it can still go out for a window."""
+
+    key: str
+    label: str
+    lead: timedelta
+    ahead: timedelta
+
+    @property
+    def possible(self) -> bool:
+        """The window starts at least this reminder's lead from now."""
+        return self.ahead >= self.lead
+
+    @property
+    def missing(self) -> str | None:
+        """Why the form does not offer it, or None when it does."""
+        if self.possible:
+            return None
+        if self.ahead <= timedelta(0):
+            return NO_REMINDER_PAST.format(label=self.label)
+        return NO_REMINDER.format(
+            label=self.label, ahead=lasting(self.ahead), lead=REMINDERS[self.key]
+        )
 
 
 @dataclass(frozen=True)
@@ -234,7 +329,8 @@ class Note:
 class Window:
     """A maintenance window with its messages and what this app knows of its settings.
 
-    `automation` and `notify` are known for windows scheduled from here (None otherwise).
+    `automation` and `notify` are known for windows scheduled from here (None otherwise:
+    Status.io does not report them). `overrun` is set for an active window past its end.
     `components` names each affected item as `Website (Google Compute Engine)`;
     `component_ids` are their `component-container` ids, and `unlisted` the affected items
     whose component is missing from the synced component list (no form can offer them).
@@ -252,6 +348,7 @@ class Window:
     automation: bool | None = None
     notify: dict[str, bool] | None = None
     unlisted: list[str] = field(default_factory=list)
+    overrun: Overrun | None = None
 
     @property
     def details(self) -> str:
@@ -284,8 +381,15 @@ class Board:
         )
 
 
-def board(*, session: Session, statuspage_id: str, project: str) -> Board:
-    """The page's maintenance from the database: open windows by start, the latest closed ones."""
+def board(
+    *, session: Session, statuspage_id: str, project: str, now: datetime | None = None
+) -> Board:
+    """The page's maintenance from the database at `now` (default: the clock).
+
+    Overrunning windows come first, longest overrun first, then open windows by start; then the
+    latest closed ones.
+    """
+    now = now or timeutil.utc_now()
     rows = session.exec(select(Maintenance).where(Maintenance.statuspage_id == statuspage_id)).all()
     notes: dict[str, list[Note]] = defaultdict(list)
     messages = session.exec(
@@ -322,10 +426,13 @@ def board(*, session: Session, statuspage_id: str, project: str) -> Board:
                 unlisted=unlisted,
             )
         )
+    for window in windows:
+        window.overrun = overrun(window, now=now)
     never = datetime.max.replace(tzinfo=UTC)
     by_start = sorted(windows, key=lambda w: w.planned_start or never)
+    active = [w for w in by_start if w.phase == MaintenancePhase.ACTIVE]
     return Board(
-        active=[w for w in by_start if w.phase == MaintenancePhase.ACTIVE],
+        active=sorted(active, key=lambda w: -w.overrun.by if w.overrun else timedelta.max),
         upcoming=[w for w in by_start if w.phase == MaintenancePhase.UPCOMING],
         closed=[w for w in reversed(by_start) if w.phase == MaintenancePhase.RESOLVED][
             :CLOSED_SHOWN
@@ -502,6 +609,70 @@ def plan_problems(plan: Plan, *, now: datetime, project: str) -> list[str]:
     return found
 
 
+def overrun(window: Window, *, now: datetime) -> Overrun | None:
+    """How long an active window has run past its planned end; None when it has not."""
+    end = window.planned_end
+    if window.phase != MaintenancePhase.ACTIVE or end is None or to_minute(now) <= end:
+        return None
+    return Overrun(to_minute(now) - to_minute(end))
+
+
+def reminder_offers(start: datetime, *, now: datetime) -> list[ReminderOffer]:
+    """The 72-hour, 24-hour and 1-hour reminders for a window starting at `start`."""
+    ahead = to_minute(start) - to_minute(now)
+    return [
+        ReminderOffer(key, NOTICE_LABELS[key], lead, ahead) for key, lead in REMINDER_LEADS.items()
+    ]
+
+
+def feasible(plan: Plan, *, now: datetime) -> Plan:
+    """The plan without the reminders that can no longer go out before its start."""
+    late = {o.key for o in reminder_offers(plan.start, now=now) if not o.possible}
+    return replace(plan, notify={k: on and k not in late for k, on in plan.notify.items()})
+
+
+def dropped_reminders(plan: Plan, *, now: datetime) -> list[str]:
+    """The reminders a plan asks for that can no longer go out, each with why."""
+    return [
+        o.missing
+        for o in reminder_offers(plan.start, now=now)
+        if plan.notify.get(o.key) and o.missing is not None
+    ]
+
+
+def early_start(window: Window, action: Action, *, now: datetime) -> timedelta | None:
+    """How long before its planned start a start would be, when that needs a reason."""
+    start = window.planned_start
+    if action != Action.START or start is None:
+        return None
+    early = to_minute(start) - to_minute(now)
+    return early if early > EARLY_START_GRACE else None
+
+
+def automation_words(window: Window) -> str:
+    """The window's automation, as far as anyone can tell from here."""
+    return AUTOMATION_STATES[window.automation]
+
+
+def reminder_words(window: Window, *, now: datetime) -> str:
+    """The window's reminders before its start: set from here, still to come, or not reported."""
+    if window.notify is None:
+        return REMINDERS_NOT_REPORTED
+    chosen = [key for key in REMINDERS if window.notify.get(key)]
+    if not chosen:
+        return REMINDERS_NONE
+    said = REMINDERS_SET.format(which=_listing([REMINDERS[key] for key in chosen]))
+    if window.planned_start is None or window.phase != MaintenancePhase.UPCOMING:
+        return said
+    ahead = [key for key in chosen if window.planned_start - REMINDER_LEADS[key] > to_minute(now)]
+    if not ahead:
+        return said + REMINDERS_DONE
+    times = [
+        f"{REMINDERS[k]} before, at {when(window.planned_start - REMINDER_LEADS[k])}" for k in ahead
+    ]
+    return said + REMINDERS_AHEAD.format(which=_listing(times))
+
+
 def needs_automation_disabled(window: Window, action: Action) -> bool:
     """Starting, finishing or updating a running maintenance needs automation off first."""
     touches_run = action in (Action.START, Action.FINISH) or (
@@ -542,14 +713,17 @@ def unlisted_note(window: Window) -> str | None:
     return UNLISTED_NOTE.format(count=count, s="" if count == 1 else "s") if count else None
 
 
-def warnings(window: Window, action: Action) -> list[str]:
+def warnings(window: Window, action: Action, *, now: datetime) -> list[str]:
     """What the CMOC must know before this action, in the handbook's words."""
     found = []
+    early = early_start(window, action, now=now)
+    if early is not None and window.planned_start is not None:
+        found.append(EARLY_START.format(start=when(window.planned_start), early=lasting(early)))
     if needs_automation_disabled(window, action):
-        this = AUTOMATION_KNOWN if window.automation else AUTOMATION_UNKNOWN
+        this = AUTOMATION_KNOWN if window.automation else AUTOMATION_UNREPORTED
         found.append(AUTOMATION_WARNING.format(this=this, verb=VERBS[action]))
     if warns_of_reminders(window, action):
-        found.append(REMINDERS_ON if window.reminders else REMINDERS_UNKNOWN)
+        found.append(REMINDERS_ON if window.reminders else REMINDERS_UNREPORTED)
     return found
 
 
@@ -571,7 +745,7 @@ def default_notice(window: Window, action: Action) -> Notice:
     return Notice(text, broadcast)
 
 
-def notice_problems(window: Window, action: Action, notice: Notice) -> list[str]:
+def notice_problems(window: Window, action: Action, notice: Notice, *, now: datetime) -> list[str]:
     """What stops an update, a start or a finish, in plain words; empty when it may go."""
     found = []
     if action not in CALLS or action not in window.actions:
@@ -580,6 +754,9 @@ def notice_problems(window: Window, action: Action, notice: Notice) -> list[str]
         found.append(EMPTY_MESSAGE)
     if needs_automation_disabled(window, action) and not notice.automation_disabled:
         found.append(AUTOMATION_NOT_DISABLED)
+    early = early_start(window, action, now=now)
+    if early is not None and window.planned_start and not notice.early_reason.strip():
+        found.append(NO_EARLY_REASON.format(early=lasting(early), start=when(window.planned_start)))
     return found
 
 
@@ -656,18 +833,32 @@ class Publisher:
         """Why the viewer may not take this maintenance action, in one sentence, or None."""
         return self.viewer.refusal(permission_for(action))
 
-    def schedule(self, *, plan: Plan, now: datetime) -> Outcome:
-        """Schedule a new maintenance window."""
+    def schedule(self, *, plan: Plan, now: datetime, draft: str | None = None) -> Outcome:
+        """Schedule a new maintenance window; once it is sent, forget the form's `draft`."""
         found = plan_problems(plan, now=now, project=self.project)
         if found:
             return Outcome(OutcomeStatus.FAILED, " ".join(found))
-        return self._refreshed(self._send(self._scheduling(plan, replacing=None), now))
+        dropped = dropped_reminders(plan, now=now)
+        command = self._scheduling(feasible(plan, now=now), replacing=None)
+        outcome = self._send(command, now, on_sent=_forgetting(draft))
+        if dropped and outcome.ok:
+            said = " ".join([outcome.message.rstrip(".") + ".", *dropped])
+            outcome = replace(outcome, message=said)
+        return self._refreshed(outcome)
 
     def post(self, *, window: Window, action: Action, notice: Notice, now: datetime) -> Outcome:
         """Start a maintenance, post an update without starting it, or finish it."""
-        found = notice_problems(window, action, notice)
+        found = notice_problems(window, action, notice, now=now)
         if found:
             return Outcome(OutcomeStatus.FAILED, " ".join(found))
+        early = early_start(window, action, now=now)
+        reason = ""
+        if early is not None and window.planned_start:
+            reason = EARLY_AUDIT.format(
+                early=lasting(early),
+                start=when(window.planned_start),
+                reason=notice.early_reason.strip(),
+            )
         command = PostMaintenance(
             statuspage_id=self.statuspage_id,
             call=CALLS[action],
@@ -677,6 +868,7 @@ class Publisher:
             broadcast=flags(notice.broadcast),
             subject=SUBJECTS[action].format(name=window.name),
             automation_disabled=notice.automation_disabled,
+            reason=reason,
         )
         outcome = self._send(command, now)
         if refusal_note(window, action) and isinstance(outcome.cause, ApiRejected):
@@ -696,11 +888,14 @@ class Publisher:
                 )
             if found:
                 return Outcome(OutcomeStatus.FAILED, f"{' '.join(found)} {ORIGINAL_KEPT}")
+            plan = feasible(plan, now=now)
             scheduling = self._scheduling(rescheduled(plan, window), replacing=window.id)
             resumed = ""
         else:
             scheduling = started
-            asked = self._scheduling(rescheduled(plan, window), replacing=window.id)
+            asked = self._scheduling(
+                rescheduled(feasible(plan, now=now), window), replacing=window.id
+            )
             new = span(started.start, started.end)
             resumed = "" if asked == started else " " + RESUMED.format(new=new)
         first = self._send(scheduling, now)
@@ -735,11 +930,16 @@ class Publisher:
             replacing=replacing,
         )
 
-    def _send(self, command: Command, now: datetime) -> Outcome:
+    def _send(
+        self,
+        command: Command,
+        now: datetime,
+        on_sent: Callable[[Session, dict[str, Any]], None] | None = None,
+    ) -> Outcome:
         if self.client is None:
             return Outcome(OutcomeStatus.FAILED, NOT_CONFIGURED)
         outbox = Outbox(self.engine, Clients(statusio=self.client))
-        return outbox.publish(command, actor=self.viewer, now=now)
+        return outbox.publish(command, actor=self.viewer, now=now, on_sent=on_sent)
 
     def _refreshed(self, outcome: Outcome) -> Outcome:
         """The outcome, after storing Status.io's list again when something may have changed."""
@@ -769,6 +969,74 @@ class Publisher:
             ),
             None,
         )
+
+
+def _forgetting(draft: str | None) -> Callable[[Session, dict[str, Any]], None] | None:
+    """Forget the form's draft in the transaction that records the window as sent."""
+    if draft is None:
+        return None
+    return lambda session, _result: drafts.discard(session=session, key=draft)
+
+
+def draft_values(plan: Plan) -> dict[str, Any]:
+    """The schedule form's values as a draft keeps them (JSON: dates and times as text)."""
+    start, end = plan.start.astimezone(UTC), plan.end.astimezone(UTC)
+    return {
+        "name": plan.name,
+        "issue_url": plan.issue_url,
+        "details": plan.details,
+        "start_date": start.date().isoformat(),
+        "start_time": start.time().isoformat("minutes"),
+        "end_date": end.date().isoformat(),
+        "end_time": end.time().isoformat("minutes"),
+        "components": list(plan.components),
+        "all_infrastructure": plan.all_infrastructure,
+        "automation": plan.automation,
+        "notify": dict(plan.notify),
+    }
+
+
+def plan_from_draft(values: dict[str, Any], default: Plan) -> Plan:
+    """The plan a saved draft holds; what it lacks or cannot be read comes from `default`."""
+    if not values:
+        return default
+    try:
+        start = _moment(values["start_date"], values["start_time"])
+        end = _moment(values["end_date"], values["end_time"])
+    except (KeyError, TypeError, ValueError):
+        start, end = default.start, default.end
+    notify = values.get("notify")
+    return Plan(
+        name=str(values.get("name", default.name)),
+        details=str(values.get("details", default.details)),
+        start=start,
+        end=end,
+        components=[str(c) for c in values.get("components") or []],
+        all_infrastructure=bool(values.get("all_infrastructure", default.all_infrastructure)),
+        automation=bool(values.get("automation", default.automation)),
+        notify={k: bool(notify.get(k, True)) for k in NOTICE_LABELS}
+        if isinstance(notify, dict)
+        else dict(default.notify),
+        issue_url=str(values.get("issue_url", default.issue_url)),
+    )
+
+
+def _moment(day: str, at: str) -> datetime:
+    return datetime.combine(date.fromisoformat(day), time.fromisoformat(at), tzinfo=UTC)
+
+
+def load_draft(*, session: Session, default: Plan) -> Plan:
+    """The schedule form as it was last typed, or `default` when nothing is kept."""
+    return plan_from_draft(drafts.load(session=session, key=SCHEDULE_DRAFT), default)
+
+
+def keep_draft(*, session: Session, plan: Plan, default: Plan, now: datetime) -> None:
+    """Keep the schedule form as typed, unless it is untouched and nothing was kept before."""
+    values = draft_values(plan)
+    kept = drafts.load(session=session, key=SCHEDULE_DRAFT)
+    if values == kept or (not kept and values == draft_values(default)):
+        return
+    drafts.save(session=session, key=SCHEDULE_DRAFT, values=values, now=now)
 
 
 def _plan_of(command: ScheduleMaintenance) -> Plan:
@@ -801,6 +1069,7 @@ class PendingPlan:
     plan: Plan
     component_names: tuple[str, ...] = ()
     original: Window | None = None
+    draft: str | None = None
 
     @property
     def action(self) -> Action:
@@ -824,4 +1093,4 @@ def send(*, publisher: Publisher, pending: Pending, now: datetime) -> Outcome:
         )
     if pending.original is not None:
         return publisher.reschedule(window=pending.original, plan=pending.plan, now=now)
-    return publisher.schedule(plan=pending.plan, now=now)
+    return publisher.schedule(plan=pending.plan, now=now, draft=pending.draft)

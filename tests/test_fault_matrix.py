@@ -525,7 +525,8 @@ def maintenance_post(action: Action) -> Callable[[World], Cell]:
         board = world.board()
         window = board.active[0] if action == Action.FINISH else board.upcoming[0]
         text = NOTICES[action]
-        notice = Notice(text, automation_disabled=action != Action.UPDATE)
+        early = "Fault matrix: started before the planned start." if action == Action.START else ""
+        notice = Notice(text, automation_disabled=action != Action.UPDATE, early_reason=early)
         return Cell(
             "statusio",
             f"/maintenance/{maintenance.CALLS[action]}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
@@ -14,7 +15,7 @@ from cmoc_core.clients import build_clients
 from cmoc_core.clients.http import ApiRejected
 from cmoc_core.config import settings_from_mapping
 from cmoc_core.maintenance import Action, Notice, Plan, Publisher
-from cmoc_core.models import AuditEntry, MaintenancePhase, OutboxEntry
+from cmoc_core.models import AuditEntry, Draft, MaintenancePhase, OutboxEntry
 from cmoc_core.sandbox import Fault, Sandbox
 from cmoc_core.sync import run_sync
 
@@ -128,8 +129,8 @@ def outbox_rows(engine) -> int:
 def test_schedule_sends_month_first_dates_and_24_hour_utc_times_with_every_field(world):
     plus_two = timezone(timedelta(hours=2))
     plan = world.plan(
-        start=datetime(2026, 11, 4, 0, 30, tzinfo=plus_two),  # 03-11-2026 22:30 UTC
-        end=datetime(2026, 11, 4, 2, 30, tzinfo=plus_two),
+        start=datetime(2026, 11, 6, 0, 30, tzinfo=plus_two),  # 05-11-2026 22:30 UTC
+        end=datetime(2026, 11, 6, 2, 30, tzinfo=plus_two),
         notify={"now": True, "72_hr": True, "24_hr": False, "1_hr": True},
         automation=False,
     )
@@ -145,9 +146,9 @@ def test_schedule_sends_month_first_dates_and_24_hour_utc_times_with_every_field
         ),
         "infrastructure_affected": world.component_ids(2),
         "all_infrastructure_affected": "0",
-        "date_planned_start": "11/03/2026",
+        "date_planned_start": "11/05/2026",
         "time_planned_start": "22:30",
-        "date_planned_end": "11/04/2026",
+        "date_planned_end": "11/06/2026",
         "time_planned_end": "00:30",
         "automation": "0",
         "maintenance_notify_now": "1",
@@ -159,7 +160,7 @@ def test_schedule_sends_month_first_dates_and_24_hour_utc_times_with_every_field
     window = world.board().find(outcome.result["maintenance_id"])
     assert window.phase == MaintenancePhase.UPCOMING
     assert maintenance.span(window.planned_start, window.planned_end) == (
-        "03-11-2026 22:30 – 04-11-2026 00:30 UTC"
+        "05-11-2026 22:30 – 06-11-2026 00:30 UTC"
     )
     assert window.issue_url == ISSUE
     assert (window.automation, window.reminders) == (False, True)
@@ -214,7 +215,9 @@ def test_an_update_without_starting_keeps_email_off_when_reminders_may_be_set(wo
     assert window.automation is None  # scheduled outside this app: its settings are unknown
     notice = maintenance.default_notice(window, Action.UPDATE)
     assert notice.broadcast["notify_email"] is False
-    assert any("notify_email" in w for w in maintenance.warnings(window, Action.UPDATE))
+    assert any(
+        "notify_email" in w for w in maintenance.warnings(window, Action.UPDATE, now=world.now())
+    )
     notice = Notice("Reminder: the upgrade starts as planned.", notice.broadcast)
     outcome = world.publisher.post(
         window=window, action=Action.UPDATE, notice=notice, now=world.now()
@@ -241,7 +244,9 @@ def test_an_update_without_starting_keeps_email_off_when_reminders_may_be_set(wo
 
 def test_starting_needs_automation_disabled_first_and_then_moves_the_window_to_active(world):
     window = world.board().upcoming[0]
-    assert any("cannot be re-enabled" in w for w in maintenance.warnings(window, Action.START))
+    world.clock.moment = window.planned_start - timedelta(minutes=15)  # on time: no reason asked
+    said = maintenance.warnings(window, Action.START, now=world.now())
+    assert any("cannot be re-enabled" in w for w in said)
     blocked = world.publisher.post(
         window=window, action=Action.START, notice=Notice("Starting now."), now=world.now()
     )
@@ -270,7 +275,7 @@ def test_starting_needs_automation_disabled_first_and_then_moves_the_window_to_a
     assert active.phase == MaintenancePhase.ACTIVE
     assert active.automation is False  # disabled by the CMOC: later steps need no new tick
     posted = [(n.posted_at, n.state) for n in active.messages if n.details == "Starting now."]
-    assert posted == [(END + timedelta(hours=9, minutes=5), 200)]
+    assert posted == [(window.planned_start - timedelta(minutes=10), 200)]
     assert world.listed()["active"][0]["_id"] == window.id
 
 
@@ -315,7 +320,7 @@ def test_a_maintenance_scheduled_here_without_automation_starts_and_finishes_wit
     plan = world.plan(automation=False, start=world.now() + timedelta(minutes=10))
     scheduled = world.publisher.schedule(plan=plan, now=world.now())
     window = world.board().find(scheduled.result["maintenance_id"])
-    assert maintenance.warnings(window, Action.START) == []
+    assert maintenance.warnings(window, Action.START, now=world.now()) == []
     assert world.publisher.post(
         window=window, action=Action.START, notice=Notice("Now."), now=world.now()
     ).ok
@@ -598,3 +603,228 @@ def test_an_update_whose_answer_was_lost_is_found_in_the_window_and_not_posted_t
     assert second.status == "sent" and "confirmed" in second.message
     assert [path for path, _ in world.writes()] == ["/maintenance/update"]
     world.clients.close()
+
+
+# Time told truly: overruns, reminders that can still go out, early starts, what Status.io says.
+
+
+def refresh(world: World) -> None:
+    maintenance.refresh(
+        engine=world.engine,
+        client=world.clients.statusio,
+        statuspage_id=world.settings.statusio_statuspage_id,
+    )
+
+
+def test_an_overrun_says_by_how_long_in_words_for_people():
+    overrun = maintenance.Overrun(timedelta(hours=9, minutes=2, seconds=40))
+    assert overrun.message == "Overrunning by 9 h 02 min: finish it or post an update"
+    assert maintenance.lasting(timedelta(minutes=45)) == "45 min"
+    assert maintenance.lasting(timedelta(hours=71, minutes=59)) == "71 h 59 min"
+    assert maintenance.lasting(timedelta(days=13, hours=22, minutes=5)) == "13 d 22 h 05 min"
+    assert maintenance.lasting(timedelta(seconds=30)) == "under a minute"
+
+
+def test_an_active_window_past_its_end_is_flagged_and_listed_before_one_still_on_time(world):
+    # A second active window, started earlier but planned to end later: still on time.
+    on_time = world.clients.statusio.schedule_maintenance(
+        name="Runner fleet rotation",
+        details="CI jobs may queue for a few minutes.",
+        components=world.component_ids(1),
+        start=END - timedelta(hours=3),
+        end=END + timedelta(hours=20),
+    )
+    world.clients.statusio.post_maintenance(
+        "start", maintenance_id=on_time, details="Started.", broadcast={}
+    )
+    refresh(world)
+    late = next(w for w in world.board().active if w.id != on_time)
+    assert late.planned_end is not None and late.planned_end < world.now()
+    with Session(world.engine) as session:
+        board = maintenance.board(
+            session=session,
+            statuspage_id=world.settings.statusio_statuspage_id,
+            project=world.settings.gitlab_production_project,
+            now=world.now(),
+        )
+    assert [w.id for w in board.active] == [late.id, on_time]
+    assert board.active[0].overrun == maintenance.Overrun(world.now() - late.planned_end)
+    assert board.active[0].overrun.message.startswith("Overrunning by ")
+    assert board.active[1].overrun is None
+    assert all(w.overrun is None for w in board.upcoming + board.closed)
+
+
+def test_an_active_window_before_its_end_is_not_overrunning(world):
+    active = world.board().active[0]
+    before_end = active.planned_end - timedelta(minutes=1)
+    assert maintenance.overrun(active, now=before_end) is None
+    at_end = maintenance.overrun(active, now=active.planned_end)
+    assert at_end is None
+    assert maintenance.overrun(active, now=active.planned_end + timedelta(minutes=1)) == (
+        maintenance.Overrun(timedelta(minutes=1))
+    )
+
+
+def test_reminders_are_offered_only_when_the_window_starts_at_least_that_far_ahead(world):
+    now = world.now()
+    offers = maintenance.reminder_offers(now + timedelta(hours=24), now=now)
+    assert [(o.key, o.possible) for o in offers] == [
+        ("72_hr", False),
+        ("24_hr", True),
+        ("1_hr", True),
+    ]
+    assert offers[0].missing == (
+        "No “Remind 72 hours before”: the window starts in 24 h 00 min, less than 72 hours "
+        "from now, so that reminder can no longer go out."
+    )
+    assert offers[1].missing is None
+    soon = maintenance.reminder_offers(now + timedelta(minutes=59), now=now)
+    assert [o.possible for o in soon] == [False, False, False]
+    assert "starts in 59 min, less than 1 hour" in soon[2].missing
+
+
+def test_a_72_hour_reminder_for_a_window_24_hours_away_is_not_sent_and_the_outcome_says_so(world):
+    plan = world.plan(
+        start=world.now() + timedelta(hours=24), end=world.now() + timedelta(hours=26)
+    )
+    assert "reminders 24 hours and 1 hour" in maintenance.subscriber_sentence(
+        maintenance.feasible(plan, now=world.now())
+    )
+    outcome = world.publisher.schedule(plan=plan, now=world.now())
+    assert outcome.status == "sent", outcome.message
+    [(_, body)] = world.writes()
+    assert (
+        body["maintenance_notify_72_hr"],
+        body["maintenance_notify_24_hr"],
+        body["maintenance_notify_1_hr"],
+    ) == ("0", "1", "1")
+    assert outcome.message.startswith(
+        "Scheduled the maintenance “PostgreSQL upgrade”. No “Remind 72 hours before”: the "
+        "window starts in 24 h 00 min"
+    )
+
+
+def test_starting_more_than_15_minutes_early_needs_a_reason_kept_in_the_audit_row(world):
+    plan = world.plan(
+        automation=False,
+        start=world.now() + timedelta(hours=8, minutes=30),
+        end=world.now() + timedelta(hours=10),
+    )
+    scheduled = world.publisher.schedule(plan=plan, now=world.now())
+    window = world.board().find(scheduled.result["maintenance_id"])
+    world.sandbox.reset_requests()
+    said = maintenance.warnings(window, Action.START, now=world.now())
+    assert any("8 h 30 min from now" in w and "needs a reason" in w for w in said)
+    blocked = world.publisher.post(
+        window=window, action=Action.START, notice=Notice("Starting now."), now=world.now()
+    )
+    assert blocked.status == "failed"
+    assert (
+        "Say why the maintenance starts 8 h 30 min before its planned start "
+        "(01-11-2026 17:30 UTC)" in blocked.message
+    )
+    assert world.writes() == []
+
+    notice = Notice("Starting now.", early_reason="Infrastructure asked to start before traffic.")
+    started = world.publisher.post(
+        window=window, action=Action.START, notice=notice, now=world.now()
+    )
+    assert started.status == "sent", started.message
+    assert [p for p, _ in world.writes()] == ["/maintenance/start"]
+    with Session(world.engine) as session:
+        [row] = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "maintenance_start")
+        ).all()
+    assert row.detail == (
+        "Start: Starting now. · Started 8 h 30 min before the planned start "
+        "(01-11-2026 17:30 UTC). Reason: Infrastructure asked to start before traffic."
+    )
+
+
+def test_starting_up_to_15_minutes_early_needs_no_reason(world):
+    window = world.board().upcoming[0]
+    start = window.planned_start
+    assert maintenance.early_start(window, Action.START, now=start - timedelta(minutes=15)) is None
+    assert maintenance.early_start(window, Action.START, now=start - timedelta(minutes=16)) == (
+        timedelta(minutes=16)
+    )
+    assert maintenance.early_start(window, Action.UPDATE, now=start - timedelta(days=2)) is None
+    on_time = Notice("Now.", automation_disabled=True)
+    assert (
+        maintenance.notice_problems(
+            window, Action.START, on_time, now=start - timedelta(minutes=15)
+        )
+        == []
+    )
+
+
+def test_settings_status_io_does_not_report_are_said_plainly(world):
+    listed = world.board().upcoming[0]  # scheduled in Status.io: its list has no settings
+    assert maintenance.automation_words(listed) == "Automation: Status.io does not report this"
+    assert maintenance.reminder_words(listed, now=world.now()) == (
+        "Reminders: Status.io does not report this"
+    )
+    assert any(
+        "Status.io does not report whether email reminders are set" in w
+        for w in maintenance.warnings(listed, Action.UPDATE, now=world.now())
+    )
+
+
+def test_settings_of_a_window_scheduled_here_say_which_reminders_are_still_to_come(world):
+    plan = world.plan(
+        start=END + timedelta(days=2, hours=10),
+        end=END + timedelta(days=2, hours=12),
+        notify={"now": True, "72_hr": False, "24_hr": True, "1_hr": True},
+    )
+    scheduled = world.publisher.schedule(plan=plan, now=world.now())
+    window = world.board().find(scheduled.result["maintenance_id"])
+    assert maintenance.automation_words(window) == "Automation: on (as scheduled from here)"
+    assert maintenance.reminder_words(window, now=world.now()) == (
+        "Reminders: 24 hours and 1 hour before the start (as scheduled from here); still to "
+        "come: 24 hours before, at 02-11-2026 10:00 UTC and 1 hour before, at "
+        "03-11-2026 09:00 UTC"
+    )
+    later = END + timedelta(days=2, hours=9, minutes=30)
+    assert maintenance.reminder_words(window, now=later).endswith("; none still to come")
+
+
+def test_the_schedule_form_is_kept_as_a_draft_and_forgotten_once_the_window_is_sent(world):
+    plan = world.plan(start=END + timedelta(days=5), end=END + timedelta(days=5, hours=2))
+    fresh = Plan(name="", details="", start=plan.start, end=plan.end)
+    with Session(world.engine) as session:
+        maintenance.keep_draft(session=session, plan=fresh, default=fresh, now=world.now())
+        session.commit()
+        assert maintenance.load_draft(session=session, default=fresh) == fresh
+        assert drafts_kept(session) == 0  # an untouched form keeps nothing
+        maintenance.keep_draft(session=session, plan=plan, default=fresh, now=world.now())
+        session.commit()
+        assert maintenance.load_draft(session=session, default=fresh) == plan
+
+    failed = world.publisher.schedule(
+        plan=replace_plan(plan, name=""), now=world.now(), draft=maintenance.SCHEDULE_DRAFT
+    )
+    assert failed.status == "failed"
+    with Session(world.engine) as session:
+        assert drafts_kept(session) == 1  # a failure keeps the draft
+    sent = world.publisher.schedule(plan=plan, now=world.now(), draft=maintenance.SCHEDULE_DRAFT)
+    assert sent.status == "sent", sent.message
+    with Session(world.engine) as session:
+        assert drafts_kept(session) == 0
+        assert maintenance.load_draft(session=session, default=fresh) == fresh
+
+
+def test_a_draft_that_cannot_be_read_falls_back_to_the_fresh_form():
+    fresh = Plan(name="", details="", start=END, end=END + timedelta(hours=2))
+    kept = maintenance.plan_from_draft(
+        {"name": "Upgrade", "start_date": "not a date", "notify": {"72_hr": False}}, fresh
+    )
+    assert (kept.name, kept.start, kept.end) == ("Upgrade", fresh.start, fresh.end)
+    assert kept.notify == {"now": True, "72_hr": False, "24_hr": True, "1_hr": True}
+
+
+def drafts_kept(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Draft)).one()
+
+
+def replace_plan(plan: Plan, **changes) -> Plan:
+    return dataclasses.replace(plan, **changes)

@@ -202,3 +202,38 @@ def test_an_update_status_io_refuses_before_the_start_is_one_clear_line_and_lose
     again = world.publisher.post(window=window, action=Action.UPDATE, notice=notice, now=END)
     assert again.ok, again.message
     assert messages_of(world, window.id) == [*before, notice.details]
+
+
+# Automation and reminders: Status.io's list does not carry them ------------------------------
+
+# statusio-go maintenance_types.go `MaintenanceResponse`: every field a listed window has.
+DOCUMENTED_WINDOW_FIELDS = {
+    "__v",
+    "_id",
+    "components_affected",
+    "containers_affected",
+    "datetime_open",
+    "datetime_planned_end",
+    "datetime_planned_start",
+    "kind",
+    "messages",
+    "name",
+    "statuspage",
+}
+
+
+def test_the_listing_carries_only_documented_fields_so_settings_come_from_here_or_are_not_known(
+    world,
+):
+    plan = world.plan(start=END + timedelta(days=6), end=END + timedelta(days=6, hours=2))
+    scheduled = world.publisher.schedule(plan=plan, now=world.now())
+    listed = [w for phase in world.listed().values() for w in phase]
+    assert listed and all(set(w) <= DOCUMENTED_WINDOW_FIELDS for w in listed)
+    board = world.board()
+    ours = board.find(scheduled.result["maintenance_id"])
+    assert (ours.automation, ours.notify) == (True, plan.notify)
+    others = [w for w in board.active + board.upcoming if w.id != ours.id]
+    assert others and all(w.automation is None and w.notify is None for w in others)
+    assert {maintenance.automation_words(w) for w in others} == {
+        "Automation: Status.io does not report this"
+    }

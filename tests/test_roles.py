@@ -46,7 +46,7 @@ from tests.kpi_worlds import CMOC_SCHEDULE, SETTINGS, World, utc
 
 ISSUE = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/{iid}"
 SHADOWS_MAY_NOT = (
-    "the handbook keeps shadows off pages so that the real CMOC is still paged"  # access.py
+    "The handbook keeps shadows off pages so that the real CMOC is still paged"  # access.py
 )
 
 

@@ -12,6 +12,7 @@ from cmoc_core.access import Refused
 from cmoc_core.clients import ApiError
 from cmoc_core.handbook import BROADCAST_CHANNELS
 from cmoc_core.maintenance import Action, Notice, Pending, PendingNotice, PendingPlan, Plan, Window
+from cmoc_core.models import Component
 from cmoc_core.outbox import Outcome, OutcomeStatus
 from cmoc_core.ui import audit_view, deps, widgets
 from cmoc_core.ui.deps import AppContext
@@ -69,6 +70,7 @@ def load_board(context: AppContext, now: datetime) -> maintenance.Board:
             session=db,
             statuspage_id=settings.statusio_statuspage_id or "",
             project=settings.gitlab_production_project,
+            now=now,
         )
 
 
@@ -78,18 +80,18 @@ def windows(context: AppContext, listed: list[Window], now: datetime, *, empty: 
         st.caption(empty)
     for window in listed:
         with st.container(border=True):
-            _card(context, window)
+            _card(context, window, now)
             if window.actions:
                 _actions(context, window, now)
 
 
-def _card(context: AppContext, window: Window) -> None:
+def _card(context: AppContext, window: Window, now: datetime) -> None:
     st.markdown(f"**{widgets.escape_markdown(window.name)}**")
-    automation = {True: "on", False: "off", None: "unknown"}[window.automation]
-    reminders = {True: "set", False: "none", None: "unknown"}[window.reminders]
+    if window.overrun is not None:
+        st.error(window.overrun.message, icon=":material/schedule:")
+    st.caption(maintenance.span(window.planned_start, window.planned_end))
     st.caption(
-        f"{maintenance.span(window.planned_start, window.planned_end)}"
-        f" · automation: {automation} · reminders: {reminders}"
+        f"{maintenance.automation_words(window)} · {maintenance.reminder_words(window, now=now)}"
     )
     if window.components:
         st.caption(
@@ -129,21 +131,25 @@ def _actions(context: AppContext, window: Window, now: datetime) -> None:
         )
         plan_form(context, f"maintenance_reschedule_{window.id}", now, original=window)
     elif action is not None:
-        _notice_form(window, Action(action), refusal(context, Action(action)))
+        _notice_form(window, Action(action), refusal(context, Action(action)), now)
 
 
-def _notice_form(window: Window, action: Action, refused: str | None) -> None:
+def _notice_form(window: Window, action: Action, refused: str | None, now: datetime) -> None:
     prefix = f"{action.value}_{window.id}"
     suggested = maintenance.default_notice(window, action)
-    for warning in maintenance.warnings(window, action):
+    for warning in maintenance.warnings(window, action, now=now):
         st.warning(widgets.escape_markdown(warning), icon=":material/warning:")
     _refusal_note(window, action)
     fields = [
         f"{prefix}_details",
         f"{prefix}_automation_disabled",
+        f"{prefix}_early_reason",
         f"maintenance_action_{window.id}",
         *(f"{prefix}_{c}" for c in BROADCAST_CHANNELS),
     ]
+    early_reason = ""
+    if maintenance.early_start(window, action, now=now) is not None:
+        early_reason = st.text_input(maintenance.EARLY_REASON_LABEL, key=f"{prefix}_early_reason")
     st.session_state.setdefault(fields[0], suggested.details)
     details = st.text_area("Message", key=fields[0], height=120)
     broadcast = {}
@@ -164,8 +170,8 @@ def _notice_form(window: Window, action: Action, refused: str | None) -> None:
     )
     refused_note(refused)
     if clicked:
-        notice = Notice(details, broadcast, automation_disabled=disabled)
-        problems = maintenance.notice_problems(window, action, notice)
+        notice = Notice(details, broadcast, automation_disabled=disabled, early_reason=early_reason)
+        problems = maintenance.notice_problems(window, action, notice, now=now)
         for problem in problems:
             st.error(widgets.escape_markdown(problem))
         if not problems:
@@ -182,99 +188,143 @@ def _refusal_note(window: Window, action: Action) -> None:
 def plan_form(
     context: AppContext, prefix: str, now: datetime, *, original: Window | None = None
 ) -> None:
-    """The schedule form (or, with `original`, the reschedule form) leading to a preview."""
+    """The schedule form (or, with `original`, the reschedule form) leading to a preview.
+
+    The new-window form is kept as a draft while it is typed, so a reload loses nothing.
+    """
     settings = context.settings
+    keeps_draft = original is None
     with deps.session(context) as db:
         choices = maintenance.components(
             session=db, statuspage_id=settings.statusio_statuspage_id or ""
         )
     start = now.replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
-    defaults = (
-        maintenance.plan_for(original, now=now)
-        if original is not None
-        else Plan(name="", details="", start=start, end=start + timedelta(hours=2))
-    )
-    values: dict[str, Any] = {
-        "name": defaults.name,
-        "issue_url": defaults.issue_url,
-        "details": defaults.details,
-        "start_date": defaults.start.astimezone(UTC).date(),
-        "start_time": defaults.start.astimezone(UTC).time(),
-        "end_date": defaults.end.astimezone(UTC).date(),
-        "end_time": defaults.end.astimezone(UTC).time(),
-        "all_infrastructure": defaults.all_infrastructure,
-        "automation": defaults.automation,
-        **{f"notify_{k}": on for k, on in defaults.notify.items()},
-        **{f"component_{c.id}": c.id in defaults.components for c in choices},
-    }
+    fresh = Plan(name="", details="", start=start, end=start + timedelta(hours=2))
+    if original is not None:
+        defaults = maintenance.plan_for(original, now=now)
+    else:
+        with deps.session(context) as db:
+            defaults = maintenance.load_draft(session=db, default=fresh)
+    values = _form_values(defaults, choices)
     for name, value in values.items():
         st.session_state.setdefault(f"{prefix}_{name}", value)
     for warning in maintenance.reschedule_warnings(original) if original is not None else []:
         st.warning(widgets.escape_markdown(warning), icon=":material/warning:")
     refused = refusal(context, Action.SCHEDULE if original is None else Action.RESCHEDULE)
-    with st.form(f"{prefix}_form", clear_on_submit=False, border=False):
-        st.text_input("Name: what is being maintained", key=f"{prefix}_name")
-        st.text_input(
-            "Scheduled Maintenance issue link (gl-infra/production)", key=f"{prefix}_issue_url"
+    # No st.form: the reminders offered follow the start as it is typed, and every change
+    # reaches the draft at once.
+    st.text_input("Name: what is being maintained", key=f"{prefix}_name")
+    st.text_input(
+        "Scheduled Maintenance issue link (gl-infra/production)", key=f"{prefix}_issue_url"
+    )
+    st.text_area("Details: what users will notice", key=f"{prefix}_details", height=120)
+    left, right = st.columns(2)
+    left.date_input("Start date (UTC)", format="DD-MM-YYYY", key=f"{prefix}_start_date")
+    left.time_input("Start time (UTC)", step=TIME_STEP, key=f"{prefix}_start_time")
+    right.date_input("End date (UTC)", format="DD-MM-YYYY", key=f"{prefix}_end_date")
+    right.time_input("End time (UTC)", step=TIME_STEP, key=f"{prefix}_end_time")
+    st.markdown("**Affected infrastructure**")
+    columns = st.columns(3)
+    for position, component in enumerate(choices):
+        columns[position % 3].checkbox(
+            widgets.escape_markdown(f"{component.name} ({component.container_name})"),
+            key=f"{prefix}_component_{component.id}",
         )
-        st.text_area("Details: what users will notice", key=f"{prefix}_details", height=120)
-        left, right = st.columns(2)
-        left.date_input("Start date (UTC)", format="DD-MM-YYYY", key=f"{prefix}_start_date")
-        left.time_input("Start time (UTC)", step=TIME_STEP, key=f"{prefix}_start_time")
-        right.date_input("End date (UTC)", format="DD-MM-YYYY", key=f"{prefix}_end_date")
-        right.time_input("End time (UTC)", step=TIME_STEP, key=f"{prefix}_end_time")
-        st.markdown("**Affected infrastructure**")
-        columns = st.columns(3)
-        for position, component in enumerate(choices):
-            columns[position % 3].checkbox(
-                widgets.escape_markdown(f"{component.name} ({component.container_name})"),
-                key=f"{prefix}_component_{component.id}",
-            )
-        st.checkbox(
-            "All infrastructure",
-            key=f"{prefix}_all_infrastructure",
-            help=maintenance.ALL_INFRASTRUCTURE_WARNING,
-        )
-        st.checkbox(
-            "Automation: start and finish at the planned times",
-            key=f"{prefix}_automation",
-            help="The handbook's default. To post updates or finish by hand later, automation "
-            "must be disabled in Status.io, and that cannot be undone.",
-        )
-        notice_columns = st.columns(len(maintenance.NOTICE_LABELS))
-        for column, (notice, label) in zip(
-            notice_columns, maintenance.NOTICE_LABELS.items(), strict=True
-        ):
-            column.checkbox(label, key=f"{prefix}_notify_{notice}")
-        submitted = st.form_submit_button(
-            "Preview",
-            type="primary",
-            key=f"{prefix}_preview",
-            disabled=refused is not None,
-            help=refusal_help(refused),
-        )
+    st.checkbox(
+        "All infrastructure",
+        key=f"{prefix}_all_infrastructure",
+        help=maintenance.ALL_INFRASTRUCTURE_WARNING,
+    )
+    st.checkbox(
+        "Automation: start and finish at the planned times",
+        key=f"{prefix}_automation",
+        help="The handbook's default. To post updates or finish by hand later, automation "
+        "must be disabled in Status.io, and that cannot be undone.",
+    )
+    offers = maintenance.reminder_offers(_start(prefix), now=now)
+    _notice_boxes(prefix, offers)
+    plan = _typed_plan(prefix, choices, offers)
+    if keeps_draft:
+        with deps.session(context) as db:
+            maintenance.keep_draft(session=db, plan=plan, default=fresh, now=now)
+    submitted = st.button(
+        "Preview",
+        type="primary",
+        key=f"{prefix}_preview",
+        disabled=refused is not None,
+        help=refusal_help(refused),
+    )
     refused_note(refused)
     if not submitted:
         return
-    state = st.session_state
-    plan = Plan(
-        name=state[f"{prefix}_name"],
-        details=state[f"{prefix}_details"],
-        start=_utc(state[f"{prefix}_start_date"], state[f"{prefix}_start_time"]),
-        end=_utc(state[f"{prefix}_end_date"], state[f"{prefix}_end_time"]),
-        components=[c.id for c in choices if state[f"{prefix}_component_{c.id}"]],
-        all_infrastructure=state[f"{prefix}_all_infrastructure"],
-        automation=state[f"{prefix}_automation"],
-        notify={k: state[f"{prefix}_notify_{k}"] for k in maintenance.NOTICE_LABELS},
-        issue_url=state[f"{prefix}_issue_url"].strip(),
-    )
     problems = maintenance.plan_problems(plan, now=now, project=settings.gitlab_production_project)
     for problem in problems:
         st.error(widgets.escape_markdown(problem))
     if not problems:
         labels = {c.id: f"{c.name} ({c.container_name})" for c in choices}
-        pending = PendingPlan(plan, tuple(labels[i] for i in plan.components), original)
+        pending = PendingPlan(
+            plan,
+            tuple(labels[i] for i in plan.components),
+            original,
+            draft=maintenance.SCHEDULE_DRAFT if keeps_draft else None,
+        )
         _await_confirmation(pending, [f"{prefix}_{name}" for name in values])
+
+
+def _form_values(plan: Plan, choices: list[Component]) -> dict[str, Any]:
+    """The form's fields, by name, holding `plan`."""
+    return {
+        "name": plan.name,
+        "issue_url": plan.issue_url,
+        "details": plan.details,
+        "start_date": plan.start.astimezone(UTC).date(),
+        "start_time": plan.start.astimezone(UTC).time(),
+        "end_date": plan.end.astimezone(UTC).date(),
+        "end_time": plan.end.astimezone(UTC).time(),
+        "all_infrastructure": plan.all_infrastructure,
+        "automation": plan.automation,
+        **{f"notify_{k}": on for k, on in plan.notify.items()},
+        **{f"component_{c.id}": c.id in plan.components for c in choices},
+    }
+
+
+def _start(prefix: str) -> datetime:
+    state = st.session_state
+    return _utc(state.get(f"{prefix}_start_date"), state.get(f"{prefix}_start_time"))
+
+
+def _notice_boxes(prefix: str, offers: list[maintenance.ReminderOffer]) -> None:
+    """Notify now, and each reminder that can still go out; why any other is missing."""
+    possible = [o for o in offers if o.possible]
+    columns = st.columns(1 + len(possible))
+    columns[0].checkbox(maintenance.NOTICE_LABELS["now"], key=f"{prefix}_notify_now")
+    for column, offer in zip(columns[1:], possible, strict=True):
+        column.checkbox(offer.label, key=f"{prefix}_notify_{offer.key}")
+    for offer in offers:
+        if offer.missing is not None:
+            st.caption(offer.missing)
+
+
+def _typed_plan(
+    prefix: str, choices: list[Component], offers: list[maintenance.ReminderOffer]
+) -> Plan:
+    """The plan the form holds now; a reminder that is not offered is off."""
+    state = st.session_state
+    possible = {o.key for o in offers if o.possible}
+    return Plan(
+        name=state[f"{prefix}_name"],
+        details=state[f"{prefix}_details"],
+        start=_start(prefix),
+        end=_utc(state.get(f"{prefix}_end_date"), state.get(f"{prefix}_end_time")),
+        components=[c.id for c in choices if state.get(f"{prefix}_component_{c.id}")],
+        all_infrastructure=state[f"{prefix}_all_infrastructure"],
+        automation=state[f"{prefix}_automation"],
+        notify={
+            k: bool(state.get(f"{prefix}_notify_{k}")) and (k == "now" or k in possible)
+            for k in maintenance.NOTICE_LABELS
+        },
+        issue_url=state[f"{prefix}_issue_url"].strip(),
+    )
 
 
 def _await_confirmation(pending: Pending, fields: list[str]) -> None:
@@ -302,9 +352,11 @@ def _confirm(context: AppContext) -> None:
         window, action, notice = pending.window, pending.action, pending.notice
         label = maintenance.action_label(window, action)
         st.markdown(f"**{label}** · {widgets.escape_markdown(window.name)}")
-        for warning in maintenance.warnings(window, action):
+        for warning in maintenance.warnings(window, action, now=deps.now()):
             st.warning(widgets.escape_markdown(warning), icon=":material/warning:")
         _refusal_note(window, action)
+        if notice.early_reason.strip():
+            st.caption("Reason for starting early: " + widgets.escape_markdown(notice.early_reason))
         channels = [c for c, on in notice.broadcast.items() if on]
         st.caption(f"Broadcast: {', '.join(channels) or 'none'}")
         st.text(notice.details)
