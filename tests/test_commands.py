@@ -15,7 +15,6 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
-from cmoc_core.access import Role, Viewer
 from cmoc_core.clients import Clients, build_clients
 from cmoc_core.clients.http import ApiRejected
 from cmoc_core.commands import (
@@ -36,20 +35,10 @@ from cmoc_core.models import AuditEntry, WorkingIncident
 from cmoc_core.outbox import OutcomeStatus
 from cmoc_core.sandbox import Sandbox
 from cmoc_core.storage import session_scope
+from tests.support.viewers import configured
 
 ISSUE = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/{iid}"
 Damage = Callable[[httpx.Request, httpx.Response], httpx.Response]
-
-
-def configured(name: str) -> Viewer:
-    """The configured user named `name`, acting for everyone as without sign-in."""
-    return Viewer(
-        name=name,
-        email=None,
-        person_key=None,
-        roles=frozenset({Role.CMOC, Role.MANAGER}),
-        signed_in=False,
-    )
 
 
 def reset(request: httpx.Request, _response: httpx.Response) -> httpx.Response:

@@ -7,26 +7,15 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from cmoc_core.access import Role, Viewer
 from cmoc_core.clients import build_clients
 from cmoc_core.composer import IncidentFacts, Message, Publisher, start_incident
 from cmoc_core.config import settings_from_mapping
 from cmoc_core.models import AuditEntry, StakeholderThread, WorkingIncident
 from cmoc_core.sandbox import Fault
 from cmoc_core.storage import session_scope
+from tests.support.viewers import configured
 
 ISSUE = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/{iid}"
-
-
-def configured(name: str) -> Viewer:
-    """The configured user named `name`, acting for everyone as without sign-in."""
-    return Viewer(
-        name=name,
-        email=None,
-        person_key=None,
-        roles=frozenset({Role.CMOC, Role.MANAGER}),
-        signed_in=False,
-    )
 
 
 @pytest.fixture

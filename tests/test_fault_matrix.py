@@ -25,7 +25,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from cmoc_core import handover, maintenance, practice
-from cmoc_core.access import Role, Viewer
 from cmoc_core.clients import Clients, build_clients
 from cmoc_core.commands import SlackNotice
 from cmoc_core.composer import IncidentFacts, Message, Publisher, start_incident, tick_step
@@ -38,6 +37,7 @@ from cmoc_core.sandbox.organisation import Organisation, generate
 from cmoc_core.storage import make_engine, migrate, session_scope
 from cmoc_core.timeutil import parse_time
 from tests.kpi_worlds import World as PeopleWorld
+from tests.support.viewers import configured
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 START = END + timedelta(hours=9)
@@ -60,17 +60,6 @@ NOTICES = {
     Action.START: "Fault matrix: the maintenance has started.",
     Action.FINISH: "Fault matrix: the maintenance has been completed.",
 }
-
-
-def configured(name: str) -> Viewer:
-    """The configured user named `name`, acting for everyone as without sign-in."""
-    return Viewer(
-        name=name,
-        email=None,
-        person_key=None,
-        roles=frozenset({Role.CMOC, Role.MANAGER}),
-        signed_in=False,
-    )
 
 
 class Killed(BaseException):

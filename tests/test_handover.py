@@ -10,7 +10,6 @@ from pydantic import SecretStr
 from sqlmodel import Session, select
 
 from cmoc_core import drafts, handover
-from cmoc_core.access import Role, Viewer
 from cmoc_core.clients import build_clients
 from cmoc_core.handbook import IncidentState
 from cmoc_core.kpis import compute_kpis
@@ -37,6 +36,7 @@ from tests.kpi_worlds import (
     World,
     utc,
 )
+from tests.support.viewers import configured
 
 INVESTIGATING, IDENTIFIED, MONITORING = (
     IncidentState.INVESTIGATING,
@@ -45,17 +45,6 @@ INVESTIGATING, IDENTIFIED, MONITORING = (
 )
 START, END = utc(2026, 2, 2, 8), utc(2026, 2, 2, 16)
 ISSUES_PATH = "/projects/gitlab-com%2Fsupport%2Fdotcom%2Fcmoc-handover/issues"
-
-
-def configured(name: str) -> Viewer:
-    """The configured user named `name`, acting for everyone as without sign-in."""
-    return Viewer(
-        name=name,
-        email=None,
-        person_key=None,
-        roles=frozenset({Role.CMOC, Role.MANAGER}),
-        signed_in=False,
-    )
 
 
 class Clock:

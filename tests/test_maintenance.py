@@ -10,7 +10,6 @@ import pytest
 from sqlmodel import Session, func, select
 
 from cmoc_core import maintenance
-from cmoc_core.access import Role, Viewer
 from cmoc_core.clients import build_clients
 from cmoc_core.clients.http import ApiRejected
 from cmoc_core.config import settings_from_mapping
@@ -18,6 +17,7 @@ from cmoc_core.maintenance import Action, Notice, Plan, Publisher
 from cmoc_core.models import AuditEntry, Draft, MaintenancePhase, OutboxEntry
 from cmoc_core.sandbox import Fault, Sandbox
 from cmoc_core.sync import run_sync
+from tests.support.viewers import configured
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 FLAGS_OFF = dict.fromkeys(
@@ -34,17 +34,6 @@ FLAGS_OFF = dict.fromkeys(
     "0",
 )
 ISSUE = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/21001"
-
-
-def configured(name: str) -> Viewer:
-    """The configured user named `name`, acting for everyone as without sign-in."""
-    return Viewer(
-        name=name,
-        email=None,
-        person_key=None,
-        roles=frozenset({Role.CMOC, Role.MANAGER}),
-        signed_in=False,
-    )
 
 
 class StepClock:

@@ -9,7 +9,6 @@ import pytest
 from sqlmodel import Session, select
 
 from cmoc_core import composer, practice
-from cmoc_core.access import Role, Viewer
 from cmoc_core.composer import Message, Publisher
 from cmoc_core.config import Settings, settings_from_mapping
 from cmoc_core.kpis import compute_kpis
@@ -26,6 +25,7 @@ from cmoc_core.sources import open_sources
 from cmoc_core.storage import session_scope
 from tests import kpi_worlds
 from tests.kpi_worlds import World
+from tests.support.viewers import configured
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 EVENT_AT = datetime(2026, 12, 3, 14, 30, tzinfo=UTC)
@@ -44,17 +44,6 @@ SCENARIO = Scenario(
     ),
 )
 LINK = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/18110"
-
-
-def configured(name: str) -> Viewer:
-    """The configured user named `name`, acting for everyone as without sign-in."""
-    return Viewer(
-        name=name,
-        email=None,
-        person_key=None,
-        roles=frozenset({Role.CMOC, Role.MANAGER}),
-        signed_in=False,
-    )
 
 
 def minutes(n: float) -> datetime:

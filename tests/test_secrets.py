@@ -27,7 +27,6 @@ from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
 from cmoc_core import composer, maintenance
-from cmoc_core.access import Role, Viewer
 from cmoc_core.cli import main
 from cmoc_core.clients import ApiError, Clients, build_clients
 from cmoc_core.composer import IncidentFacts, Message, start_incident
@@ -38,6 +37,7 @@ from cmoc_core.sandbox import BASE_URL, Fault, Sandbox
 from cmoc_core.storage import make_engine, migrate, session_scope
 from cmoc_core.sync import run_sync
 from cmoc_core.ui import deps
+from tests.support.viewers import configured
 
 ROOT = Path(__file__).resolve().parents[1]
 PD_TOKEN = "SECRET-PD-TOKEN-7f3a"
@@ -53,17 +53,6 @@ REMINDER = "https://hooks.slack.com/triggers/T0SECRETS/R0SECRETS/SECRET-REMINDER
 ISSUE = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/{iid}"
 # Kinds the sandbox can only give in process: over HTTP a timeout waits for real.
 IN_PROCESS_ONLY = ("timeout", "timeout_after")
-
-
-def configured(name: str) -> Viewer:
-    """The configured user named `name`, acting for everyone as without sign-in."""
-    return Viewer(
-        name=name,
-        email=None,
-        person_key=None,
-        roles=frozenset({Role.CMOC, Role.MANAGER}),
-        signed_in=False,
-    )
 
 
 def with_secrets(sandbox: Sandbox) -> Sandbox:

@@ -7,25 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, func, select
 
-from cmoc_core.access import Role, Viewer
 from cmoc_core.models import WorkingIncident
 from cmoc_core.storage import make_engine
 from cmoc_core.ui import deps
 from tests.app.conftest import open_tab
+from tests.support.viewers import configured
 
 ISSUE = "https://gitlab.com/gitlab-com/gl-infra/production/-/issues/17999"
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-
-
-def configured(name: str) -> Viewer:
-    """The configured user named `name`, acting for everyone as without sign-in."""
-    return Viewer(
-        name=name,
-        email=None,
-        person_key=None,
-        roles=frozenset({Role.CMOC, Role.MANAGER}),
-        signed_in=False,
-    )
 
 
 def at_time(app, moment: datetime):
