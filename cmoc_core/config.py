@@ -14,7 +14,12 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from cmoc_core.redaction import redact, webhook_parts
 
@@ -276,9 +281,25 @@ def load_settings(secrets_path: Path = SECRETS_PATH, **overrides: Any) -> Settin
 def settings_from_mapping(values: dict[str, str]) -> Settings:
     """Settings from configuration names and values only, ignoring the environment and files."""
     try:
-        return Settings.model_validate({k.lower(): v for k, v in values.items()})
+        given: dict[str, Any] = {k.lower(): v for k, v in values.items()}
+        return _GivenSettings(**given)
     except ValidationError as exc:
         raise ConfigError(_problems(exc)) from None
+
+
+class _GivenSettings(Settings):
+    """Settings read from the values given alone: never the environment or a file."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
 
 def _problems(

@@ -20,10 +20,14 @@ CONFIG_NAMES = [name.upper() for name in Settings.model_fields]
 
 
 @pytest.fixture(autouse=True)
-def clean_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the developer's own credentials."""
+def clean_configuration(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test sees the developer's own credentials, nor settings an earlier test left behind."""
     for name in CONFIG_NAMES:
         monkeypatch.delenv(name, raising=False)
+    yield
+    # Streamlit copies a secrets file's top-level values into the environment when it reads it.
+    for name in CONFIG_NAMES:
+        os.environ.pop(name, None)
 
 
 @pytest.fixture(autouse=True)
