@@ -70,7 +70,6 @@ def _last_sync(database_url: str, source: str | None) -> datetime | None:
 
 def synced_badge(context: AppContext, *, source: str | None = None) -> None:
     """`Synced 35 s ago` (or, for one source, `Last complete sync: 35 s ago`), kept true."""
-    start_refresher(context)
     _synced_line(context.settings.cmoc_database_url, source)
 
 
@@ -105,7 +104,6 @@ def watch_new_pages(
 
     `on_new` gets the newest new page before the rerun, so the page can offer it first.
     """
-    start_refresher(context)
     for words in st.session_state.pop(PENDING_TOASTS, []):
         st.toast(
             widgets.escape_markdown(words), icon=":material/notifications_active:", duration="long"

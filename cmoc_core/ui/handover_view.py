@@ -12,7 +12,6 @@ from cmoc_core.handover import HandoverDraft, Shift, Window
 from cmoc_core.outbox import Outcome, OutcomeStatus
 from cmoc_core.ui import deps, widgets
 from cmoc_core.ui.deps import AppContext
-from cmoc_core.ui.widgets import refusal_help, refused_note
 
 BODY = "handover_body"
 CONFIDENTIAL = "handover_confidential"
@@ -83,13 +82,11 @@ def show_creation(context: AppContext, shift: Shift, now: datetime) -> None:
             icon=":material/warning:",
         )
         refused = _refusal(context, shift)
-        clicked = st.button(
+        clicked = widgets.refusable_button(
             f"Create it as @{author}",
             key="handover_as_token_user",
-            disabled=refused is not None,
-            help=refusal_help(refused),
+            refused=refused,
         )
-        refused_note(refused)
         if clicked:
             _create(context, shift, now, as_token_user=True)
 
@@ -234,14 +231,12 @@ def _preview(context: AppContext, shift: Shift, window: Window, now: datetime) -
         )
     st.code(issue.body, language="markdown", wrap_lines=True)
     refused = _refusal(context, shift)
-    clicked = st.button(
+    clicked = widgets.refusable_button(
         "Create the handover issue",
         key="handover_create",
         type="primary",
-        disabled=refused is not None,
-        help=refusal_help(refused),
+        refused=refused,
     )
-    refused_note(refused)
     if clicked:
         _create(context, shift, now)
 

@@ -161,14 +161,12 @@ def _notice_form(window: Window, action: Action, refused: str | None, now: datet
     if maintenance.needs_automation_disabled(window, action):
         disabled = st.checkbox(maintenance.AUTOMATION_ACK, key=f"{prefix}_automation_disabled")
     label = maintenance.action_label(window, action)
-    clicked = st.button(
+    clicked = widgets.refusable_button(
         f"Preview: {label}",
         key=f"{prefix}_preview",
         type="primary",
-        disabled=refused is not None,
-        help=refusal_help(refused),
+        refused=refused,
     )
-    refused_note(refused)
     if clicked:
         notice = Notice(details, broadcast, automation_disabled=disabled, early_reason=early_reason)
         problems = maintenance.notice_problems(window, action, notice, now=now)
@@ -247,14 +245,12 @@ def plan_form(
     if keeps_draft:
         with deps.session(context) as db:
             maintenance.keep_draft(session=db, plan=plan, default=fresh, now=now)
-    submitted = st.button(
+    submitted = widgets.refusable_button(
         "Preview",
         type="primary",
         key=f"{prefix}_preview",
-        disabled=refused is not None,
-        help=refusal_help(refused),
+        refused=refused,
     )
-    refused_note(refused)
     if not submitted:
         return
     problems = maintenance.plan_problems(plan, now=now, project=settings.gitlab_production_project)

@@ -148,13 +148,11 @@ def zendesk(context: AppContext, incident: WorkingIncident, now: datetime) -> No
         if context.sources.clients.zendesk is not None:
             publisher = deps.publisher(context)
             not_yours = publisher.refusal(StepKey.ZENDESK_TAG)
-            clicked = st.button(
+            clicked = widgets.refusable_button(
                 "Count tagged tickets",
                 key="composer_zendesk_count",
-                disabled=not_yours is not None,
-                help=refusal_help(not_yours),
+                refused=not_yours,
             )
-            refused_note(not_yours)
             if clicked:
                 try:
                     count = publisher.zendesk_count(tag)
@@ -179,13 +177,11 @@ def post_mortem(context: AppContext, incident: WorkingIncident, now: datetime) -
     )
     publisher = deps.publisher(context)
     not_yours = publisher.refusal(StepKey.POST_MORTEM, practice=incident.practice)
-    clicked = st.button(
+    clicked = widgets.refusable_button(
         "Save post-mortem link",
         key="composer_post_mortem_save",
-        disabled=not_yours is not None,
-        help=refusal_help(not_yours),
+        refused=not_yours,
     )
-    refused_note(not_yours)
     if clicked:
         try:
             with deps.session(context) as db:

@@ -252,3 +252,10 @@ def refused_note(reason: str | None) -> None:
 def refusal_help(reason: str | None) -> str | None:
     """A disabled button's tooltip: why it is disabled, as text."""
     return escape_markdown(reason) if reason is not None else None
+
+
+def refusable_button(label: str, *, refused: str | None, **options: Any) -> bool:
+    """A button for an action the person may be refused: disabled, with why, before the click."""
+    clicked = st.button(label, disabled=refused is not None, help=refusal_help(refused), **options)
+    refused_note(refused)
+    return clicked
