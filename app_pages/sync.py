@@ -2,8 +2,8 @@ import streamlit as st
 
 from cmoc_core import connection, people
 from cmoc_core.access import Permission
+from cmoc_core.coverage import SOURCES, earliest_since
 from cmoc_core.sources import SOURCE_NAMES, source_overview
-from cmoc_core.sync import SOURCES, earliest_since
 from cmoc_core.ui import deps, freshness, widgets
 
 context = deps.app_context()

@@ -16,27 +16,20 @@ import socket
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from pydantic import ValidationError
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
 
 from cmoc_core.config import ConfigError, Settings, load_settings
-from cmoc_core.kpis import compute_kpis
-from cmoc_core.refresher import PAGE_CHECK_EVERY, Refresher, SyncOutcome, span
-from cmoc_core.sources import open_sources
+from cmoc_core.coverage import EARLIEST_DAY, LONGEST_YEARS, SOURCES, earliest_since, years_before
 from cmoc_core.storage import DatabaseUnavailable, open_database
-from cmoc_core.sync import (
-    EARLIEST_DAY,
-    LONGEST_YEARS,
-    SOURCES,
-    earliest_since,
-    run_sync,
-    years_before,
-)
 from cmoc_core.timeutil import iso_z, utc_now
+
+if TYPE_CHECKING:  # each command imports what it works with, so that none pays for the others
+    from sqlalchemy.engine import Engine
+
+    from cmoc_core.refresher import Refresher
 
 OK, SOURCE_FAILED, BAD_INPUT = 0, 1, 2
 # The periods the commands accept: nothing before the product's history could start, no span
@@ -187,7 +180,11 @@ def _main(argv: list[str] | None, sleep: Callable[[float], None] | None) -> int:
     engine = open_database(settings.cmoc_database_url)
     try:
         if args.command == "kpis":
-            effective = open_sources(settings).settings if settings.demo_mode else settings
+            effective = settings
+            if settings.demo_mode:
+                from cmoc_core.sources import open_sources
+
+                effective = open_sources(settings).settings
             return _print_kpis(engine, effective, args)
         if args.command == "worker":
             return _work(engine, settings, once=args.once, sleep=sleep)
@@ -217,6 +214,9 @@ def _sync(
     args: argparse.Namespace,
     sleep: Callable[[float], None] | None,
 ) -> int:
+    from cmoc_core.sources import open_sources
+    from cmoc_core.sync import run_sync
+
     sources = open_sources(settings, sleep=sleep)
     if sources.demo:
         print("demo mode: syncing from the built-in sandbox (nothing leaves this machine)")
@@ -253,6 +253,9 @@ def _work(
     engine: Engine, settings: Settings, *, once: bool, sleep: Callable[[float], None] | None
 ) -> int:
     """The refresher in the foreground: until stopped (SIGTERM, Ctrl+C), or one pass."""
+    from cmoc_core.refresher import PAGE_CHECK_EVERY, Refresher, span
+    from cmoc_core.sources import open_sources
+
     sources = open_sources(settings, sleep=sleep)
     if sources.demo:
         print("demo mode: working on the built-in sandbox (nothing leaves this machine)")
@@ -285,6 +288,8 @@ def _work(
 
 
 def _work_once(refresher: Refresher) -> int:
+    from cmoc_core.refresher import SyncOutcome
+
     report = refresher.run_pass(everything=True)
     for line in report.lines():
         print(line)
@@ -300,6 +305,10 @@ def _work_once(refresher: Refresher) -> int:
 
 
 def _print_kpis(engine: Engine, settings: Settings, args: argparse.Namespace) -> int:
+    from sqlmodel import Session
+
+    from cmoc_core.kpis import compute_kpis
+
     with Session(engine) as session:
         report = compute_kpis(
             session=session,

@@ -47,6 +47,13 @@ class UtcDateTime(TypeDecorator[datetime]):
 
         return process
 
+    # SQLAlchemy hands the result to the column type's own literal renderer, hence a datetime.
+    def process_literal_param(  # type: ignore[override]
+        self, value: datetime | None, dialect: Dialect
+    ) -> datetime | None:
+        """A timestamp written into SQL text, as it would be bound."""
+        return self.process_bind_param(value, dialect)
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None

@@ -31,10 +31,11 @@ from cmoc_core.clients.http import ApiBadResponse, ApiError
 from cmoc_core.clients.pagerduty import PAGE_SIZE, PagerDutyClient
 from cmoc_core.composer import open_pages
 from cmoc_core.config import Settings
+from cmoc_core.coverage import SOURCES
 from cmoc_core.models import PagerDutyIncident, SyncState
 from cmoc_core.outbox import OutcomeStatus
 from cmoc_core.reminders import ReminderPass, reminder_hook, send_reminders
-from cmoc_core.sync import SOURCES, run_sync, store_listed_pages
+from cmoc_core.sync import run_sync, store_listed_pages
 from cmoc_core.synclock import current_holder
 from cmoc_core.timeutil import iso_z, moment, utc_now
 

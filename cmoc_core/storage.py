@@ -8,16 +8,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import Table, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 UPSERT_CHUNK = 1000
@@ -94,22 +94,37 @@ def _first_line(text: str) -> str:
 
 
 def _config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
+
+
+def newest_revision() -> str:
+    """The newest migration's revision, which is its file's four-digit number."""
+    return max(
+        path.name[:4] for path in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
+    )
 
 
 def migrate(engine: Engine) -> None:
     """Bring the database schema to the newest migration, one process at a time.
 
     Raises DatabaseUnavailable when the database is at a revision this code does not know,
-    as after a newer version of the app has upgraded it.
+    as after a newer version of the app has upgraded it. A database already at the newest
+    revision costs one query: the migration scripts are read only when there is work.
     """
+    found = _revisions(engine)
+    if found == {newest_revision()}:
+        return
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     config = _config()
     scripts = ScriptDirectory.from_config(config)
     newest = scripts.get_current_head()
     known = {script.revision for script in scripts.walk_revisions()}
-    found = _revisions(engine)
     unknown = sorted(found - known)
     if unknown:
         raise DatabaseUnavailable(
@@ -117,8 +132,6 @@ def migrate(engine: Engine) -> None:
             f"newer than this version of CMOC Cockpit knows (up to {newest}); "
             "run the newer version or point CMOC_DATABASE_URL at another database"
         )
-    if found == {newest}:
-        return
     with engine.begin() as connection:
         # Take the database's write lock before looking at its revision: a second process
         # starting at the same moment waits, then finds the schema new and does nothing.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from itertools import chain
@@ -31,6 +31,7 @@ from cmoc_core.clients.pagerduty import (
     OffsetCeilingReached,
 )
 from cmoc_core.config import Settings
+from cmoc_core.coverage import SOURCES
 from cmoc_core.handbook import region_in
 from cmoc_core.models import (
     Component,
@@ -55,7 +56,6 @@ from cmoc_core.storage import session_scope, upsert
 from cmoc_core.synclock import Held, sync_lock
 from cmoc_core.timeutil import parse_time, utc_now
 
-SOURCES = ("statusio", "gitlab", "pagerduty")
 FIRST_SYNC_DAYS = 365
 OVERLAP = timedelta(minutes=10)
 COMPONENTS_REFRESH = timedelta(hours=24)
@@ -75,8 +75,6 @@ GITLAB_USER_REFRESHES_PER_RUN = 5
 SINGLE_INCIDENT_READS = 5
 # How far back a re-pull may reach: no further than the product's history could start, and no
 # more than ten years (a re-pull from 1900 would page through a century of empty windows).
-EARLIEST_DAY = date(2000, 1, 1)
-LONGEST_YEARS = 10
 # Listed pages are stored this many at a time, at least.
 PAGE_BATCH = 1000
 # Log entries of this many pages are stored together when they are read page by page.
@@ -325,19 +323,6 @@ def _run_sync(
     after = clients.requests_made()
     run.report.requests = {k: after[k] - before.get(k, 0) for k in after}
     return run.report
-
-
-def years_before(day: date, years: int) -> date:
-    """The same day `years` years earlier (28 February for a 29 February without one)."""
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:
-        return day.replace(year=day.year - years, day=28)
-
-
-def earliest_since(today: date) -> date:
-    """The earliest day a sync may re-pull from."""
-    return max(EARLIEST_DAY, years_before(today, LONGEST_YEARS))
 
 
 def _mark(engine: Engine, stream: str, **values: Any) -> None:

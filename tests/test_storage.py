@@ -24,6 +24,7 @@ from cmoc_core.storage import (
     current_revision,
     make_engine,
     migrate,
+    newest_revision,
     open_database,
     session_scope,
     upsert,
@@ -40,6 +41,11 @@ def head() -> str:
 
 def test_an_empty_database_is_migrated_to_head(engine):
     assert current_revision(engine) == head()
+
+
+def test_the_newest_revision_by_file_name_is_alembics_head():
+    # Opening a database at this revision skips reading the migration scripts.
+    assert newest_revision() == head()
 
 
 def test_migrations_create_exactly_the_models_schema(engine):

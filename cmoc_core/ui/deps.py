@@ -20,9 +20,10 @@ from sqlmodel import Session
 from cmoc_core.access import Viewer, configured_viewer, signed_in_viewer
 from cmoc_core.composer import Publisher
 from cmoc_core.config import SECRETS_PATH, ConfigError, Settings, load_settings
+from cmoc_core.coverage import SOURCES
 from cmoc_core.sources import Sources, has_synced, open_sources
 from cmoc_core.storage import DatabaseUnavailable, open_database, session_scope
-from cmoc_core.sync import SOURCES, Progress, SyncReport, run_sync
+from cmoc_core.sync import Progress, SyncReport, run_sync
 from cmoc_core.timeutil import utc_now
 from cmoc_core.ui.widgets import escape_markdown
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
+from cmoc_core.coverage import earliest_since
 from cmoc_core.storage import make_engine
-from cmoc_core.sync import earliest_since
 from cmoc_core.synclock import sync_lock
 from cmoc_core.timeutil import utc_now
 from tests.app.conftest import table_with, texts
