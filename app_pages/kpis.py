@@ -15,8 +15,11 @@ from cmoc_core.kpis import (
     selected_grid,
 )
 from cmoc_core.kpis import selected_rows as rows_for
+from cmoc_core.timeutil import utc_now
 from cmoc_core.ui import charts, deps, widgets
 from cmoc_core.ui.kpi_data import (
+    ReportScope,
+    Shown,
     csv_name,
     minutes_tile,
     percent_tile,
@@ -57,7 +60,8 @@ first, first_before = (
     first_update_figures(before["first_updates"], target),
 )
 announced = announced_figures(gaps)
-row = widgets.tiles()  # one row that wraps, each tile as wide as its words
+shown = Shown()  # the tiles and charts as drawn, for the report
+row = shown.kept(widgets.tiles())  # one row that wraps, each tile as wide as its words
 percent_tile(
     row,
     "Acknowledged ≤ 15 min",
@@ -135,7 +139,7 @@ percent_tile(
     help="CMOCs with a training activity in each quarter of the period; target 100%",
 )
 
-left, right = st.columns(2)
+left, right = (shown.kept(column) for column in st.columns(2))
 clickable: dict[str, Any] = {"on_select": "rerun", "selection_mode": "points"}
 picks = []
 if pages["ack_minutes"].notna().any():
@@ -180,6 +184,38 @@ st.download_button(
     help=f"Saves this table as {people_file}, numbers rounded as shown.",
     key="kpis_people_csv",
 )
+
+st.subheader("Report")
+scope = ReportScope(
+    since,
+    until,
+    (f"Person: {person}", f"Region: {region}", f"Severity: {', '.join(severities) or 'all'}"),
+)
+report_file = csv_name("kpis report", since, until, extension="pdf")
+if st.button(
+    "Prepare report",
+    help="Draws the tiles, charts and per-person table above as one PDF, for a review.",
+    key="kpis_report_prepare",
+):
+    from cmoc_core.ui.kpi_pdf import ReportNotDrawn, report_pdf  # on demand: see its module
+
+    try:
+        with st.spinner("Drawing the charts…"):
+            pdf = report_pdf(scope, shown.tiles, shown.figures, people_table, drawn_at=utc_now())
+    except ReportNotDrawn as problem:
+        st.warning(str(problem), icon=":material/picture_as_pdf:")
+    else:
+        st.session_state["kpis_report_pdf"] = {scope: pdf}  # only the latest, for this choice
+if pdf := st.session_state.get("kpis_report_pdf", {}).get(scope):
+    st.download_button(
+        "Download report",
+        pdf,
+        file_name=report_file,
+        mime="application/pdf",
+        on_click="ignore",
+        help=f"Saves the report for {scope.period} as {report_file}.",
+        key="kpis_report",
+    )
 
 st.subheader("Behind the figures")
 announced_rows = gaps[gaps["announced"].astype(bool)]

@@ -1,13 +1,16 @@
-"""The KPI report for the dashboard (cached per database, period and minute), its tiles, its
-warning about people split in two, and the names of its CSV files."""
+"""The KPI report for the dashboard (cached per database, period and minute), its tiles (kept as
+drawn, with its charts, for the PDF report), its warning about people split in two, and the names
+of its CSV files."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from cmoc_core.kpi_results import Better, Change, Unmatched, change
@@ -16,6 +19,7 @@ from cmoc_core.ui import deps, widgets
 from cmoc_core.ui.deps import AppContext
 
 PEOPLE_PAGE = "app_pages/sync.py"
+CHANGE_NOTE = "Change vs the previous period of the same length."
 
 
 @st.cache_data(ttl=300, max_entries=32, show_spinner="Computing the indicators…")
@@ -34,7 +38,7 @@ def change_tile(
 ) -> None:
     """A tile with its change since the previous period: green when the change is good for
     this figure, red when bad, and neither colour nor arrow when nothing changed."""
-    help = f"{help}. Change vs the previous period of the same length."
+    help = f"{help}. {CHANGE_NOTE}"
     whole: dict[str, Any] = {"help": help, "width": "content"}  # labels never cut short
     if moved.amount is None:
         column.metric(label, shown, **whole)
@@ -65,6 +69,49 @@ def minutes_tile(
     change_tile(column, label, shown, moved, unit="min", help=help)
 
 
+@dataclass(frozen=True)
+class Tile:
+    """A tile as the dashboard shows it: its figure, its change (blank when none) and its note."""
+
+    label: str
+    value: str
+    change: str
+    note: str
+
+
+@dataclass
+class Shown:
+    """The tiles and charts the dashboard drew, in order, so that its report shows the same."""
+
+    tiles: list[Tile] = field(default_factory=list)
+    figures: list[go.Figure] = field(default_factory=list)
+
+    def kept(self, container: Any) -> Keeping:
+        """`container`, keeping here every tile and chart drawn in it."""
+        return Keeping(container, self)
+
+
+@dataclass(frozen=True)
+class Keeping:
+    """A Streamlit container whose tiles and charts are kept in `shown` as they are drawn."""
+
+    container: Any
+    shown: Shown
+
+    def metric(
+        self, label: str, value: str, *, help: str, delta: str | None = None, **options: Any
+    ) -> Any:
+        """Draw a tile and keep it."""
+        note = help.removesuffix(f". {CHANGE_NOTE}")
+        self.shown.tiles.append(Tile(label, value, delta or "", note))
+        return self.container.metric(label, value, help=help, delta=delta, **options)
+
+    def plotly_chart(self, figure: go.Figure, **options: Any) -> Any:
+        """Draw a chart and keep it."""
+        self.shown.figures.append(figure)
+        return self.container.plotly_chart(figure, **options)
+
+
 def unmatched_notice(unmatched: Sequence[Unmatched]) -> None:
     """Who may be one person split in two, named, with the way to map them."""
     if not unmatched:
@@ -81,8 +128,22 @@ def unmatched_notice(unmatched: Sequence[Unmatched]) -> None:
     st.page_link(PEOPLE_PAGE, label="Map people on Sync & settings", icon=":material/group:")
 
 
-def csv_name(table: str, since: datetime, until: datetime) -> str:
+def csv_name(table: str, since: datetime, until: datetime, *, extension: str = "csv") -> str:
     """`cmoc-<table>-<first day>-to-<last day>.csv`, the table's words as a file-name slug."""
     slug = re.sub(r"[^a-z0-9]+", "-", table.lower()).strip("-") or "table"
     last = until - timedelta(days=1)
-    return f"cmoc-{slug}-{since:%Y-%m-%d}-to-{last:%Y-%m-%d}.csv"
+    return f"cmoc-{slug}-{since:%Y-%m-%d}-to-{last:%Y-%m-%d}.{extension}"
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    """What a report covers: the period [since, until) and the filters chosen, in words."""
+
+    since: datetime
+    until: datetime
+    filters: tuple[str, ...]
+
+    @property
+    def period(self) -> str:
+        """`01-01-2026 to 31-03-2026`: the first and the last day."""
+        return f"{self.since:%d-%m-%Y} to {self.until - timedelta(days=1):%d-%m-%Y}"
