@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 UPSERT_CHUNK = 1000
+WAL_SWITCH_WAIT = 30  # seconds, as the connections' busy timeout
 
 
 # Held while migrating a PostgreSQL database, so that two processes starting at once take turns.
@@ -43,12 +46,26 @@ def make_engine(url: str) -> Engine:
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _journal_in_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     return engine
+
+
+def _journal_in_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch to WAL journaling; SQLite does not wait its busy timeout for the switch, so a
+    new file that another process is switching at the same moment is waited for here."""
+    deadline = time.monotonic() + WAL_SWITCH_WAIT
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def open_database(url: str) -> Engine:
