@@ -426,6 +426,8 @@ class PracticeDrill(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     event_id: int | None = Field(default=None, foreign_key="practiceevent.id", index=True)
     scenario: str
+    # The past status-page incident the drill replays, if it is not a library scenario.
+    source_incident_id: str | None = None
     cmoc_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     working_incident_id: int | None = Field(default=None, foreign_key="workingincident.id")
     started_at: datetime = _utc()

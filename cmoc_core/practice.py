@@ -8,11 +8,17 @@ each gap between updates is judged by the cadence for the severity in effect whe
 update went out (what the countdown showed then); a message breaks the handbook's limits when
 it is over 280 on X or its text before the final link is over 220; the checklist counts the
 steps of the four stages, "update on the cadence" being done when every gap was on time.
+Only the prompts played before the drill ended are scored. A drill that replays a past incident
+also sets each real update beside the CMOC's update of the same rank (first with first), so the
+retrospective compares when each went out and how long it was.
+
+Ending a drill takes its practice incident out of the active ones: resolved on the practice
+status page through the outbox if it was published there, otherwise retired here.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any
@@ -21,13 +27,13 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from cmoc_core import cadence, checklist, composer, handbook, textlimits
+from cmoc_core import cadence, checklist, composer, handbook, scenarios, textlimits
 from cmoc_core.access import Permission, Viewer
 from cmoc_core.checklist import Checklist
 from cmoc_core.clients import Clients
-from cmoc_core.commands import Action, CreateIssue, permission_for
+from cmoc_core.commands import Action, CreateIssue, UpdateStatusIncident, flags, permission_for
 from cmoc_core.config import Settings
-from cmoc_core.handbook import StepKey
+from cmoc_core.handbook import ComponentStatus, IncidentState, StepKey
 from cmoc_core.models import (
     Identity,
     OnCallEntry,
@@ -37,11 +43,14 @@ from cmoc_core.models import (
     PracticeEvent,
     PublishStatus,
     ScheduleKind,
+    StatusPageIncident,
+    StatusPageMessage,
     System,
     WorkingIncident,
 )
-from cmoc_core.outbox import Outbox, Outcome, OutcomeStatus
-from cmoc_core.scenarios import Library, Scenario
+from cmoc_core.outbox import Outbox, Outcome, OutcomeStatus, audit
+from cmoc_core.scenarios import Library, Reference, Scenario
+from cmoc_core.severity import severities
 
 ISSUE_TITLE = "CMOC Practice Event - {region} - {quarter}"
 ISSUE_DESCRIPTION = """\
@@ -278,6 +287,7 @@ def start_drill(
     drill = PracticeDrill(
         event_id=event_id,
         scenario=scenario.name,
+        source_incident_id=scenario.source,
         cmoc_id=cmoc_id,
         working_incident_id=incident.id,
         started_at=now,
@@ -285,6 +295,72 @@ def start_drill(
     session.add_all([incident, drill])
     session.flush()
     return drill
+
+
+def past_incidents(
+    *, session: Session, settings: Settings, limit: int = 100
+) -> list[StatusPageIncident]:
+    """Resolved real incidents with messages, newest first, that a drill can replay."""
+    with_messages = select(StatusPageMessage.incident_id)
+    query = select(StatusPageIncident).where(
+        col(StatusPageIncident.resolved).is_(True),
+        col(StatusPageIncident.id).in_(with_messages),
+        StatusPageIncident.statuspage_id != (settings.statusio_practice_statuspage_id or ""),
+    )
+    if settings.statusio_statuspage_id:
+        query = query.where(StatusPageIncident.statuspage_id == settings.statusio_statuspage_id)
+    query = query.order_by(col(StatusPageIncident.datetime_open).desc()).limit(limit)
+    return list(session.exec(query))
+
+
+def replay(*, session: Session, settings: Settings, incident_id: str, speed: int) -> Scenario:
+    """A past real incident as a drill at `speed`, its severity read from its production issue."""
+    incident = session.get(StatusPageIncident, incident_id)
+    if incident is None or incident.statuspage_id == settings.statusio_practice_statuspage_id:
+        raise PracticeError("That past incident is not in the history: choose another one.")
+    messages = session.exec(
+        select(StatusPageMessage)
+        .where(StatusPageMessage.incident_id == incident_id)
+        .order_by(col(StatusPageMessage.posted_at))
+    ).all()
+    iid = incident.production_issue_iid
+    known = severities(
+        session=session,
+        project=settings.gitlab_production_project,
+        iids=[iid] if iid is not None else [],
+    )
+    severity = known.get(iid) if iid is not None else None
+    try:
+        return scenarios.from_incident(
+            incident=incident,
+            messages=messages,
+            levels=[severity.at(m.posted_at) if severity else None for m in messages],
+            speed=speed,
+        )
+    except ValueError as exc:
+        raise PracticeError(f"{exc}: choose another past incident.") from None
+
+
+def find_scenario(*, session: Session, settings: Settings, library: Library, name: str) -> Scenario:
+    """The scenario a name stands for: a library script, or a past incident replayed."""
+    source = scenarios.replay_of(name)
+    if source is not None:
+        return replay(session=session, settings=settings, incident_id=source[0], speed=source[1])
+    if name not in library.scenarios:
+        raise PracticeError(
+            f"The scenario {name} is not in the library or is broken: see the Scenarios tab."
+        )
+    return library.scenarios[name]
+
+
+def scenario_title(*, session: Session, settings: Settings, library: Library, name: str) -> str:
+    """A scenario's title, or what became of it when it can no longer be found."""
+    try:
+        return find_scenario(session=session, settings=settings, library=library, name=name).title
+    except PracticeError:
+        if scenarios.replay_of(name) is not None:
+            return "A past incident no longer in the history"
+        return f"{name} (not in the library)"
 
 
 def running_drills(*, session: Session) -> list[PracticeDrill]:
@@ -372,6 +448,7 @@ class ScoreCard:
     steps_done: list[str]
     states_expected: int
     states_missed: list[str]
+    reference: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ack_within_target(self) -> bool:
@@ -401,9 +478,15 @@ class ScoreCard:
 
 
 def score(
-    *, scenario: Scenario, started_at: datetime, steps: dict[str, str], updates: list[Update]
+    *,
+    scenario: Scenario,
+    started_at: datetime,
+    ended_at: datetime,
+    steps: dict[str, str],
+    updates: list[Update],
 ) -> ScoreCard:
-    """The score card of a drill from its checklist times and its published updates."""
+    """The score card of a drill from its checklist times, its updates and when it ended."""
+    played = ended_at - started_at
     acknowledged = steps.get("acknowledge_page")
     paged_at = started_at + scenario.page.offset
     gaps = []
@@ -438,7 +521,7 @@ def score(
         for s in handbook.STEPS
         if s.key in steps or (s.key == "update_on_cadence" and kept_cadence)
     ]
-    expected = [p for p in scenario.prompts if p.state]
+    expected = [p for p in scenario.played(played) if p.state]
     missed = [
         f"{p.state} (asked at +{p.minute} min)"
         for p in expected
@@ -458,7 +541,23 @@ def score(
         steps_done=done,
         states_expected=len(expected),
         states_missed=missed,
+        reference=[
+            _compared(real, updates[n] if n < len(updates) else None, started_at)
+            for n, real in enumerate(r for r in scenario.reference if r.offset <= played)
+        ],
     )
+
+
+def _compared(real: Reference, mine: Update | None, started_at: datetime) -> dict[str, Any]:
+    """A real update beside the CMOC's of the same rank: when each went out, how long it was."""
+    return {
+        "state": real.state,
+        "real_minutes": real.real_minutes,
+        "drill_minutes": real.minute,
+        "real_length": real.length,
+        "trainee_minutes": _minutes(mine.posted_at - started_at) if mine else None,
+        "trainee_length": len(mine.text) if mine else None,
+    }
 
 
 def finish_drill(
@@ -472,12 +571,84 @@ def finish_drill(
         card = score(
             scenario=scenario,
             started_at=drill.started_at,
+            ended_at=now,
             steps=incident.steps if incident else {},
             updates=drill_updates(session=session, incident_id=drill.working_incident_id),
         )
         drill.score, drill.finished_at = asdict(card), now
         session.add(drill)
     return ScoreCard(**drill.score)
+
+
+DRILL_ENDED = "This practice drill has ended."
+RETIRE = "retire_practice_incident"
+
+
+def close_incident(
+    *, engine: Engine, clients: Clients, drill_id: int, viewer: Viewer, now: datetime
+) -> Outcome | None:
+    """Take an ended drill's incident out of the active ones; None when nothing was left to do.
+
+    Published on the practice status page, it is resolved there through the outbox, at most once
+    and without notifying subscribers; never published, or when the practice page does not
+    confirm the resolve, it is retired here, with an audit line that says so.
+    """
+    viewer.require(DRILL)
+    with Session(engine) as session:
+        drill = _drill(session, drill_id)
+        incident = session.get(WorkingIncident, drill.working_incident_id)
+    if drill.finished_at is None or incident is None or incident.resolved_at is not None:
+        return None
+    incident_id = incident.id or 0
+    if incident.statuspage_incident_id is None:
+        why = "It never reached the practice status page, so it is retired here."
+    else:
+        command = UpdateStatusIncident(
+            working_id=incident_id,
+            revision=incident.draft_revision,
+            statuspage_id=incident.statuspage_id,
+            practice=True,
+            incident=incident.statuspage_incident_id,
+            details=DRILL_ENDED,
+            status=ComponentStatus.OPERATIONAL,
+            state=IncidentState.MONITORING,
+            broadcast=flags(dict.fromkeys(handbook.BROADCAST_CHANNELS, False)),
+            resolve=True,
+        )
+        outcome = Outbox(engine, clients).publish(
+            command,
+            actor=viewer,
+            now=now,
+            on_sent=lambda session, _result: _resolved(session, incident_id, now),
+        )
+        if outcome.ok:
+            return outcome
+        why = (
+            f"Resolving it on the practice status page did not succeed ({outcome.message}), so "
+            "it is retired here: resolve it on the practice status page by hand."
+        )
+    with Session(engine) as session:
+        _resolved(session, incident_id, now)
+        audit(
+            session,
+            at=now,
+            actor=viewer.actor,
+            action=RETIRE,
+            target="this app",
+            result="retired",
+            detail=f"The drill ended. {why}",
+            incident_id=incident_id,
+        )
+        session.commit()
+    status = OutcomeStatus.SENT if incident.statuspage_incident_id is None else OutcomeStatus.FAILED
+    return Outcome(status, f"The drill's incident leaves the active incidents. {why}")
+
+
+def _resolved(session: Session, incident_id: int, now: datetime) -> None:
+    incident = session.get(WorkingIncident, incident_id)
+    if incident is not None:
+        incident.resolved_at = now
+        session.add(incident)
 
 
 def _drill(session: Session, drill_id: int) -> PracticeDrill:
@@ -548,7 +719,7 @@ def plan_chosen(
 
 @dataclass(frozen=True)
 class DrillStart:
-    """The drill the CMOC asked for: a scenario of the library, who practises, for which event."""
+    """The drill the CMOC asked for: a scenario's name, who practises, for which event."""
 
     scenario: str | None
     cmoc_id: int | None
@@ -566,11 +737,11 @@ def begin_drill(
 ) -> PracticeDrill:
     """Start the drill asked for, or say plainly what is missing for it."""
     viewer.require(DRILL)
-    scenario = library.scenarios.get(start.scenario) if start.scenario is not None else None
-    if scenario is None:
-        raise PracticeError(
-            f"The scenario {start.scenario} is not in the library: see the Scenarios tab."
-        )
+    if start.scenario is None:
+        raise PracticeError("Choose a scenario of the library or a past incident to replay.")
+    scenario = find_scenario(
+        session=session, settings=settings, library=library, name=start.scenario
+    )
     if start.cmoc_id is None:
         raise PracticeError("Choose the CMOC who is practising.")
     return start_drill(

@@ -4,21 +4,36 @@ A scenario file names its title, the starting severity and, optionally, the prod
 the Incident Manager quotes; each `[[prompts]]` entry says at which minute after the start it
 is played, its text, and what it changes: `page = true` for the PagerDuty page (exactly one),
 `severity` for a new severity, `state` for the state the CMOC is expected to publish next.
+
+A past incident replays as a scenario too (`from_incident`): its first real message is the page,
+each later one a prompt at its real offset (divided by the chosen speed, rounded up, always at
+least a minute after the one before) saying what changed without the real words, and its real
+updates are the reference the CMOC's are compared against.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeGuard
+
+from cmoc_core import handbook
+from cmoc_core.models import StatusPageIncident, StatusPageMessage
 
 FOLDER = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 SEVERITIES = (1, 2, 3, 4)
 STATES = ("investigating", "identified", "monitoring", "resolved")
 SCENARIO_FIELDS = frozenset({"title", "severity", "issue", "summary", "prompts"})
 PROMPT_FIELDS = frozenset({"minute", "text", "page", "severity", "state"})
+SPEEDS = (1, 2, 4, 10)
+# When nothing tells a past incident's severity, as the KPIs count it (severity.py).
+UNKNOWN_SEVERITY = 3
+PAST_INCIDENT = re.compile(r"past-incident-(?P<speed>\d+)x-(?P<source>.+)")
 
 
 class ScenarioError(ValueError):
@@ -42,8 +57,27 @@ class Prompt:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """One real update of a replayed incident: when it went out, really and on the drill's clock."""
+
+    real_minutes: float
+    minute: int
+    state: str
+    length: int
+
+    @property
+    def offset(self) -> timedelta:
+        """How long after the drill's start its prompt is played."""
+        return timedelta(minutes=self.minute)
+
+
+@dataclass(frozen=True)
 class Scenario:
-    """A scripted practice incident; `name` is its file name without `.toml`."""
+    """A scripted practice incident; `name` is its file name without `.toml`, or says its source.
+
+    A replayed past incident names its `source` incident and keeps its real updates as the
+    `reference`.
+    """
 
     name: str
     title: str
@@ -51,6 +85,8 @@ class Scenario:
     prompts: tuple[Prompt, ...]
     summary: str = ""
     issue: int | None = None
+    source: str | None = None
+    reference: tuple[Reference, ...] = ()
 
     @property
     def page(self) -> Prompt:
@@ -69,6 +105,100 @@ class Scenario:
         """The severity in effect `elapsed` after the start."""
         changes = [p.severity for p in self.played(elapsed) if p.severity is not None]
         return changes[-1] if changes else self.severity
+
+
+def past_incident_name(incident_id: str, speed: int) -> str:
+    """The scenario name of a past incident replayed at `speed`; `replay_of` reads it back."""
+    return f"past-incident-{speed}x-{incident_id}"
+
+
+def replay_of(name: str) -> tuple[str, int] | None:
+    """The past incident and the speed a scenario name replays, or None for a library name."""
+    match = PAST_INCIDENT.fullmatch(name)
+    return (match["source"], int(match["speed"])) if match else None
+
+
+def from_incident(
+    *,
+    incident: StatusPageIncident,
+    messages: Sequence[StatusPageMessage],
+    levels: Sequence[int | None],
+    speed: int = 1,
+) -> Scenario:
+    """A past incident as a drill: its messages, oldest first, each with its severity."""
+    if speed not in SPEEDS:
+        raise ValueError(f"speed {speed} is not one of {_either(SPEEDS)}")
+    if not messages:
+        raise ValueError(f"{incident.name} has no message to replay")
+    first = messages[0].posted_at
+    resolving = len(messages) - 1 if incident.resolved else -1
+    prompts: list[Prompt] = []
+    reference: list[Reference] = []
+    before: StatusPageMessage | None = None
+    severity = opening = levels[0] or UNKNOWN_SEVERITY
+    for number, (message, level) in enumerate(zip(messages, levels, strict=True)):
+        real = (message.posted_at - first).total_seconds() / 60
+        minute = math.ceil(real / speed)
+        if prompts:
+            minute = max(minute, prompts[-1].minute + 1)
+        state = "resolved" if number == resolving else _state(message.state)
+        level = level or severity
+        prompts.append(
+            Prompt(
+                minute=minute,
+                text=_what_changed(message, before, state, level, severity, incident.name),
+                page=before is None,
+                severity=level if level != severity else None,
+                state=state,
+            )
+        )
+        reference.append(Reference(round(real, 2), minute, state, len(message.details)))
+        before, severity = message, level
+    pace = "in real time" if speed == 1 else f"{speed}× faster than it happened"
+    return Scenario(
+        name=past_incident_name(incident.id, speed),
+        title=f"Replay: {incident.name}",
+        severity=opening,
+        prompts=tuple(prompts),
+        summary=f"{len(messages)} real update(s), replayed {pace}.",
+        issue=incident.production_issue_iid,
+        source=incident.id,
+        reference=tuple(reference),
+    )
+
+
+def _state(code: int) -> str:
+    """The state a Status.io code names; an unknown code reads as investigating."""
+    name = handbook.state_name(code).lower()
+    return name if name in STATES else STATES[0]
+
+
+def _what_changed(
+    message: StatusPageMessage,
+    before: StatusPageMessage | None,
+    state: str,
+    level: int,
+    severity: int,
+    title: str,
+) -> str:
+    """The Incident Manager's words for a real message: what changed, never the real wording."""
+    status = handbook.status_name(message.status)
+    if before is None:
+        return (
+            f"PagerDuty page: {title}. Severity S{level}; the Incident Manager asks for the "
+            f"status page incident: {state}, components {status}."
+        )
+    if state == "resolved":
+        return "IM: all clear, the incident is over: resolve it on the status page."
+    changes = []
+    if message.state != before.state:
+        changes.append(f"we are now {state}")
+    if level != severity:
+        changes.append(f"severity is now S{level}")
+    if message.status != before.status:
+        changes.append(f"components are now {status}")
+    said = "; ".join(changes) if changes else f"nothing new, still {state}"
+    return f"IM: {said}. Time for an update."
 
 
 @dataclass(frozen=True)

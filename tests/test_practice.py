@@ -20,7 +20,7 @@ from cmoc_core.models import (
     WorkingIncident,
 )
 from cmoc_core.practice import PracticeError, Update
-from cmoc_core.scenarios import Prompt, Scenario
+from cmoc_core.scenarios import Library, Prompt, Scenario
 from cmoc_core.sources import open_sources
 from cmoc_core.storage import session_scope
 from tests import kpi_worlds
@@ -180,7 +180,9 @@ def test_a_known_sequence_of_actions_gives_exact_scores():
         Update(minutes(45), 200, "Failover in progress."),  # identified S1: 10 min, 25 taken
         Update(minutes(50), 300, "Fix deployed; monitoring."),
     ]
-    card = practice.score(scenario=SCENARIO, started_at=T0, steps=steps, updates=updates)
+    card = practice.score(
+        scenario=SCENARIO, started_at=T0, ended_at=minutes(60), steps=steps, updates=updates
+    )
 
     assert card.ack_seconds == 270 and card.ack_within_target
     assert card.updates == 5
@@ -203,7 +205,9 @@ def test_the_cadence_step_is_done_when_every_gap_is_on_time_and_severity_counts_
         Update(minutes(11), 100, "Still investigating."),  # S2 at minute 11: 15 min allowed
         Update(minutes(14), 100, "Still investigating."),
     ]
-    card = practice.score(scenario=SCENARIO, started_at=T0, steps={}, updates=updates)
+    card = practice.score(
+        scenario=SCENARIO, started_at=T0, ended_at=minutes(60), steps={}, updates=updates
+    )
     assert card.ack_seconds is None and not card.ack_within_target
     assert [g["allowed_minutes"] for g in card.gaps] == [15, 10]
     assert card.steps_done == ["update_on_cadence"]
@@ -380,3 +384,179 @@ def test_an_ended_drill_makes_its_cmoc_trained_in_that_quarter(engine):
             now=minutes(50),
         )
     assert trained()
+
+
+APAC = Scenario(
+    name="apac-connectivity",
+    title="Connection issues to GitLab.com in APAC",
+    severity=2,
+    prompts=(
+        Prompt(0, "PagerDuty page: connection issues", page=True, state="investigating"),
+        Prompt(6, "IM: S2, reports from Asia-Pacific"),
+        Prompt(16, "IM: isolated to APAC", state="identified"),
+        Prompt(35, "IM: rerouted, monitoring", state="monitoring"),
+        Prompt(66, "IM: all clear", state="resolved"),
+    ),
+)
+CMOC = configured("cmoc@example.com")
+
+
+def drill_of(engine, scenario: Scenario, settings: Settings = kpi_worlds.SETTINGS) -> PracticeDrill:
+    with session_scope(engine) as session:
+        return practice.start_drill(
+            session=session, settings=settings, scenario=scenario, cmoc_id=None, now=T0
+        )
+
+
+def end(engine, drill: PracticeDrill, at: datetime, scenario: Scenario = APAC):
+    with session_scope(engine) as session:
+        return practice.finish_drill(
+            session=session, drill_id=drill.id, scenario=scenario, viewer=CMOC, now=at
+        )
+
+
+def test_a_drill_ended_at_7_minutes_is_not_scored_on_prompts_still_to_play(engine):
+    card = end(engine, drill_of(engine, APAC), minutes(7))
+
+    assert card.states_expected == 1
+    assert card.states_missed == ["investigating (asked at +0 min)"]
+    for later in ("+16", "+35", "+66"):
+        assert later not in " ".join(card.states_missed)
+
+
+@pytest.mark.parametrize("ended, expected", [(15.9, 1), (16, 2), (65, 3), (66, 4)])
+def test_a_prompt_counts_once_it_has_played_at_the_minute_the_drill_ended(ended, expected):
+    card = practice.score(
+        scenario=APAC, started_at=T0, ended_at=minutes(ended), steps={}, updates=[]
+    )
+    assert card.states_expected == expected == len(card.states_missed)
+
+
+def active(engine, at: datetime) -> list[str]:
+    with Session(engine) as session:
+        offered = composer.picker(
+            session=session,
+            now=at,
+            statuspage_ids=[kpi_worlds.LIVE_PAGE, kpi_worlds.PRACTICE_PAGE],
+            practice_statuspage_id=kpi_worlds.PRACTICE_PAGE,
+            project=kpi_worlds.PRODUCTION,
+        )
+    return [e.title for e in offered.entries if not e.resolved]
+
+
+def test_ending_a_drill_never_published_retires_its_incident_and_leaves_the_kpis_alone(
+    engine, sandbox, sources
+):
+    world = World(engine)
+    world.incident(minutes(-600), [(0, 100, "Investigating."), (30, 300, "Resolved.")], severity=2)
+    quarter = {"since": kpi_worlds.utc(2026, 10, 1), "until": kpi_worlds.utc(2027, 1, 1)}
+
+    def figures() -> dict:
+        with Session(engine) as session:
+            report = compute_kpis(session=session, settings=kpi_worlds.SETTINGS, **quarter)
+        return report.as_dict()
+
+    drill = drill_of(engine, APAC)
+    before = figures()
+    assert active(engine, minutes(5)) == [APAC.title]
+    end(engine, drill, minutes(7))
+    closed = practice.close_incident(
+        engine=engine, clients=sources.clients, drill_id=drill.id, viewer=CMOC, now=minutes(7)
+    )
+
+    assert closed.ok and "never reached the practice status page" in closed.message
+    assert active(engine, minutes(8)) == []
+    assert sandbox.writes("statusio") == []
+    with Session(engine) as session:
+        incident = session.get(WorkingIncident, drill.working_incident_id)
+        assert incident.resolved_at == minutes(7)
+        lines = composer.audit_entries(session=session, incident_id=incident.id)
+    assert [(a.action, a.result, a.actor) for a in lines] == [
+        (practice.RETIRE, "retired", CMOC.actor)
+    ]
+    assert "never reached the practice status page" in lines[0].detail
+    assert figures() == before
+    again = practice.close_incident(
+        engine=engine, clients=sources.clients, drill_id=drill.id, viewer=CMOC, now=minutes(9)
+    )
+    assert again is None
+
+
+def test_ending_a_published_drill_resolves_it_on_the_practice_page_exactly_once(
+    engine, sandbox, sources, team
+):
+    roles, _ = team
+    settings = sources.settings
+    drill = drill_of(engine, APAC, settings)
+    publisher = Publisher(engine, sources.clients, settings.gitlab_production_project, CMOC)
+    component = sandbox.org.statusio_practice_components[0]
+    created = publisher.create(
+        incident_id=drill.working_incident_id,
+        message=Message(f"We are investigating connection issues: {LINK}", 100, 300),
+        components=[f"{component['_id']}-{component['containers'][0]['_id']}"],
+        all_infrastructure=False,
+        now=minutes(3),
+    )
+    assert created.ok, created.message
+    card = end(engine, drill, minutes(7))
+    outcomes = [
+        practice.close_incident(
+            engine=engine, clients=sources.clients, drill_id=drill.id, viewer=CMOC, now=at
+        )
+        for at in (minutes(7), minutes(8))
+    ]
+
+    assert outcomes[0].ok and outcomes[1] is None
+    writes = sandbox.writes("statusio")
+    assert [w.path for w in writes] == ["/incident/create", "/incident/resolve"]
+    assert writes[1].body["statuspage_id"] == settings.statusio_practice_statuspage_id
+    assert writes[1].body["incident_details"] == practice.DRILL_ENDED
+    assert card.updates == 1  # the resolve that ends the drill is not the trainee's
+    with Session(engine) as session:
+        assert session.get(WorkingIncident, drill.working_incident_id).resolved_at == minutes(7)
+    assert active(engine, minutes(9)) == []
+
+
+def test_resolved_real_incidents_can_be_replayed_and_practice_ones_are_never_offered(engine):
+    world = World(engine)
+    real = [(0, 100, "Investigating."), (20, 200, "Identified."), (40, 300, "Resolved.")]
+    older = world.incident(minutes(-3000), real, severity=1)
+    newer = world.incident(minutes(-600), real, severity=2)
+    world.incident(minutes(-300), real, resolved=False)
+    world.incident(minutes(-200), real, statuspage_id=kpi_worlds.PRACTICE_PAGE)
+    settings = kpi_worlds.SETTINGS
+    with Session(engine) as session:
+        offered = practice.past_incidents(session=session, settings=settings)
+        assert [i.id for i in offered] == [newer.id, older.id]
+        scenario = practice.replay(
+            session=session, settings=settings, incident_id=newer.id, speed=4
+        )
+        with pytest.raises(PracticeError, match="not in the history"):
+            practice.replay(session=session, settings=settings, incident_id="gone", speed=4)
+    assert scenario.severity == 2  # from the production issue's severity label
+    assert [p.minute for p in scenario.prompts] == [0, 5, 10]
+
+    ada = world.person("Ada Lovelace", pd_id="PADA", gitlab_id="501")
+    with session_scope(engine) as session:
+        cmoc = next(p.id for p in practice.people(session=session) if p.name == ada.name)
+        drill = practice.begin_drill(
+            session=session,
+            settings=settings,
+            library=Library({}, []),
+            start=practice.DrillStart(scenario.name, cmoc),
+            viewer=CMOC,
+            now=T0,
+        )
+    with Session(engine) as session:
+        stored = session.get(PracticeDrill, drill.id)
+        assert stored.source_incident_id == newer.id
+        again = practice.find_scenario(
+            session=session, settings=settings, library=Library({}, []), name=stored.scenario
+        )
+        assert again == scenario
+        assert (
+            practice.scenario_title(
+                session=session, settings=settings, library=Library({}, []), name=stored.scenario
+            )
+            == f"Replay: Incident {newer.id.removeprefix('sp')}"
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -14,13 +15,16 @@ from cmoc_core.handbook import REGIONS, StepKey
 from cmoc_core.models import PracticeDrill, WorkingIncident
 from cmoc_core.outbox import Outcome, OutcomeStatus
 from cmoc_core.practice import DrillNote, DrillStart, EventPlan, PracticeError, ScoreCard
-from cmoc_core.scenarios import FOLDER, Library, Scenario
+from cmoc_core.scenarios import FOLDER, SPEEDS, Library, Scenario, past_incident_name
+from cmoc_core.timeutil import MISSING
 from cmoc_core.ui import composer_view, deps, header_view, notify_view, widgets
 from cmoc_core.ui.deps import AppContext
 from cmoc_core.ui.widgets import refusal_help, refused_note
 
 NEW_DRILL = "➕ Start a new drill"
 AD_HOC = "Ad hoc drill"
+FROM_LIBRARY = "From the library"
+FROM_PAST = "From a past incident"
 
 
 def facilitator_refusal(context: AppContext) -> str | None:
@@ -45,7 +49,9 @@ def drill(context: AppContext, library: Library, now: datetime) -> None:
     names = _names(context)
     with deps.session(context) as db:
         running = practice.running_drills(session=db)
-    options: dict[str, PracticeDrill | None] = {_drill_label(d, library, names): d for d in running}
+    options: dict[str, PracticeDrill | None] = {
+        _drill_label(d, _title(context, library, d.scenario), names): d for d in running
+    }
     options[NEW_DRILL] = None
     chosen = options[st.selectbox("Drill", list(options), key="practice_drill")]
     if chosen is not None:
@@ -66,9 +72,7 @@ def _names(context: AppContext) -> dict[int | None, str]:
         return {p.id: p.name for p in practice.people(session=db)}
 
 
-def _drill_label(drill: PracticeDrill, library: Library, names: dict[int | None, str]) -> str:
-    scenario = library.scenarios.get(drill.scenario)
-    title = scenario.title if scenario else drill.scenario
+def _drill_label(drill: PracticeDrill, title: str, names: dict[int | None, str]) -> str:
     return (
         f"{title} · CMOC {names.get(drill.cmoc_id, 'unknown')}"
         f" · started {drill.started_at:%d-%m %H:%M} UTC"
@@ -76,9 +80,6 @@ def _drill_label(drill: PracticeDrill, library: Library, names: dict[int | None,
 
 
 def _start_form(context: AppContext, library: Library, now: datetime) -> None:
-    if not library.scenarios:
-        st.warning("The scenario library has no valid scenario: see the Scenarios tab.")
-        return
     names = _names(context)
     with deps.session(context) as db:
         planned = practice.events(
@@ -90,12 +91,7 @@ def _start_form(context: AppContext, library: Library, now: datetime) -> None:
     }
     event = events[st.selectbox("Practice event", list(events), key="practice_start_event")]
     if event is None:
-        scenario_name = st.selectbox(
-            "Scenario",
-            list(library.scenarios),
-            format_func=lambda n: library.scenarios[n].title,
-            key="practice_start_scenario",
-        )
+        scenario_name = _scenario_choice(context, library)
         cmoc_id = st.selectbox(
             "CMOC",
             [i for i in names if i is not None],
@@ -115,6 +111,47 @@ def _start_form(context: AppContext, library: Library, now: datetime) -> None:
         args=(context, library, DrillStart(scenario_name, cmoc_id, event.id if event else None)),
     )
     _start_error()
+
+
+def _scenario_choice(context: AppContext, library: Library) -> str | None:
+    """A library scenario, or a past real incident at the chosen speed: the scenario's name."""
+    source = st.radio(
+        "Scenario from", [FROM_LIBRARY, FROM_PAST], horizontal=True, key="practice_start_source"
+    )
+    if source == FROM_LIBRARY:
+        if not library.scenarios:
+            st.warning("The scenario library has no valid scenario: see the Scenarios tab.")
+        return st.selectbox(
+            "Scenario",
+            list(library.scenarios),
+            format_func=lambda n: library.scenarios[n].title,
+            key="practice_start_scenario",
+        )
+    with deps.session(context) as db:
+        past = {
+            i.id: f"{i.name} · {i.datetime_open:%d-%m-%Y}"
+            for i in practice.past_incidents(session=db, settings=context.settings)
+        }
+    incident_id = st.selectbox(
+        "Past incident",
+        list(past),
+        format_func=past.__getitem__,
+        index=None,
+        placeholder="A resolved incident, newest first",
+        key="practice_start_incident",
+    )
+    speed = st.radio(
+        "Speed",
+        SPEEDS,
+        format_func=lambda n: "Real time" if n == 1 else f"{n}×",
+        horizontal=True,
+        key="practice_start_speed",
+    )
+    st.caption(
+        "Each real update becomes a prompt at its real time (divided by the speed), saying what "
+        "changed but not the real words; the score card sets the real updates beside yours."
+    )
+    return past_incident_name(incident_id, speed) if incident_id is not None else None
 
 
 def _start_error() -> None:
@@ -137,16 +174,18 @@ def _start(context: AppContext, library: Library, start: DrillStart) -> None:
     except (PracticeError, Refused) as exc:
         st.session_state["practice_start_error"] = str(exc)
         return
-    st.session_state["practice_drill"] = _drill_label(started, library, _names(context))
+    title = _title(context, library, started.scenario)
+    st.session_state["practice_drill"] = _drill_label(started, title, _names(context))
 
 
 def _run(context: AppContext, library: Library, drill: PracticeDrill, now: datetime) -> None:
-    scenario = library.scenarios.get(drill.scenario)
-    if scenario is None:
-        st.error(
-            f"This drill's scenario ({widgets.escape_markdown(drill.scenario)}) is missing from "
-            "the library or broken: see the Scenarios tab."
-        )
+    try:
+        with deps.session(context) as db:
+            scenario = practice.find_scenario(
+                session=db, settings=context.settings, library=library, name=drill.scenario
+            )
+    except PracticeError as exc:
+        st.error(f"This drill cannot go on: {widgets.escape_markdown(str(exc))}")
         return
     with deps.session(context) as db:
         incident = practice.follow_scenario(session=db, drill=drill, scenario=scenario, now=now)
@@ -181,18 +220,23 @@ def _run(context: AppContext, library: Library, drill: PracticeDrill, now: datet
 
 
 def _end(context: AppContext, drill_id: int, scenario: Scenario) -> None:
+    viewer, now = deps.viewer(context), deps.now()
     try:
         with deps.session(context) as db:
             practice.finish_drill(
-                session=db,
-                drill_id=drill_id,
-                scenario=scenario,
-                viewer=deps.viewer(context),
-                now=deps.now(),
+                session=db, drill_id=drill_id, scenario=scenario, viewer=viewer, now=now
             )
+        closed = practice.close_incident(
+            engine=context.engine,
+            clients=context.sources.clients,
+            drill_id=drill_id,
+            viewer=viewer,
+            now=now,
+        )
     except Refused as exc:
         _refused(exc)
         return
+    st.session_state["composer_outcomes"] = [closed] if closed else []
     st.session_state["practice_scored"] = drill_id
     st.session_state["practice_drill"] = NEW_DRILL
 
@@ -346,6 +390,38 @@ def score_card(card: ScoreCard) -> None:
     if card.states_missed:
         missed = widgets.escape_markdown("; ".join(card.states_missed))
         st.caption("Not published when asked: " + missed)
+    if card.reference:
+        _beside_the_real_incident(card.reference)
+
+
+def _beside_the_real_incident(reference: list[dict[str, Any]]) -> None:
+    """Each real update of the replayed incident beside the CMOC's update of the same rank."""
+    st.markdown("**Beside the real incident**")
+    st.caption(
+        "Each real update that played in the drill, beside yours of the same rank (first with "
+        "first): when it went out, from the start, and how many characters it had."
+    )
+
+    def after(minutes: float | None) -> str:
+        return "not sent" if minutes is None else f"+{widgets.duration(timedelta(minutes=minutes))}"
+
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "update": number,
+                    "state": row["state"],
+                    "real incident": after(row["real_minutes"]),
+                    "real, on the drill clock": after(row["drill_minutes"]),
+                    "yours": after(row["trainee_minutes"]),
+                    "real length": str(row["real_length"]),
+                    "your length": str(row["trainee_length"] or MISSING),
+                }
+                for number, row in enumerate(reference, start=1)
+            ]
+        ),
+        hide_index=True,
+    )
 
 
 def _acknowledged_in(card: ScoreCard) -> str:
@@ -382,7 +458,7 @@ def plan(context: AppContext, library: Library, now: datetime, *, refused: str |
         | (
             {
                 "date (UTC)": f"{e.scheduled_at:%d-%m-%Y %H:%M}",
-                "scenario": _title(library, e.scenario),
+                "scenario": _title(context, library, e.scenario),
             }
             if facilitator
             else {}
@@ -413,9 +489,11 @@ def plan(context: AppContext, library: Library, now: datetime, *, refused: str |
     _plan_form(context, library, missing, names)
 
 
-def _title(library: Library, name: str) -> str:
-    scenario = library.scenarios.get(name)
-    return scenario.title if scenario else f"{name} (not in the library)"
+def _title(context: AppContext, library: Library, name: str) -> str:
+    with deps.session(context) as db:
+        return practice.scenario_title(
+            session=db, settings=context.settings, library=library, name=name
+        )
 
 
 def _plan_form(
@@ -556,12 +634,13 @@ def retrospective(context: AppContext, library: Library) -> None:
     if not past:
         st.info("No drill has ended yet.")
         return
+    titles = {p.drill.id: _title(context, library, p.drill.scenario) for p in past}
     st.dataframe(
         pd.DataFrame(
             [
                 {
                     "CMOC": names.get(p.drill.cmoc_id),
-                    "scenario": _title(library, p.drill.scenario),
+                    "scenario": titles[p.drill.id],
                     "ended": f"{p.drill.finished_at:%d-%m-%Y %H:%M}",
                     "acknowledged in": _acknowledged_in(p.card),
                     "within 15 min": p.card.ack_within_target,
@@ -579,7 +658,7 @@ def retrospective(context: AppContext, library: Library) -> None:
     chosen = st.selectbox(
         "Drill to review",
         list(by_id),
-        format_func=lambda i: _drill_label(by_id[i].drill, library, names),
+        format_func=lambda i: _drill_label(by_id[i].drill, titles[i], names),
         key="practice_retro_drill",
     )
     shown = by_id[chosen]

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from cmoc_core.models import Person, PracticeDrill, PracticeEvent
 from cmoc_core.storage import make_engine
-from cmoc_core.ui import deps
+from cmoc_core.ui import deps, widgets
 from cmoc_core.ui.widgets import escape_markdown
 from tests.app.conftest import table_with, texts
 
@@ -299,3 +299,73 @@ def test_scenario_titles_are_shown_as_text_in_the_drill_and_the_library(app):
     assert any(e.label == f"{shown} · S2 · hostile\\.toml" for e in drill.expander)
     assert shown in texts(drill, "caption")  # the summary
     assert any(shown in i for i in texts(drill, "info"))  # the prompt
+
+
+def test_a_drill_from_a_past_incident_at_10x_is_scored_on_what_played_beside_the_real_one(app):
+    from cmoc_core import practice
+    from cmoc_core.models import WorkingIncident
+    from cmoc_core.scenarios import STATES
+    from cmoc_core.ui.practice_view import FROM_PAST
+
+    open_practice(app)
+    app.radio(key="practice_start_source").set_value(FROM_PAST).run()
+    choice = app.selectbox(key="practice_start_incident")
+    settings = deps.app_context().settings
+    with database() as session:
+        offered = practice.past_incidents(session=session, settings=settings)
+        assert offered and all(i.resolved for i in offered)
+        assert [i.datetime_open for i in offered] == sorted(
+            (i.datetime_open for i in offered), reverse=True
+        )
+        assert all(i.statuspage_id != settings.statusio_practice_statuspage_id for i in offered)
+        replays = {
+            i.id: practice.replay(session=session, settings=settings, incident_id=i.id, speed=10)
+            for i in offered
+        }
+    assert choice.options[0] == f"{offered[0].name} · {offered[0].datetime_open:%d-%m-%Y}"
+    source = next(i for i in offered if len(replays[i.id].prompts) >= 3)
+    scenario = replays[source.id]
+    choice.set_value(source.id)
+    app.radio(key="practice_start_speed").set_value(10)
+    app.selectbox(key="practice_start_cmoc").set_value(person_ids()[0]).run()
+    app.button(key="practice_start").click().run()
+    assert not app.exception
+    drill = running_drill()
+    assert drill.source_incident_id == source.id
+    assert "PagerDuty page" in prompts(app)
+
+    incident_id = drill.working_incident_id
+    components = app.multiselect(key=f"composer_components_{incident_id}")
+    components.select(components.options[0])
+    first_state = STATES.index(scenario.prompts[0].state)
+    app.radio(key=f"composer_create_state_{incident_id}").set_value(100 * (first_state + 1))
+    publish(app, "create", 1)
+    # End between the second and the third prompt: the later ones never played.
+    ended = scenario.prompts[1].minute + 0.5
+    at_time(app, ended)
+    app.button(key="practice_end").click().run()
+    assert not app.exception
+
+    played = [p for p in scenario.prompts if p.minute <= ended]
+    assert len(played) == 2 < len(scenario.prompts)
+    assert metric(app, "States followed") == f"1 of {len(played)}"
+    beside = table_with(app, "real incident", "real, on the drill clock", "yours")
+    assert len(beside) == len(played)
+    real = scenario.reference[1]
+    assert beside["real incident"].iloc[1] == "+" + widgets.duration(
+        timedelta(minutes=real.real_minutes)
+    )
+    assert beside["real, on the drill clock"].iloc[1] == f"+{real.minute} min 00 s"
+    assert list(beside["yours"]) == ["+1 min 00 s", "not sent"]
+    assert beside["real length"].iloc[0] == str(scenario.reference[0].length)
+    assert "leaves the active incidents" not in " ".join(texts(app, "success"))
+    writes = sandbox_of(app).writes("statusio")
+    assert [w.path for w in writes] == ["/incident/create", "/incident/resolve"]
+    with database() as session:
+        assert session.get(WorkingIncident, incident_id).resolved_at == T0 + timedelta(
+            minutes=ended
+        )
+    app.switch_page("app_pages/composer.py").run()
+    offered_now = app.selectbox(key="composer_incident").options
+    ours = [o for o in offered_now if scenario.title in o]
+    assert ours and all(" · Resolved" in o for o in ours), offered_now
