@@ -27,6 +27,9 @@ from sqlmodel import Session
 # row tuples is all that is held at once.
 FETCH_ROWS = 50_000
 
+# Text as pandas keeps it by default: in Arrow arrays, no Python string per value.
+TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+
 # Any SELECT, whatever the types of its columns.
 Query = Select[*tuple[Any, ...]]
 
@@ -122,6 +125,8 @@ def _arrow_series(values: pa.ChunkedArray, kind: Any, time: bool) -> pd.Series:
         if values.null_count or isinstance(kind, Float):
             return pd.Series(pc.cast(values, pa.float64()).to_numpy(), dtype=float)
         return pd.Series(values.to_numpy().astype(bool if isinstance(kind, Boolean) else np.int64))
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        return values.to_pandas(types_mapper=lambda _: TEXT)
     return pd.Series(values.to_numpy(zero_copy_only=False), dtype=object)
 
 
@@ -162,7 +167,7 @@ def _series(values: np.ndarray, kind: Any, time: bool) -> pd.Series:
     if time:  # the driver's datetimes, or no value at all
         return pd.to_datetime(pd.Series(values, dtype=object), utc=True).dt.as_unit("us")
     if values.dtype.kind == "O":
-        return pd.Series(values, dtype=object)
+        return pd.Series(values, dtype=TEXT if _is_text(kind) else object)
     if isinstance(kind, Float) or np.isnan(values).any():
         return pd.Series(values)
     return pd.Series(values.astype(bool if isinstance(kind, Boolean) else np.int64))
@@ -171,3 +176,8 @@ def _series(values: np.ndarray, kind: Any, time: bool) -> pd.Series:
 def _first_value(values: Iterable[Any]) -> Any:
     """The first value that is not None, or None: what a column's type is judged by."""
     return next((value for value in values if value is not None), None)
+
+
+def _is_text(kind: Any) -> bool:
+    """Whether a column type holds text, itself or as the type it decorates."""
+    return isinstance(getattr(kind, "impl", kind), String)
