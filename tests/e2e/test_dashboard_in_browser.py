@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from pypdf import PdfReader
 from sqlmodel import col, select
 
 from cmoc_core.kpis import GAP_COLUMNS
@@ -151,3 +152,49 @@ def test_the_over_60_minutes_bar_lists_exactly_the_pages_it_counts(page: Page, r
     assert all(float(row["ack_minutes"]) > 60 for row in rows)
     slow = next(row for row in rows if row["page"] == str(number))
     assert slow["ack_minutes"] == "75.12"  # rounded as on screen
+
+
+def test_the_pdf_report_holds_the_period_tiles_and_charts_shown(page: Page, running_app):
+    page.set_viewport_size({"width": 1400, "height": 3600})
+    page.goto(f"{running_app.url}/kpis")
+    page.get_by_text("Last 365 days", exact=True).click()
+    expect(page.locator(".js-plotly-plot .main-svg").nth(5)).to_be_visible(timeout=60_000)
+    page.wait_for_timeout(1_000)  # let the page settle after the period's rerun
+    page.get_by_role("button", name="Prepare report").click()
+    download_button = page.get_by_role("button", name="Download report")
+    expect(download_button).to_be_visible(timeout=120_000)
+    today = utc_now().date()
+    first = today - timedelta(days=364)
+    period = f"{first:%d-%m-%Y} to {today:%d-%m-%Y}"
+    name = f"cmoc-kpis-report-{first:%Y-%m-%d}-to-{today:%Y-%m-%d}.pdf"
+    download_button.hover()
+    expect(page.get_by_test_id("stTooltipContent")).to_have_text(
+        f"Saves the report for {period} as {name}."
+    )
+    charts = page.get_by_test_id("stPlotlyChart").count()
+    expect(page.locator(".js-plotly-plot")).to_have_count(charts)
+    tiles = [
+        (
+            tile.get_by_test_id("stMetricLabel").inner_text(),
+            tile.get_by_test_id("stMetricValue").inner_text(),
+        )
+        for tile in page.get_by_test_id("stMetric").all()
+    ]
+    with page.expect_download(timeout=30_000) as download:
+        download_button.click()
+    assert download.value.suggested_filename == name
+
+    pdf = PdfReader(download.value.path())
+    assert len(pdf.pages) > 2
+    text = " ".join(" ".join(sheet.extract_text() for sheet in pdf.pages).split())
+    assert f"Period: {period}" in text
+    assert len(tiles) >= 8 and "Acknowledged ≤ 15 min" in dict(tiles)
+    for label, value in tiles:
+        assert f"{label} {value}" in text
+    assert sum(len(sheet.images) for sheet in pdf.pages) == charts >= 6
+
+    # Another choice is another report: the one prepared is not offered for it.
+    page.get_by_role("combobox", name="Region").click()
+    page.get_by_role("option").filter(has_not_text="All regions").first.click()
+    expect(download_button).to_have_count(0, timeout=30_000)
+    expect(page.get_by_role("button", name="Prepare report")).to_be_visible()
