@@ -525,7 +525,8 @@ def _stakeholder_threads(session: Session, period: _Period) -> StakeholderThread
         times=("posted_at",),
     )
     incidents = period.incidents
-    threads = threads[threads["statuspage_incident_id"].isin(incidents["id"])]
+    # An index lookup: `isin` on text compares value by value in Python.
+    threads = threads[pd.Index(incidents["id"]).get_indexer(threads["statuspage_incident_id"]) >= 0]
     per_incident = threads.groupby("statuspage_incident_id")["posted_at"].agg(["min", "size"])
     opened = incidents.set_index("id")["first_message_at"].reindex(per_incident.index)
     firsts = _minutes(per_incident["min"] - opened).to_numpy()
