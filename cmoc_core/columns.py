@@ -56,7 +56,9 @@ def read(session: Session, query: Query, times: Iterable[str] = ()) -> pd.DataFr
     if reader is not None:
         sql = str(query.compile(dialect=bind.dialect, compile_kwargs={"literal_binds": True}))
         table = reader.table(sql)
-        if table is not None:
+        if table is None:  # untypable, or a lost connection: the next read connects afresh
+            _columnar.cache_clear()
+        else:
             return pd.DataFrame(
                 {
                     name: _arrow_series(table.column(i), kind, name in times)
