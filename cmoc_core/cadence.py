@@ -15,12 +15,12 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from cmoc_core import handbook
+
+if TYPE_CHECKING:  # pandas is slow to load: imported where whole columns are read
+    import pandas as pd
 
 _NUMBER_WORDS = {
     "a": 1,
@@ -201,6 +201,9 @@ def due_times(
 ) -> pd.Series:
     """`next_due` for whole columns of updates in a cadenced state, from what they announce as
     stored (`announcement_columns`); an unknown severity (NaN) counts as the default."""
+    import numpy as np
+    import pandas as pd
+
     states = sorted(handbook.CADENCE_MINUTES)
     table = np.array(
         [[handbook.CADENCE_MINUTES[s][level] for level in (1, 2, 3, 4)] for s in states]

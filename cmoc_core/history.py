@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
@@ -24,6 +24,9 @@ from cmoc_core.models import (
     StatusPageMessage,
 )
 from cmoc_core.severity import Severity, severities
+
+if TYPE_CHECKING:  # pandas is slow to load: imported where a table is built
+    import pandas as pd
 
 INCIDENT_COLUMNS = [
     "id",
@@ -50,6 +53,8 @@ def incident_table(
     severities: list[int] | None = None,
 ) -> pd.DataFrame:
     """Status-page incidents opened in [since, until), newest first, with their latest state."""
+    import pandas as pd
+
     last = (
         select(
             StatusPageMessage.incident_id,
@@ -346,6 +351,8 @@ class IncidentRecord:
     @property
     def messages(self) -> pd.DataFrame:
         """The messages in order, with state and status by name; a resolve reads Resolved."""
+        import pandas as pd
+
         # Status.io has no resolved state: `incident/resolve` keeps the state code it is sent.
         resolving = len(self.rows) - 1 if self.incident.resolved else -1
         return pd.DataFrame(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlmodel import Session, col, select
 
 from cmoc_core import linking
 from cmoc_core.models import Identity, Person, PersonMapping, System
 from cmoc_core.storage import upsert
+
+if TYPE_CHECKING:  # pandas is slow to load: imported where the table is built
+    import pandas as pd
 
 MAPPING_COLUMNS = ("system", "external_id", "person")
 
@@ -51,6 +54,8 @@ def refresh_people(*, session: Session) -> None:
 
 def people_table(*, session: Session) -> pd.DataFrame:
     """One row per identity: its person, whether mapped by hand, and how many systems they span."""
+    import pandas as pd
+
     rows = session.exec(
         select(Identity, Person).join(
             Person, col(Identity.person_id) == col(Person.id), isouter=True

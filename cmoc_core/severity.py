@@ -15,9 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 from sqlmodel import Session, col, select
 
 from cmoc_core import handbook
@@ -29,6 +28,9 @@ from cmoc_core.models import (
     SeverityChange,
     WorkingIncident,
 )
+
+if TYPE_CHECKING:  # pandas is slow to load: imported where whole columns are read
+    import pandas as pd
 
 
 def level_of(label: str | None) -> int | None:
@@ -134,6 +136,9 @@ def severity_in_effect(
     `known` holds the severity labels added (iid, when, level) and each issue's current severity
     by iid; a missing iid has no production issue.
     """
+    import numpy as np
+    import pandas as pd
+
     adds, current = known
     level = pd.Series(np.nan, index=iids.index)
     if iids.notna().any() and not adds.empty:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,3 +56,29 @@ def test_views_reach_no_sql_or_http_directly():
         if path.name != "deps.py" and imported_modules(path) & forbidden
     }
     assert offenders == {}
+
+
+def _loaded_after(imports: str) -> set[str]:
+    """The top-level modules a fresh interpreter holds after running `imports`."""
+    probe = (
+        f"import sys\n{imports}\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return set(done.stdout.split())
+
+
+def test_the_first_page_and_the_kpis_command_leave_heavy_libraries_unloaded():
+    # pandas takes half a second to load: the composer (the first page) never needs it, and
+    # a report's PDF libraries load only when a report is asked for.
+    first_page = _loaded_after(
+        "import app_pages, cmoc_core.ui.composer_view, cmoc_core.ui.signin, cmoc_core.ui.freshness"
+    )
+    assert {"pandas", "kaleido", "fpdf"} & first_page == set()
+    assert "streamlit" in first_page  # the probe loaded what it says
+    kpi_page = _loaded_after("import cmoc_core.ui.kpi_data, cmoc_core.ui.charts, cmoc_core.kpis")
+    assert {"kaleido", "fpdf"} & kpi_page == set()
+    assert "pandas" in kpi_page
+    command = _loaded_after("import cmoc_core.cli")
+    assert {"pandas", "httpx", "alembic"} & command == set()

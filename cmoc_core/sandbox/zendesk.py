@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import random
 import re
 from collections.abc import Callable
@@ -351,11 +352,16 @@ class ZendeskServer:
         self.email = email
         self.token = token
         self.clock = clock or (lambda: org.end)
-        self.tickets = generate_tickets(org)
+        self._org = org
         person = next((p for p in org.people if p.email.lower() == email.lower()), None)
         self.agent_name = person.name if person else email.split("@")[0]
         # `end-user`, `agent` or `admin`: only agents and admins may search tickets.
         self.agent_role = "agent"
+
+    @functools.cached_property
+    def tickets(self) -> list[Ticket]:
+        """The organisation's tickets, made on the first search: most runs never search."""
+        return generate_tickets(self._org)
 
     def visible(self) -> list[Ticket]:
         """The tickets created by the sandbox's present."""

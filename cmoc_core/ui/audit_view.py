@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-import pandas as pd
 import streamlit as st
 
 from cmoc_core.auditlog import AuditLine
@@ -21,5 +20,7 @@ def audit_table(
     key: str | None = None,
 ) -> None:
     """Audit lines as a table: When (written by `when`), Who, What, Where and Result."""
+    import pandas as pd  # slow to load: only when a table is drawn
+
     rows = [(when(line.at), line.who, line.what, line.where, line.result) for line in lines]
     st.dataframe(pd.DataFrame(rows, columns=COLUMNS), hide_index=True, key=key)

@@ -1,0 +1,137 @@
+"""First page view after a server start: the cockpit against a one-widget Streamlit app.
+
+Each run starts `streamlit run` as `make run` does, waits until the server answers, then asks
+for the page as a browser does (the websocket and its first rerun request) and stops the
+clock at the server's "script finished". The cockpit serves its default page in demo mode on
+a database holding a year of the demo organisation's history; the floor is a page with one
+button. Runs alternate between the two after a warm-up of each (the OS file cache is warm).
+
+Target: the median of the pairwise ratios cockpit / one-widget at most 1.3. Exits 1 when missed.
+
+    .venv/bin/python benchmarks/first_view.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import httpx  # noqa: E402
+from composer_rerun import rerun  # noqa: E402
+from websockets.sync.client import connect  # noqa: E402
+
+TARGET_RATIO = 1.3
+ONE_WIDGET = 'import streamlit as st\n\nst.button("Go")\n'
+# Real services are configured through these; unset, the cockpit runs in demo mode.
+SERVICES = ("PAGERDUTY_API_TOKEN", "STATUSIO_API_ID", "GITLAB_TOKEN")
+
+
+def demo_database(folder: Path) -> str:
+    """A database holding a year of the demo organisation's history, as `make demo` fills it."""
+    url = f"sqlite:///{folder}/cockpit.db"
+    subprocess.run(
+        [sys.executable, "-m", "cmoc_core", "demo"],
+        cwd=ROOT,
+        env={**environment(), "CMOC_DATABASE_URL": url},
+        check=True,
+        capture_output=True,
+    )
+    return url
+
+
+def environment() -> dict[str, str]:
+    """This process's environment without any service configured."""
+    return {k: v for k, v in os.environ.items() if k not in SERVICES}
+
+
+def first_view(script: Path, env: dict[str, str]) -> float:
+    """Milliseconds from starting `streamlit run script` to its first page finished."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "streamlit", "run", str(script)),
+            *("--server.port", str(port), "--server.address", "127.0.0.1"),
+            *("--server.headless", "true", "--browser.gatherUsageStats", "false"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_until_up(port, process)
+        with connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"]) as ws:
+            rerun(ws)
+        return (time.perf_counter() - started) * 1000
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+
+
+def wait_until_up(port: int, process: subprocess.Popen[bytes]) -> None:
+    """Return as soon as the server's health check answers; polled often, to time it closely."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/_stcore/health").text == "ok":
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("streamlit run did not start")
+        time.sleep(0.01)
+
+
+def figures(timings: list[float]) -> dict[str, float]:
+    """Minimum and median, in milliseconds."""
+    return {"min_ms": round(min(timings)), "median_ms": round(statistics.median(timings))}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="cmoc-first-view-") as temporary:
+        folder = Path(temporary)
+        env = {**environment(), "CMOC_DATABASE_URL": demo_database(folder)}
+        one_widget = folder / "one_widget.py"
+        one_widget.write_text(ONE_WIDGET)
+        scripts = {"cockpit": ROOT / "app.py", "one_widget": one_widget}
+        for script in scripts.values():
+            first_view(script, env)  # warm-up: the OS file cache holds both
+        timings: dict[str, list[float]] = {name: [] for name in scripts}
+        for _ in range(args.runs):
+            for side, script in scripts.items():
+                timings[side].append(first_view(script, env))
+    ratios = [a / b for a, b in zip(timings["cockpit"], timings["one_widget"], strict=True)]
+    ratio = statistics.median(ratios)
+    met = ratio <= TARGET_RATIO
+    result = {
+        "runs": args.runs,
+        **{name: figures(found) for name, found in timings.items()},
+        "median_ratio": round(ratio, 2),
+        "target_ratio": TARGET_RATIO,
+        "targets_met": met,
+    }
+    print(json.dumps(result, indent=2))
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
