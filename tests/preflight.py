@@ -11,6 +11,10 @@ NEEDS = {
         "apt-get install -y postgresql",
         glob.glob("/usr/lib/postgresql/*/bin/initdb") or shutil.which("initdb"),
     ),
+    "DejaVu Sans (the PDF report's tests)": (
+        "apt-get install -y fonts-dejavu-core",
+        os.path.isfile("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+    ),
 }
 
 missing = [(what, how) for what, (how, found) in NEEDS.items() if not found]

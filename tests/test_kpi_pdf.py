@@ -28,6 +28,7 @@ from cmoc_core.sync import run_sync
 from cmoc_core.ui import charts, widgets
 from cmoc_core.ui.kpi_data import ReportScope, Tile
 from cmoc_core.ui.kpi_pdf import (
+    FONTS,
     MISSING_CHROMIUM,
     ReportNotDrawn,
     report_pdf,
@@ -41,6 +42,12 @@ QUARTER = ReportScope(
     ("Person: Everyone", "Region: All regions", "Severity: all"),
 )
 DRAWN_AT = datetime(2026, 4, 2, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def dejavu() -> None:
+    if not any(path.is_file() for path in FONTS):
+        unavailable("DejaVu Sans (apt-get install -y fonts-dejavu-core)")
 
 
 @pytest.fixture
