@@ -71,14 +71,13 @@ def read(session: Session, query: Query, times: Iterable[str] = ()) -> pd.DataFr
 class _Reader:
     """One ADBC connection to a database, shared by the threads of this process in turn."""
 
-    def __init__(self, driver: Any, database: Any) -> None:
+    def __init__(self, database: Any) -> None:
         import adbc_driver_manager
 
         self._manager = adbc_driver_manager
-        self._database = database
+        self._database = database  # held: the connection lives within it
         self._connection = adbc_driver_manager.AdbcConnection(database)
         self._lock = threading.Lock()
-        self._driver = driver
 
     def table(self, sql: str) -> pa.Table | None:
         """The result of `sql` as an Arrow table; None when the driver cannot type it."""
@@ -102,12 +101,12 @@ def _columnar(url: URL) -> _Reader | None:
         if backend == "sqlite" and url.database and url.database != ":memory:":
             import adbc_driver_sqlite
 
-            return _Reader(adbc_driver_sqlite, adbc_driver_sqlite.connect(url.database))
+            return _Reader(adbc_driver_sqlite.connect(url.database))
         if backend == "postgresql":
             import adbc_driver_postgresql
 
             uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
-            return _Reader(adbc_driver_postgresql, adbc_driver_postgresql.connect(uri))
+            return _Reader(adbc_driver_postgresql.connect(uri))
     except Exception:  # no driver, or it cannot connect: the row path says why if it matters
         return None
     return None
@@ -117,7 +116,11 @@ def _arrow_series(values: pa.ChunkedArray, kind: Any, time: bool) -> pd.Series:
     """One Arrow column in the types `_series` gives."""
     if time:
         if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-            values = pc.cast(values, pa.timestamp("us"))
+            try:
+                values = pc.cast(values, pa.timestamp("us"))
+            except pa.ArrowInvalid:  # text in another ISO 8601 form than SQLAlchemy writes
+                texts = values.to_pandas()
+                return pd.to_datetime(texts, format="ISO8601", utc=True).dt.as_unit("us")
         elif not pa.types.is_timestamp(values.type):  # no value at all
             return pd.Series(pd.NaT, index=range(len(values)), dtype="datetime64[us, UTC]")
         series = values.to_pandas()

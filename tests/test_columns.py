@@ -91,3 +91,21 @@ def test_a_column_the_sqlite_driver_cannot_type_is_read_row_by_row(sqlite_engine
         found = columns.read(session, query)
     assert len(found) == 3000
     assert found["mixed"].sum() == pytest.approx(2001 * 1 + 999 * 2.5)
+
+
+def test_timestamps_written_in_another_iso_form_read_as_the_same_moments(sqlite_engine):
+    _fill(sqlite_engine, count=3)
+    with sqlite_engine.begin() as connection:  # as another tool might have written them
+        connection.exec_driver_sql(
+            "UPDATE pagerdutyincident SET created_at = '2026-03-02T01:00:00+01:00' WHERE id = 'P1'"
+        )
+    query = select(PagerDutyIncident.id, columns.raw(PagerDutyIncident.created_at)).order_by(
+        col(PagerDutyIncident.id)
+    )
+    with Session(sqlite_engine) as session:
+        found = columns.read(session, query, times=("created_at",))
+    assert list(found["created_at"]) == [
+        T0,
+        datetime(2026, 3, 2, tzinfo=UTC),
+        T0 + timedelta(minutes=2),
+    ]
