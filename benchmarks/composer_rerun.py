@@ -103,13 +103,12 @@ def in_process(at: AppTest, runs: int) -> list[float]:
 
 
 @contextmanager
-def served(script: Path, database_url: str) -> Iterator[str]:
-    """`streamlit run script` on a free port of 127.0.0.1; yields its websocket URL."""
+def served(script: Path, env: dict[str, str], *, poll: float = 0.2) -> Iterator[str]:
+    """`streamlit run script` as `make run` starts it, on a free port of 127.0.0.1; yields its
+    websocket URL as soon as its health check answers (asked every `poll` seconds)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "CMOC_DATABASE_URL": database_url}
-    env["STREAMLIT_SERVER_FILE_WATCHER_TYPE"] = "none"
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "streamlit", "run", str(script)),
@@ -129,9 +128,10 @@ def served(script: Path, database_url: str) -> Iterator[str]:
                 if httpx.get(f"http://127.0.0.1:{port}/_stcore/health").text == "ok":
                     break
             except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the app did not start") from None
-                time.sleep(0.2)
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("streamlit run did not start")
+            time.sleep(poll)
         yield f"ws://127.0.0.1:{port}/_stcore/stream"
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -198,7 +198,8 @@ def timed(ws: ClientConnection, text: TextArea, runs: int, *, page: bool) -> lis
 
 def measure(script: Path, database_url: str, runs: int) -> dict[str, list[float]]:
     """Form and page rerun times of one served script."""
-    with served(script, database_url) as url, connect(url, subprotocols=["streamlit"]) as ws:
+    env = {**os.environ, "CMOC_DATABASE_URL": database_url}
+    with served(script, env) as url, connect(url, subprotocols=["streamlit"]) as ws:
         text = details_area(rerun(ws))
         found = {"page": timed(ws, text, runs, page=True)}
         if text.fragment_id:

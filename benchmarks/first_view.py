@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,8 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import httpx  # noqa: E402
-from composer_rerun import rerun  # noqa: E402
+from composer_rerun import rerun, served  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
 TARGET_RATIO = 1.3
@@ -58,44 +55,10 @@ def environment() -> dict[str, str]:
 
 def first_view(script: Path, env: dict[str, str]) -> float:
     """Milliseconds from starting `streamlit run script` to its first page finished."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "streamlit", "run", str(script)),
-            *("--server.port", str(port), "--server.address", "127.0.0.1"),
-            *("--server.headless", "true", "--browser.gatherUsageStats", "false"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_until_up(port, process)
-        with connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"]) as ws:
-            rerun(ws)
+    with served(script, env, poll=0.01) as url, connect(url, subprotocols=["streamlit"]) as ws:
+        rerun(ws)
         return (time.perf_counter() - started) * 1000
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
-
-
-def wait_until_up(port: int, process: subprocess.Popen[bytes]) -> None:
-    """Return as soon as the server's health check answers; polled often, to time it closely."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/_stcore/health").text == "ok":
-                return
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("streamlit run did not start")
-        time.sleep(0.01)
 
 
 def figures(timings: list[float]) -> dict[str, float]:
