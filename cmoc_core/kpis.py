@@ -194,7 +194,7 @@ def selected_grid(report: KpiReport, selection: Selection) -> pd.DataFrame:
 
 def _lean(frame: pd.DataFrame) -> pd.DataFrame:
     """Repeated text as categories: the rows stay small to cache and quick to filter."""
-    text = [c for c in frame.columns if frame[c].dtype == object]
+    text = [c for c in frame.columns if pd.api.types.is_string_dtype(frame[c])]
     return frame.reset_index(drop=True).astype(dict.fromkeys(text, "category"))
 
 
