@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import math
 from datetime import UTC, datetime
@@ -146,3 +147,16 @@ def test_without_chromium_the_report_says_what_to_do(monkeypatch, quarter):
         report_pdf(QUARTER, tiles, figures, people, drawn_at=DRAWN_AT)
     assert str(refused.value) == MISSING_CHROMIUM
     assert "apt-get install chromium" in MISSING_CHROMIUM
+
+
+def test_charts_are_drawn_when_the_caller_already_runs_an_event_loop(chromium, quarter):
+    # As when a browser test's event loop runs in the same thread: the charts' own loop must
+    # not collide with it.
+    tiles, figures, people = quarter
+
+    async def within_a_loop() -> bytes:
+        return report_pdf(QUARTER, tiles, figures[:2], people, drawn_at=DRAWN_AT)
+
+    pdf = asyncio.run(within_a_loop())
+    images = [image for page in PdfReader(io.BytesIO(pdf)).pages for image in page.images]
+    assert len(images) == 2

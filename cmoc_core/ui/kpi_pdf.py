@@ -9,6 +9,7 @@ import asyncio
 import io
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -73,7 +74,9 @@ def chart_images(figures: Sequence[go.Figure]) -> list[bytes]:
             ]
 
     try:
-        return asyncio.run(draw())
+        # In a thread of its own: the caller's thread may already run an event loop.
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            return thread.submit(asyncio.run, draw()).result()
     except ChromeNotFoundError as error:
         raise ReportNotDrawn(MISSING_CHROMIUM) from error
     except Exception as error:  # a browser is another process: any way it fails says the same
