@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import math
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -157,6 +158,8 @@ def test_charts_are_drawn_when_the_caller_already_runs_an_event_loop(chromium, q
     async def within_a_loop() -> bytes:
         return report_pdf(QUARTER, tiles, figures[:2], people, drawn_at=DRAWN_AT)
 
-    pdf = asyncio.run(within_a_loop())
+    # The loop in a thread of its own too: this one may run a browser test's loop already.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        pdf = thread.submit(asyncio.run, within_a_loop()).result()
     images = [image for page in PdfReader(io.BytesIO(pdf)).pages for image in page.images]
     assert len(images) == 2
