@@ -353,14 +353,17 @@ def find_scenario(*, session: Session, settings: Settings, library: Library, nam
     return library.scenarios[name]
 
 
-def scenario_title(*, session: Session, settings: Settings, library: Library, name: str) -> str:
-    """A scenario's title, or what became of it when it can no longer be found."""
-    try:
-        return find_scenario(session=session, settings=settings, library=library, name=name).title
-    except PracticeError:
-        if scenarios.replay_of(name) is not None:
+def scenario_title(*, session: Session, library: Library, name: str) -> str:
+    """A scenario's title without building it (a replay's comes from its incident's name), or
+    what became of it when it can no longer be found."""
+    replayed = scenarios.replay_of(name)
+    if replayed is not None:
+        incident = session.get(StatusPageIncident, replayed[0])
+        if incident is None:
             return "A past incident no longer in the history"
-        return f"{name} (not in the library)"
+        return scenarios.replay_title(incident.name)
+    scenario = library.scenarios.get(name)
+    return scenario.title if scenario else f"{name} (not in the library)"
 
 
 def running_drills(*, session: Session) -> list[PracticeDrill]:

@@ -112,6 +112,11 @@ def past_incident_name(incident_id: str, speed: int) -> str:
     return f"past-incident-{speed}x-{incident_id}"
 
 
+def replay_title(incident_name: str) -> str:
+    """The title of a drill that replays the incident of this name."""
+    return f"Replay: {incident_name}"
+
+
 def replay_of(name: str) -> tuple[str, int] | None:
     """The past incident and the speed a scenario name replays, or None for a library name."""
     match = PAST_INCIDENT.fullmatch(name)
@@ -157,7 +162,7 @@ def from_incident(
     pace = "in real time" if speed == 1 else f"{speed}× faster than it happened"
     return Scenario(
         name=past_incident_name(incident.id, speed),
-        title=f"Replay: {incident.name}",
+        title=replay_title(incident.name),
         severity=opening,
         prompts=tuple(prompts),
         summary=f"{len(messages)} real update(s), replayed {pace}.",

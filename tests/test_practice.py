@@ -555,8 +555,6 @@ def test_resolved_real_incidents_can_be_replayed_and_practice_ones_are_never_off
         )
         assert again == scenario
         assert (
-            practice.scenario_title(
-                session=session, settings=settings, library=Library({}, []), name=stored.scenario
-            )
+            practice.scenario_title(session=session, library=Library({}, []), name=stored.scenario)
             == f"Replay: Incident {newer.id.removeprefix('sp')}"
         )

@@ -491,9 +491,7 @@ def plan(context: AppContext, library: Library, now: datetime, *, refused: str |
 
 def _title(context: AppContext, library: Library, name: str) -> str:
     with deps.session(context) as db:
-        return practice.scenario_title(
-            session=db, settings=context.settings, library=library, name=name
-        )
+        return practice.scenario_title(session=db, library=library, name=name)
 
 
 def _plan_form(
