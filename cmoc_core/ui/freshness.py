@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 
 import streamlit as st
+from streamlit import config as streamlit_config
 
 from cmoc_core import refresher as refreshing
 from cmoc_core.models import PagerDutyIncident
@@ -51,8 +52,9 @@ def _refresher_for(database_url: str, _context: AppContext) -> Refresher:
         sync_at_start=False,
         reminder_transport=context.sources.sandbox.transport if context.demo else None,
     )
-    # AppTest runs the pages without a server, so nothing runs in the background there.
-    return refresher if st.get_option("global.appTest") else refresher.start()
+    # AppTest runs the pages without a server, so nothing runs in the background there. It
+    # patches the config module's `get_option`, which `st.get_option` bound at import.
+    return refresher if streamlit_config.get_option("global.appTest") else refresher.start()
 
 
 def start_refresher(context: AppContext) -> Refresher:
