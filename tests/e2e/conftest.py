@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Page, expect
 
 from cmoc_core.sandbox import Sandbox
 from cmoc_core.sandbox.organisation import generate
@@ -132,3 +133,12 @@ def _wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float
             pass
         time.sleep(0.25)
     raise RuntimeError(f"the app did not become healthy: {log.read_text()[-2000:]}")
+
+
+def settle(page: Page, heading: str) -> None:
+    """Wait until the page shows `heading` and has stopped running (a rerun just asked for too)."""
+    expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=90_000)
+    page.wait_for_timeout(1_000)
+    idle = page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    expect(idle).to_have_count(1, timeout=60_000)
+    page.wait_for_timeout(1_000)

@@ -17,6 +17,7 @@ from cmoc_core.kpis import GAP_COLUMNS
 from cmoc_core.models import PagerDutyIncident
 from cmoc_core.storage import make_engine, session_scope
 from cmoc_core.timeutil import utc_now
+from tests.e2e.conftest import settle
 
 pytestmark = pytest.mark.browser
 
@@ -132,7 +133,7 @@ def test_the_over_60_minutes_bar_lists_exactly_the_pages_it_counts(page: Page, r
     chart = page.locator(".js-plotly-plot").filter(has_text="Time to acknowledge pages")
     expect(chart.get_by_text("over 60 min").first).to_be_visible(timeout=60_000)
     expect(chart.get_by_text("> 60", exact=True)).to_be_visible()  # its tick on the axis
-    page.wait_for_timeout(1_000)  # let the chart settle after the period's rerun
+    settle(page, "CMOC performance indicators")  # the period's rerun redraws the chart
     bars = chart.locator(".bars path")
     over = bars.nth(bars.count() - 1)  # the catch-all bar comes last
     over.click(force=True)

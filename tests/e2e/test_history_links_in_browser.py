@@ -11,6 +11,7 @@ from sqlmodel import Session, col, func, select
 
 from cmoc_core.models import StatusPageIncident
 from cmoc_core.storage import make_engine
+from tests.e2e.conftest import settle
 
 pytestmark = pytest.mark.browser
 
@@ -18,15 +19,6 @@ NOT_IN_HISTORY = (
     "No incident with that link is in the history: it may be older than the history kept, "
     "or the link is mistyped. Choose one below."
 )
-
-
-def settle(page: Page) -> None:
-    """Wait until the history page is drawn and has stopped running."""
-    expect(page.get_by_role("heading", name="Incident history")).to_be_visible(timeout=90_000)
-    page.wait_for_timeout(1_000)
-    idle = page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
-    expect(idle).to_have_count(1, timeout=60_000)
-    page.wait_for_timeout(1_000)
 
 
 def address(page: Page) -> str:
@@ -56,7 +48,7 @@ def incidents_with_their_own_issue(running_app) -> list[StatusPageIncident]:
 def test_history_links_say_what_they_lead_to_and_a_pick_is_a_link(page: Page, running_app):
     page.goto(f"{running_app.url}/history?incident=doesnotexist")
     expect(page.get_by_text(NOT_IN_HISTORY)).to_be_visible(timeout=90_000)
-    settle(page)
+    settle(page, "Incident history")
     expect(page.get_by_text(re.compile(r"^\d+ incidents, newest first$"))).to_be_visible()
     expect(page.get_by_text("Messages", exact=True)).to_have_count(0)
     expect(page.get_by_text(re.compile(r"^Production issue"))).to_have_count(0)
@@ -64,7 +56,7 @@ def test_history_links_say_what_they_lead_to_and_a_pick_is_a_link(page: Page, ru
 
     newest, older = incidents_with_their_own_issue(running_app)[:2]
     page.goto(f"{running_app.url}/history?issue={newest.production_issue_iid}")
-    settle(page)
+    settle(page, "Incident history")
     expect(page.get_by_role("heading", name=newest.name).first).to_be_visible()
     expect(
         page.get_by_text(f"Opened from production issue #{newest.production_issue_iid}.")
@@ -79,12 +71,12 @@ def test_history_links_say_what_they_lead_to_and_a_pick_is_a_link(page: Page, ru
     page.keyboard.type(label)
     page.get_by_role("option", name=label).first.click()
     expect(page).to_have_url(re.compile(rf"/history\?incident={older.id}$"), timeout=30_000)
-    settle(page)
+    settle(page, "Incident history")
     expect(page.get_by_role("heading", name=older.name).first).to_be_visible()
     expect(page.get_by_text("Opened from production issue", exact=False)).to_have_count(0)
 
     page.goto(f"{running_app.url}/history?incident={older.id}")  # the link, shared and reopened
-    settle(page)
+    settle(page, "Incident history")
     expect(page.get_by_text(f"Production issue: #{older.production_issue_iid}")).to_be_visible()
     assert address(page) == f"/history?incident={older.id}"
     expect(page.get_by_text("Traceback")).to_have_count(0)

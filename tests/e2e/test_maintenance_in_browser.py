@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from cmoc_core.sandbox.statusio import format_time_ms
 from cmoc_core.timeutil import utc_now
-from tests.e2e.conftest import started_app
+from tests.e2e.conftest import settle, started_app
 from tests.e2e.test_composer_in_browser import click
 
 pytestmark = pytest.mark.browser
@@ -35,15 +35,6 @@ def maintenance_app(sandbox, tmp_path_factory):
         yield app
 
 
-def settle(page: Page) -> None:
-    """Wait until the maintenance page is drawn and has stopped running."""
-    expect(page.get_by_role("heading", name="Maintenance")).to_be_visible(timeout=90_000)
-    page.wait_for_timeout(500)
-    idle = page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
-    expect(idle).to_have_count(1, timeout=60_000)
-    page.wait_for_timeout(500)
-
-
 def open_schedule_form(page: Page) -> None:
     click(page.get_by_role("tab", name="Schedule new"))
     expect(page.get_by_label("Name: what is being maintained").filter(visible=True)).to_have_count(
@@ -53,24 +44,24 @@ def open_schedule_form(page: Page) -> None:
 
 def test_an_overrun_is_flagged_and_a_reload_keeps_the_schedule_form(page: Page, maintenance_app):
     page.goto(f"{maintenance_app.url}/maintenance")
-    settle(page)
+    settle(page, "Maintenance")
     expect(page.get_by_text(OVERRUN)).to_be_visible(timeout=30_000)
 
     open_schedule_form(page)
     name = page.get_by_label("Name: what is being maintained").filter(visible=True)
     name.fill(NAME)
     name.press("Enter")
-    settle(page)
+    settle(page, "Maintenance")
     details = page.get_by_label("Details: what users will notice").filter(visible=True)
     details.fill(DETAILS)
     details.blur()
-    settle(page)
+    settle(page, "Maintenance")
     notify_now = page.get_by_label("Notify subscribers now").filter(visible=True)
     notify_now.uncheck(force=True)
-    settle(page)
+    settle(page, "Maintenance")
 
     page.reload()
-    settle(page)
+    settle(page, "Maintenance")
     open_schedule_form(page)
     expect(page.get_by_label("Name: what is being maintained").filter(visible=True)).to_have_value(
         NAME

@@ -22,7 +22,7 @@ from cmoc_core.sources import demo_end
 from cmoc_core.storage import make_engine, migrate
 from cmoc_core.sync import run_sync
 from cmoc_core.timeutil import utc_now
-from tests.e2e.conftest import RunningApp, started_app
+from tests.e2e.conftest import RunningApp, settle, started_app
 from tests.e2e.test_composer_in_browser import click, write_details
 
 pytestmark = pytest.mark.browser
@@ -190,15 +190,6 @@ FOUND = """(port) => {
     text: document.body.innerText,
   };
 }"""
-
-
-def settle(page: Page, heading: str) -> None:
-    """Wait until the page shows `heading` and has stopped running."""
-    expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=60_000)
-    page.wait_for_timeout(1_000)
-    idle = page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
-    expect(idle).to_have_count(1, timeout=60_000)
-    page.wait_for_timeout(1_000)
 
 
 def check(page: Page, counter: CountingServer, dialogs: list[str], *, shown: bool = True) -> str:
