@@ -216,6 +216,8 @@ def test_outside_text_is_shown_as_text_on_every_page(page: Page, hostile, counte
         dialog.dismiss()
 
     page.on("dialog", dismiss)
+    elsewhere: list[str] = []  # what the browser asked of any server but the app's
+    page.on("request", lambda r: None if r.url.startswith(app.url) else elsewhere.append(r.url))
     page.set_viewport_size({"width": 1400, "height": 2400})
 
     page.goto(app.url)
@@ -281,6 +283,7 @@ def test_outside_text_is_shown_as_text_on_every_page(page: Page, hostile, counte
     settle(page, "Sync & settings")
     check(page, counter, dialogs, shown=False)
     assert counter.paths == [] and dialogs == []
+    assert [url for url in elsewhere if not url.startswith(("data:", "blob:"))] == []
 
 
 def test_the_counting_server_counts(counter):
