@@ -90,6 +90,7 @@ def app_context() -> AppContext:
     from cmoc_core.ui import freshness  # it builds on this module
 
     freshness.start_refresher(context)
+    freshness.page_watchdog()
     return context
 
 

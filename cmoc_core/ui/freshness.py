@@ -139,8 +139,8 @@ def _watch(context: AppContext, on_new: Callable[[PagerDutyIncident], None] | No
 
 
 @cache
-def _script() -> str:
-    return (Path(__file__).parent / "reminder_alerts.js").read_text()
+def _script(name: str) -> str:
+    return (Path(__file__).parent / name).read_text()
 
 
 _CSS = (
@@ -149,7 +149,16 @@ _CSS = (
     "color:var(--st-text-color);cursor:pointer}"
     ".reminder-line{font-size:.8rem;color:var(--st-text-color);opacity:.7}"
 )
-_REMINDER_ALERTS = st.components.v2.component("cmoc_reminder_alerts", js=_script(), css=_CSS)
+_REMINDER_ALERTS = st.components.v2.component(
+    "cmoc_reminder_alerts", js=_script("reminder_alerts.js"), css=_CSS
+)
+_PAGE_WATCHDOG = st.components.v2.component("cmoc_page_watchdog", js=_script("page_watchdog.js"))
+
+
+def page_watchdog() -> None:
+    """Reload the page in the browser if Streamlit's drawing of it crashed blank."""
+    with st.sidebar:
+        _PAGE_WATCHDOG(key="page_watchdog")
 
 
 def reminder_alerts(

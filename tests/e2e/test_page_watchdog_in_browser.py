@@ -1,0 +1,46 @@
+"""A page whose drawing crashed blank reloads itself in Chromium, but never in a loop."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import settle
+
+pytestmark = pytest.mark.browser
+
+# What a crash of Streamlit's drawing leaves: its whole tree unmounted, an empty root.
+BLANK = "document.getElementById('root').replaceChildren()"
+
+
+def loads(page: Page) -> list[float]:
+    """The times at which the page (re)loaded from now on."""
+    seen: list[float] = []
+    page.on("load", lambda _page: seen.append(time.monotonic()))
+    return seen
+
+
+def test_a_page_gone_blank_reloads_itself(page: Page, running_app) -> None:
+    page.goto(f"{running_app.url}/handover")
+    settle(page, "Handover")
+    reloaded = loads(page)
+    page.evaluate(BLANK)
+    expect(page.get_by_test_id("stApp")).to_have_count(0)
+    settle(page, "Handover")
+    assert len(reloaded) == 1
+
+
+def test_a_page_that_keeps_going_blank_is_left_for_someone_to_see(page: Page, running_app) -> None:
+    page.goto(f"{running_app.url}/handover")
+    settle(page, "Handover")
+    now = page.evaluate("Date.now()")
+    recent = json.dumps([now - 30_000, now - 20_000, now - 10_000])  # three in the last minute
+    page.evaluate(f"window.sessionStorage.setItem('cmoc-page-reloads', {json.dumps(recent)})")
+    reloaded = loads(page)
+    page.evaluate(BLANK)
+    page.wait_for_timeout(5_000)  # five times the watch's interval
+    assert reloaded == []
+    expect(page.get_by_test_id("stApp")).to_have_count(0)
