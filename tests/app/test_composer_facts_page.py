@@ -90,17 +90,29 @@ def test_severity_set_after_start_drives_the_countdown_and_is_audited(app):
 
 
 def unlinked_synced_and_triggered_page() -> tuple[StatusPageIncident, PagerDutyIncident]:
-    """A synced incident to take over that no open page is tied to, and an open page."""
+    """A synced incident to take over that no open page is tied to, and an open page.
+
+    The demo's day decides which incidents and pages are open: on this test's own copy of the
+    database, the oldest open incident is untied from its pages and one page is triggered.
+    """
     with Session(engine()) as session:
-        page = next(p for p in composer.open_pages(session=session) if p.status == "triggered")
-        linked = [p.statuspage_incident_id for p in composer.open_pages(session=session)]
         synced = session.exec(
-            select(StatusPageIncident).where(
-                col(StatusPageIncident.resolved).is_(False),
-                col(StatusPageIncident.id).not_in([i for i in linked if i]),
-            )
+            select(StatusPageIncident)
+            .where(col(StatusPageIncident.resolved).is_(False))
+            .order_by(col(StatusPageIncident.datetime_open))
         ).first()
-    assert synced is not None, "the demo has no open status-page incident without a page"
+        assert synced is not None, "the demo has no open status-page incident"
+        tied = session.exec(
+            select(PagerDutyIncident).where(PagerDutyIncident.statuspage_incident_id == synced.id)
+        ).all()
+        for page in tied:
+            page.statuspage_incident_id = None
+        page = composer.open_pages(session=session)[0]
+        page.status, page.acknowledged_at = "triggered", None
+        session.add_all([*tied, page])
+        session.commit()
+        session.refresh(synced)
+        session.refresh(page)
     return synced, page
 
 
