@@ -60,6 +60,23 @@ def click(locator) -> None:
     visible.first.click()
 
 
+def start(page: Page) -> None:
+    """Press Start (not a new page's "Start an incident for this page"); again if a rerun that
+    showed such a page's notice swallowed the press."""
+    button = page.get_by_role("button", name="Start", exact=True)
+    for _ in range(2):
+        click(button)
+        try:
+            expect(page.get_by_text("create the incident", exact=True)).to_be_visible(
+                timeout=15_000
+            )
+            return
+        except AssertionError:
+            if not button.filter(visible=True).count():
+                raise
+    expect(page.get_by_text("create the incident", exact=True)).to_be_visible(timeout=15_000)
+
+
 def choose_first_option(page: Page, label: str, name: str | re.Pattern | None = None) -> None:
     """Open a select box and pick an option, again if a rerun replaced the list meanwhile."""
     for _ in range(8):
@@ -102,8 +119,7 @@ def test_a_whole_incident_is_published_once_per_action(page: Page, configured_ap
     page.get_by_label("Title: in simple terms, what is the issue?").fill(TITLE)
     page.get_by_label("Production issue link").fill(ISSUE)
     page.get_by_label("Incident Slack channel (e.g. #incident-12345)").fill("#incident-18001")
-    click(page.get_by_role("button", name="Start"))
-    expect(page.get_by_text("create the incident", exact=True)).to_be_visible(timeout=30_000)
+    start(page)
 
     choose_first_option(page, "Affected infrastructure", name=re.compile(r"\(.+\)$"))
     preview_and_publish(page, "Preview and create", double=True)

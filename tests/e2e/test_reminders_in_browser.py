@@ -23,8 +23,8 @@ from tests.e2e.conftest import RunningApp, started_app
 from tests.e2e.test_composer_in_browser import (
     ISSUE,
     choose_first_option,
-    click,
     preview_and_publish,
+    start,
     write_details,
 )
 from tests.e2e.test_s1_in_browser import OPTION, pick
@@ -123,8 +123,7 @@ def test_reminders_notify_and_beep_once_per_gap(page: Page, demo_app):
     pick(page, OPTION, "➕ Start a new incident")
     page.get_by_label("Title: in simple terms, what is the issue?").fill(TITLE)
     page.get_by_label("Production issue link").fill(ISSUE)
-    click(page.get_by_role("button", name="Start"))
-    expect(page.get_by_text("create the incident", exact=True)).to_be_visible(timeout=30_000)
+    start(page)
     choose_first_option(page, "Affected infrastructure", name=re.compile(r"\(.+\)$"))
     write_details(page, f"We're investigating slow merge requests on GitLab.com. See {ISSUE}")
     preview_and_publish(page, "Preview and create")

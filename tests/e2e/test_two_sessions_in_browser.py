@@ -22,6 +22,7 @@ from tests.e2e.test_composer_in_browser import (
     ISSUE,
     choose_first_option,
     click,
+    start,
     wait_for,
     write_details,
 )
@@ -103,8 +104,7 @@ def start_and_create(page: Page, url: str, title: str, sandbox: Sandbox) -> None
     page.goto(url)
     page.get_by_label("Title: in simple terms, what is the issue?").fill(title)
     page.get_by_label("Production issue link").fill(ISSUE)
-    click(page.get_by_role("button", name="Start"))
-    expect(page.get_by_text("create the incident", exact=True)).to_be_visible(timeout=30_000)
+    start(page)
     choose_first_option(page, "Affected infrastructure", name=re.compile(r"\(.+\)$"))
     open_preview(page, "Preview and create")
     confirm(page)
