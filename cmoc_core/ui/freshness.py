@@ -29,9 +29,8 @@ ASK_LABEL = "Turn on update reminders in this browser (notification and sound)"
 
 
 def _say(line: str) -> None:
-    """The refresher's news in the server's log: the process's own stderr, whatever stream
-    the thread that started the refresher had put in its place."""
-    print(f"refresher: {line}", file=sys.__stderr__, flush=True)
+    """The refresher's news in the server's log."""
+    print(f"refresher: {line}", file=sys.stderr, flush=True)
 
 
 def _release(refresher: Refresher) -> None:
