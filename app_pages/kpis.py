@@ -3,8 +3,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from cmoc_core.kpi_results import rounded, rounded_rows
-from cmoc_core.kpis import (
+from cmoc_core.kpi_report import (
     Selection,
     ack_figures,
     announced_figures,
@@ -14,7 +13,8 @@ from cmoc_core.kpis import (
     per_person,
     selected_grid,
 )
-from cmoc_core.kpis import selected_rows as rows_for
+from cmoc_core.kpi_report import selected_rows as rows_for
+from cmoc_core.kpi_results import rounded, rounded_rows
 from cmoc_core.timeutil import utc_now
 from cmoc_core.ui import charts, deps, widgets
 from cmoc_core.ui.kpi_data import (

@@ -19,16 +19,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, NoReturn
 
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
 from cmoc_core.config import ConfigError, Settings, load_settings
 from cmoc_core.coverage import EARLIEST_DAY, LONGEST_YEARS, SOURCES, earliest_since, years_before
-from cmoc_core.storage import DatabaseUnavailable, open_database
 from cmoc_core.timeutil import iso_z, utc_now
 
 if TYPE_CHECKING:  # each command imports what it works with, so that none pays for the others
     from sqlalchemy.engine import Engine
 
+    from cmoc_core.kpi_results import KpiReport
     from cmoc_core.refresher import Refresher
 
 OK, SOURCE_FAILED, BAD_INPUT = 0, 1, 2
@@ -154,13 +153,20 @@ def main(argv: list[str] | None = None, *, sleep: Callable[[float], None] | None
     except (ConfigError, ValidationError) as exc:
         print(f"error: configuration: {_settings_problem(exc)}", file=sys.stderr)
         return BAD_INPUT
-    except DatabaseUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return BAD_INPUT
-    except SQLAlchemyError as exc:
-        # The database failed after it opened (a lost connection, a full disk): not bad input.
-        print(f"error: database: {type(exc).__name__}", file=sys.stderr)
-        return SOURCE_FAILED
+    except Exception as exc:
+        # Only a command that opened the database can get here with its errors.
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from cmoc_core.storage import DatabaseUnavailable
+
+        if isinstance(exc, DatabaseUnavailable):
+            print(f"error: {exc}", file=sys.stderr)
+            return BAD_INPUT
+        if isinstance(exc, SQLAlchemyError):
+            # The database failed after it opened (a lost connection, a full disk): not bad input.
+            print(f"error: database: {type(exc).__name__}", file=sys.stderr)
+            return SOURCE_FAILED
+        raise
 
 
 def _main(argv: list[str] | None, sleep: Callable[[float], None] | None) -> int:
@@ -177,6 +183,17 @@ def _main(argv: list[str] | None, sleep: Callable[[float], None] | None) -> int:
         settings = settings.model_copy(
             update={"pagerduty_api_token": None, "statusio_api_id": None, "gitlab_token": None}
         )
+    if args.command == "kpis" and not settings.demo_mode:
+        from cmoc_core.kpi_facts import stored_copy
+
+        facts = stored_copy(settings.cmoc_database_url, settings)
+        if facts is not None:  # made already: the report needs neither the ORM nor the tables
+            from cmoc_core.kpi_report import report
+
+            since, until = _midnight(args.since), _midnight(args.until)
+            return _print_report(report(facts, settings, since, until, utc_now()), args.format)
+    from cmoc_core.storage import open_database
+
     engine = open_database(settings.cmoc_database_url)
     try:
         if args.command == "kpis":
@@ -316,11 +333,15 @@ def _print_kpis(engine: Engine, settings: Settings, args: argparse.Namespace) ->
             since=_midnight(args.since),
             until=_midnight(args.until),
         )
-    if args.format == "json":
+    return _print_report(report, args.format)
+
+
+def _print_report(report: KpiReport, form: str) -> int:
+    if form == "json":
         print(json.dumps(report.as_dict(), indent=2))
         return OK
     rows = report.figures()
-    if args.format == "csv":
+    if form == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(["kpi", "figure", "value"])
         writer.writerows((k, f, "" if v is None else v) for k, f, v in rows)

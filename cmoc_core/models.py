@@ -6,13 +6,23 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, String, Text, UniqueConstraint, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from cmoc_core import cadence
 from cmoc_core.cadence import announcement_columns
+from cmoc_core.kinds import IssueKind, ScheduleKind, System
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -58,23 +68,6 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class System(StrEnum):
-    PAGERDUTY = "pagerduty"
-    GITLAB = "gitlab"
-
-
-class IssueKind(StrEnum):
-    PRODUCTION = "production"
-    HANDOVER = "handover"
-    CONTACT_REQUEST = "contact_request"
-    PRACTICE_EVENT = "practice_event"
-
-
-class ScheduleKind(StrEnum):
-    CMOC = "cmoc"
-    SHADOW = "shadow"
 
 
 class MaintenancePhase(StrEnum):
@@ -445,3 +438,21 @@ class GitLabUser(SQLModel, table=True):
     email: str | None = None
     found: bool = True
     looked_up_at: datetime = _utc()
+
+
+class HistoryRevision(SQLModel, table=True):
+    """One row counting the changes to the tables the KPI report reads, moved on by triggers
+    (migration 0009), so that every writer counts, the app's own or not."""
+
+    id: int = Field(primary_key=True)
+    revision: int = Field(sa_type=BigInteger)
+
+
+class KpiFacts(SQLModel, table=True):
+    """One table of the KPI report's columnar copy (`cmoc_core.kpi_facts`), as Arrow IPC bytes,
+    made at a history revision under some settings (`key`)."""
+
+    key: str = Field(primary_key=True)
+    name: str = Field(primary_key=True)
+    revision: int = Field(sa_type=BigInteger)
+    data: bytes = Field(sa_type=LargeBinary)

@@ -460,6 +460,9 @@ class Refresher:
             return None if repeated else run
         items = sum(stream.items for stream in report.streams)
         if report.ok:
+            from cmoc_core.kpis import refresh_facts  # pandas: only once there is a sync to see
+
+            refresh_facts(self.engine, self.settings)  # the dashboards' next view finds it made
             run = SyncRun(now, SyncOutcome.SYNCED, f"{items:,} items in {seconds:.1f} s", seconds)
         else:
             run = SyncRun(now, SyncOutcome.FAILED, report.first_error or "unknown error", seconds)

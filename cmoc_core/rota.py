@@ -14,13 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
-from sqlmodel import Session, col, select
 
-from cmoc_core.models import Identity, Person, ScheduleKind, System
+from cmoc_core.kinds import ScheduleKind, System
+
+if TYPE_CHECKING:  # the ORM only where names are read: a report from the copy needs none
+    from sqlmodel import Session
 
 # kpis.md 4: a handover issue counts for a shift when created within 2 h of the shift's end.
 HANDOVER_WINDOW = timedelta(hours=2)
@@ -37,6 +39,10 @@ class People:
     @classmethod
     def load(cls, *, session: Session) -> People:
         """Every known account's person name: the matched person's, else the account's own."""
+        from sqlmodel import col, select
+
+        from cmoc_core.models import Identity, Person
+
         rows = session.exec(
             select(Identity.system, Identity.external_id, Identity.name, Person.name).join(
                 Person, col(Identity.person_id) == col(Person.id), isouter=True
@@ -157,8 +163,8 @@ class Rota:
         cmoc = entries[entries["schedule_kind"] == ScheduleKind.CMOC]
         self.cmoc = cmoc.sort_values("start", kind="stable").reset_index(drop=True)
         self.shadow = entries[entries["schedule_kind"] == ScheduleKind.SHADOW]
-        self._start = _naive(self.cmoc["start"])
-        self._until = _naive(self.cmoc["until"])
+        self._start = naive_utc(self.cmoc["start"])
+        self._until = naive_utc(self.cmoc["until"])
         self._reach = np.maximum.accumulate(self._until) if len(self._until) else self._until
         self._people = pd.factorize(self.cmoc["person"])
 
@@ -167,7 +173,7 @@ class Rota:
         codes, persons = self._people
         found = np.full(len(moments), -1)
         if len(codes):
-            at = _naive(moments)
+            at = naive_utc(moments)
             position = np.searchsorted(self._start, at, side="right") - 1
             started = position >= 0
             position = position.clip(0)
@@ -195,6 +201,6 @@ class Rota:
         return dict(counts.index[::-1])
 
 
-def _naive(moments: pd.Series) -> np.ndarray:
+def naive_utc(moments: pd.Series) -> np.ndarray:
     """UTC timestamps as plain datetime64 values, for fast array comparisons."""
     return moments.dt.tz_convert(None).to_numpy()

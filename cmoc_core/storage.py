@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 UPSERT_CHUNK = 1000
-WAL_SWITCH_WAIT = 30  # seconds, as the connections' busy timeout
+BUSY_TIMEOUT = 30  # seconds a SQLite connection waits for another's write lock
+WAL_SWITCH_WAIT = BUSY_TIMEOUT
 
 
 # Held while migrating a PostgreSQL database, so that two processes starting at once take turns.
@@ -41,7 +42,7 @@ def make_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT})
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -16,16 +16,16 @@ from sqlmodel import Session
 
 from cmoc_core.clients import build_clients
 from cmoc_core.config import settings_from_mapping
-from cmoc_core.kpi_results import rounded_rows
-from cmoc_core.kpis import (
+from cmoc_core.kpi_report import (
     Selection,
     ack_figures,
     cadence_figures,
-    compute_kpis,
     per_person,
     selected_grid,
     selected_rows,
 )
+from cmoc_core.kpi_results import rounded_rows
+from cmoc_core.kpis import compute_kpis
 from cmoc_core.sync import run_sync
 from cmoc_core.ui import charts, widgets
 from cmoc_core.ui.kpi_data import ReportScope, Tile

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from cmoc_core import kpi_facts
 from cmoc_core.clients import Clients, build_clients
 from cmoc_core.composer import open_pages
 from cmoc_core.config import Settings, settings_from_mapping
@@ -154,6 +155,12 @@ def test_the_sync_runs_once_per_interval_on_a_fake_clock(served: Served, sqlite_
     again = refresher.run_pass()
     assert again.sync is not None and again.sync.outcome is SyncOutcome.SYNCED
     assert served.box.count("gitlab") > gitlab
+
+
+def test_a_sync_leaves_the_kpi_copy_made_for_the_next_dashboard(served: Served, sqlite_engine):
+    refresher_for(served, sqlite_engine).run_pass(everything=True)
+    stored = kpi_facts.stored_copy(str(sqlite_engine.url), served.settings)
+    assert stored is not None and len(stored.pages) > 0
 
 
 def test_the_app_refresher_waits_an_interval_after_it_starts(served: Served, sqlite_engine):

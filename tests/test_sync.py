@@ -38,7 +38,8 @@ from cmoc_core.storage import MIGRATIONS, make_engine, migrate, session_scope
 from cmoc_core.sync import run_sync
 from cmoc_core.synclock import sync_lock
 
-VOLATILE = {"syncstate"}
+# Bookkeeping, not history: when syncs ran, how many writes the history saw, the KPI copy.
+VOLATILE = {"syncstate", "historyrevision", "kpifacts"}
 SURROGATE_TABLES = {"person", "identity", "oncallentry", "personmapping", "stakeholderthread"}
 SURROGATE_KEYS = {"id", "person_id"}
 

@@ -13,8 +13,8 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from cmoc_core.kpi_results import Better, Change, Unmatched, change
-from cmoc_core.kpis import KpiReport, compute_kpis
+from cmoc_core.kpi_results import Better, Change, KpiReport, Unmatched, change
+from cmoc_core.kpis import compute_kpis
 from cmoc_core.ui import deps, widgets
 from cmoc_core.ui.deps import AppContext
 

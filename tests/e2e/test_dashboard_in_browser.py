@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 from sqlmodel import col, select
 
-from cmoc_core.kpis import GAP_COLUMNS
+from cmoc_core.kpi_report import GAP_COLUMNS
 from cmoc_core.models import PagerDutyIncident
 from cmoc_core.storage import make_engine, session_scope
 from cmoc_core.timeutil import utc_now
