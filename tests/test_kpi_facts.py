@@ -177,3 +177,25 @@ def test_the_kpis_command_reports_from_a_made_copy_without_the_orm(sqlite_engine
     assert [run.stderr.split()[-1] for run in runs] == ["True", "False"]  # made, then read
     assert json.loads(runs[0].stdout)["ack_time"]["pages"] == 1
     assert runs[1].stdout == runs[0].stdout
+
+
+def test_a_bulk_write_moves_the_revision_on_once_per_transaction(engine):
+    """Sent row by row, as the driver's executemany does, a write of many rows costs one
+    revision update on PostgreSQL (each update of the row leaves a version behind)."""
+    world = world_with_a_page(engine)
+    before = kpi_facts.history_revision(engine)
+    world.page(utc(2026, 2, 4, 9))  # one unit of work: an incident and its log entries
+    after_one = kpi_facts.history_revision(engine)
+    rows = [{"n": n, "title": f"page {n}"} for n in range(2_000)]
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO pagerdutyincident (id, incident_number, title, service_id, status,"
+                " urgency, created_at) VALUES ('P' || :n, :n + 100000, :title, 'S', 'resolved',"
+                " 'high', '2026-02-05 09:00:00')"
+            ),
+            rows,
+        )
+    moved = kpi_facts.history_revision(engine) - after_one
+    assert after_one > before
+    assert moved == (1 if engine.dialect.name == "postgresql" else len(rows))

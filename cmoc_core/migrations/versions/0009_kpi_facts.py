@@ -48,9 +48,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key", "name"),
     )
     if op.get_bind().dialect.name == "postgresql":
+        # Once per transaction: each update of the one row adds a row version, and a bulk write
+        # sent row by row would otherwise update it once per row.
         op.execute(
-            "CREATE FUNCTION bump_history_revision() RETURNS trigger LANGUAGE plpgsql AS "
-            f"$$ BEGIN {BUMP}; RETURN NULL; END $$"
+            "CREATE FUNCTION bump_history_revision() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " IF current_setting('cmoc.history_bumped', true) IS DISTINCT FROM 'on' THEN"
+            f" {BUMP}; PERFORM set_config('cmoc.history_bumped', 'on', true);"
+            " END IF; RETURN NULL; END $$"
         )
         for table in KPI_SOURCES:  # once per statement: a bulk write costs one update
             op.execute(
