@@ -161,9 +161,16 @@ _lock = threading.Lock()
 def _stored(engine: Engine, wanted: str, revision: int) -> Facts | None:
     from sqlalchemy import text
 
+    asked = {"key": wanted, "revision": revision}
     with engine.connect() as connection:
-        found = connection.execute(text(TABLES), {"key": wanted, "revision": revision})
-        return _facts(dict(found.all()))
+        if engine.dialect.name != "postgresql":
+            return _facts(dict(connection.execute(text(TABLES), asked).all()))
+        # In binary, bytes come over as they are: as text they would be hex to decode.
+        driver = connection.connection.driver_connection
+        assert driver is not None  # an open connection's
+        cursor = driver.cursor(binary=True)
+        cursor.execute(str(text(TABLES).compile(dialect=engine.dialect)), asked)
+        return _facts(dict(cursor.fetchall()))
 
 
 def _facts(tables: dict[str, bytes]) -> Facts | None:

@@ -98,6 +98,8 @@ def report(
     incidents = _kept(facts.incidents, chosen)
     names = _Names.of(facts.incidents)
     gaps, firsts = names.chosen(facts.gaps, chosen), names.chosen(facts.firsts, chosen)
+    late = naive_utc(gaps["end"]) - naive_utc(gaps["due"])
+    gaps["overdue_minutes"] = np.where(gaps["on_time"], 0.0, late / np.timedelta64(1, "m"))
     target = settings.cmoc_first_update_target_minutes
     firsts["within_target"] = firsts["minutes"] <= target
     cut = min(until, now - HANDOVER_WINDOW)

@@ -110,13 +110,16 @@ def build_facts(session: Session, settings: Settings) -> Facts:
 
 
 def _stored(rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Drill-down rows as the copy keeps them: without what depends on the report's moment
-    (region, within target), their incident's id and title only as its row, and people as
-    categories."""
+    """Drill-down rows as the copy keeps them, small to read: without what the report works
+    out (region, within target, minutes overdue), their incident only as its row, people as
+    categories, severities as bytes."""
+    derived = {"region", "within_target", "overdue_minutes"}
     if "row" in rows.columns:
-        columns = [c for c in columns if c not in ("incident", "title")] + ["row"]
-    kept = rows[[c for c in columns if c not in ("region", "within_target")]]
-    return kept.astype({"person": "category"}).reset_index(drop=True)
+        derived |= {"incident", "title"}
+        columns = [*columns, "row"]
+    kept = rows[[c for c in columns if c not in derived]]
+    small = {"person": "category", "severity": "int8", "row": "int32"}
+    return kept.astype({c: kind for c, kind in small.items() if c in kept}).reset_index(drop=True)
 
 
 def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
@@ -165,6 +168,9 @@ def _pages(session: Session, settings: Settings, people: People, rota: Rota) -> 
             "statuspage_incident_id": "incident",
         }
     )
+
+
+# 2. Cadence ---------------------------------------------------------------------------------------
 
 
 def _incidents(session: Session, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -234,7 +240,6 @@ def _gaps(
         announced_clock=gaps["announced_clock"],
     )
     gaps["on_time"] = gaps["end"] <= gaps["due"] + pd.Timedelta(handbook.GRACE)
-    gaps["overdue_minutes"] = in_minutes(gaps["end"] - gaps["due"]).where(~gaps["on_time"], 0.0)
     gaps["announced"] = gaps["announced_minutes"].notna() | gaps["announced_clock"].notna()
     gaps["person"] = rota.on_call(gaps["end"])
     return gaps
@@ -299,6 +304,9 @@ class _Issues:
         return self.severity_adds, self.issues.set_index("iid")["severity"].dropna()
 
 
+# 3. Stakeholder threads ---------------------------------------------------------------------------
+
+
 def _with_threads(session: Session, incidents: pd.DataFrame) -> pd.DataFrame:
     """The incidents with their stakeholder threads: how many, and the minutes from the first
     message to the first thread."""
@@ -314,6 +322,9 @@ def _with_threads(session: Session, incidents: pd.DataFrame) -> pd.DataFrame:
         threads=found["size"].fillna(0).astype("int64"),
         first_thread_minutes=in_minutes(found["min"] - incidents["first_message_at"]),
     )
+
+
+# 4. Handover --------------------------------------------------------------------------------------
 
 
 def _shifts(session: Session, people: People, rota: Rota) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -345,6 +356,9 @@ def _shifts(session: Session, people: People, rota: Rota) -> tuple[pd.DataFrame,
     return found, handovers.reset_index(drop=True)
 
 
+# 5. Contact requests ------------------------------------------------------------------------------
+
+
 def _contacts(session: Session, settings: Settings, people: People) -> pd.DataFrame:
     """Contact requests (with the configured label, if one is): issue, created, closed, and a
     row per assignee (person "unassigned" for none)."""
@@ -372,6 +386,9 @@ def _contacts(session: Session, settings: Settings, people: People) -> pd.DataFr
             "person": people.gitlab(per_assignee["person"]).fillna("unassigned"),
         }
     ).reset_index(drop=True)
+
+
+# 6. Training --------------------------------------------------------------------------------------
 
 
 def _activities(session: Session, settings: Settings, people: People) -> pd.DataFrame:
@@ -419,6 +436,9 @@ def _activities(session: Session, settings: Settings, people: People) -> pd.Data
     )
 
 
+# 7. Status-page label -----------------------------------------------------------------------------
+
+
 def _with_label(incidents: pd.DataFrame, issues: _Issues) -> pd.DataFrame:
     """The incidents with whether their production issue is known (`linked`), whether it is
     labelled for the status page, and the minutes from the first message to that label."""
@@ -430,6 +450,9 @@ def _with_label(incidents: pd.DataFrame, issues: _Issues) -> pd.DataFrame:
     at = issues.labelled_at.reindex(iids.to_numpy()).set_axis(incidents.index)
     minutes = in_minutes(at - incidents["first_message_at"]).where(flag)
     return incidents.assign(linked=linked, labelled=flag, label_minutes=minutes)
+
+
+# 8. Time to first public update -------------------------------------------------------------------
 
 
 def _first_updates(
