@@ -31,7 +31,18 @@ if TYPE_CHECKING:  # SQLAlchemy only where an engine is at hand: `stored_copy` n
     from sqlalchemy.engine import Engine
 
 # The modules whose code decides what the rows hold: a change to them makes older copies stale.
-_MAKERS = ("kpi_facts", "kpis", "rota", "severity", "linking", "cadence", "handbook", "columns")
+_MAKERS = (
+    "kpi_facts",
+    "kpis",
+    "kpi_report",
+    "kinds",
+    "rota",
+    "severity",
+    "linking",
+    "cadence",
+    "handbook",
+    "columns",
+)
 
 
 @dataclass(frozen=True)
