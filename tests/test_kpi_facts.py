@@ -20,6 +20,7 @@ from tests.kpi_worlds import (
     CMOC_SERVICE,
     CMOC_SERVICE_2,
     FEBRUARY,
+    ISSUE_URL,
     LIVE_PAGE,
     SETTINGS,
     World,
@@ -199,3 +200,27 @@ def test_a_bulk_write_moves_the_revision_on_once_per_transaction(engine):
     moved = kpi_facts.history_revision(engine) - after_one
     assert after_one > before
     assert moved == (1 if engine.dialect.name == "postgresql" else len(rows))
+
+
+def test_the_composer_saving_an_incident_leaves_the_copy_in_use_until_its_issue_changes(engine):
+    """The report reads a working incident's issue link and whether it is practice (severities
+    set in the cockpit): nothing else the composer saves through an incident."""
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO workingincident (id, title, statuspage_id, practice, status, state,"
+                " components, opened_at, steps, draft_revision) VALUES (1, 'Database down',"
+                " 'page-live', false, 300, 100, '[]', '2026-02-03 09:00:00', '{}', 0)"
+            )
+        )
+    seen = kpi_facts.history_revision(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE workingincident SET state = 200, draft_revision = 3, steps = '{}'")
+        )
+    assert kpi_facts.history_revision(engine) == seen
+    with engine.begin() as connection:
+        connection.execute(
+            text(f"UPDATE workingincident SET issue_url = '{ISSUE_URL.format(iid=4101)}'")
+        )
+    assert kpi_facts.history_revision(engine) > seen

@@ -28,6 +28,9 @@ KPI_SOURCES = (
     "severitychange",
     "workingincident",
 )
+# Of tables the app rewrites all through an incident, only the columns the report reads: the
+# composer saving an incident's state must not make the dashboards' copy stale.
+UPDATED_COLUMNS = {"workingincident": "issue_url, practice"}
 BUMP = "UPDATE historyrevision SET revision = revision + 1 WHERE id = 1"
 
 
@@ -58,18 +61,26 @@ def upgrade() -> None:
             f" {BUMP}; PERFORM set_config('cmoc.history_bumped', 'on', true);"
             " END IF; RETURN NULL; END $$"
         )
-        for table in KPI_SOURCES:  # once per statement: a bulk write costs one update
+        for table in KPI_SOURCES:
+            update = _update(table)
             op.execute(
-                f"CREATE TRIGGER {table}_history AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+                f"CREATE TRIGGER {table}_history AFTER INSERT OR {update} OR DELETE OR TRUNCATE "
                 f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION bump_history_revision()"
             )
         return
     for table in KPI_SOURCES:  # SQLite's triggers run once per row
-        for change in ("insert", "update", "delete"):
+        events = {"insert": "INSERT", "update": _update(table), "delete": "DELETE"}
+        for change, event in events.items():
             op.execute(
-                f"CREATE TRIGGER {table}_history_{change} AFTER {change.upper()} ON {table} "
+                f"CREATE TRIGGER {table}_history_{change} AFTER {event} ON {table} "
                 f"BEGIN {BUMP}; END"
             )
+
+
+def _update(table: str) -> str:
+    """The update event that moves the revision on: of any column, or of those the report reads."""
+    columns = UPDATED_COLUMNS.get(table)
+    return f"UPDATE OF {columns}" if columns else "UPDATE"
 
 
 def downgrade() -> None:
