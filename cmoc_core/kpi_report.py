@@ -88,9 +88,9 @@ def report(
     facts: Facts, settings: Settings, since: datetime, until: datetime, now: datetime
 ) -> KpiReport:
     """All indicators for [since, until) from the history's rows (`Facts`)."""
-    names = facts.names
-    accounts = zip(names["system"], names["account"], strict=True)
-    people = People(dict(zip(accounts, names["name"], strict=True)))
+    known = facts.names
+    accounts = zip(known["system"], known["account"], strict=True)
+    people = People(dict(zip(accounts, known["name"], strict=True)))
     rota = Rota(facts.entries[facts.entries["start"] < now], people)
     regions = rota.home_regions()
     pages = _kept(facts.pages, _within(facts.pages["triggered"], since, until))
