@@ -111,13 +111,9 @@ def build_facts(session: Session, settings: Settings) -> Facts:
 
 def _stored(rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Drill-down rows as the copy keeps them, small to read: without what the report works
-    out (region, within target, minutes overdue), their incident only as its row, people as
-    categories, severities as bytes."""
-    derived = {"region", "within_target", "overdue_minutes"}
-    if "row" in rows.columns:
-        derived |= {"incident", "title"}
-        columns = [*columns, "row"]
-    kept = rows[[c for c in columns if c not in derived]]
+    out (region, within target, minutes overdue; an incident's id and title from its `row`),
+    people as categories, severities as bytes."""
+    kept = rows[[c for c in [*columns, "row"] if c in rows.columns and c != "region"]]
     small = {"person": "category", "severity": "int8", "row": "int32"}
     return kept.astype({c: kind for c, kind in small.items() if c in kept}).reset_index(drop=True)
 
@@ -219,8 +215,6 @@ def _gaps(
 
     gaps = pd.DataFrame(
         {
-            "incident": pd.Categorical.from_codes(codes[pairs], ids).remove_unused_categories(),
-            "title": categorical(row, incidents["name"]),
             "start": column("posted_at"),
             "end": column("posted_at", later),
             "state_code": states[pairs],
@@ -476,8 +470,6 @@ def _first_updates(
     first = column("first_message_at")
     firsts = pd.DataFrame(
         {
-            "incident": column("id"),
-            "title": column("name"),
             "page": earliest["page"],
             "triggered": earliest["triggered"],
             "first_update": first,
