@@ -402,6 +402,7 @@ def main() -> int:
         builder.start()
         builder.join()
     engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)  # a kept file may be older than the newest schema
     with engine.connect() as connection:
         counts = {
             table: connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()

@@ -17,10 +17,12 @@ import json
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -101,12 +103,19 @@ _CODE = _code_digest()
 STORE_WAIT_MS = 200
 
 
-# The revision, and the copy's tables made at a revision under a key.
+# The largest part of a table's bytes kept in one row. A client library receives a row whole
+# into a buffer that it grows as the bytes come: over PostgreSQL's wire, parts of a mebibyte
+# arrive 2.5 times faster than whole tables of up to 14 MB.
+PART_BYTES = 1 << 20
+
+# The revision, and the copy's tables made at a revision under a key, in parts.
 REVISION = "SELECT revision FROM historyrevision WHERE id = 1"
-TABLES = "SELECT name, data FROM kpifacts WHERE key = :key AND revision = :revision"
+TABLES = (
+    "SELECT name, data FROM kpifacts WHERE key = :key AND revision = :revision ORDER BY name, part"
+)
 STORE = (
-    "INSERT INTO kpifacts (key, name, revision, data) VALUES (:key, :name, :revision, :data)"
-    " ON CONFLICT (key, name) DO UPDATE SET revision = excluded.revision, data = excluded.data"
+    "INSERT INTO kpifacts (key, name, part, revision, data)"
+    " VALUES (:key, :name, :part, :revision, :data)"
 )
 
 
@@ -149,7 +158,7 @@ def stored_copy(url: str, settings: Settings) -> Facts | None:
         connection.execute("BEGIN")  # both reads see one moment
         revision = connection.execute(REVISION).fetchone()
         found = connection.execute(TABLES, {"key": key(settings), "revision": revision[0]})
-        return _facts(dict(found.fetchall()))
+        return _facts(found)
     except (sqlite3.Error, TypeError):  # no such table yet, or no revision row
         return None
     finally:
@@ -175,21 +184,26 @@ def _stored(engine: Engine, wanted: str, revision: int) -> Facts | None:
     asked = {"key": wanted, "revision": revision}
     with engine.connect() as connection:
         if engine.dialect.name != "postgresql":
-            return _facts(dict(connection.execute(text(TABLES), asked).all()))
-        # In binary, bytes come over as they are: as text they would be hex to decode.
+            return _facts(connection.execute(text(TABLES), asked))
+        # In binary, bytes come over as they are: as text they would be hex to decode. Row by
+        # row (psycopg's `stream`), libpq holds one part at a time, and a table is read into
+        # frames while the server sends the next: gathering all 25 MB of ten years first takes
+        # 1.5 times as long. https://www.psycopg.org/psycopg3/docs/api/cursors.html
         driver = connection.connection.driver_connection
         assert driver is not None  # an open connection's
         cursor = driver.cursor(binary=True)
-        cursor.execute(str(text(TABLES).compile(dialect=engine.dialect)), asked)
-        return _facts(dict(cursor.fetchall()))
+        return _facts(cursor.stream(str(text(TABLES).compile(dialect=engine.dialect)), asked))
 
 
-def _facts(tables: dict[str, bytes]) -> Facts | None:
-    """The copy from its tables' bytes, or None unless all are there."""
-    names = [field.name for field in fields(Facts)]
-    if sorted(tables) != sorted(names):
+def _facts(parts: Iterable[Sequence[Any]]) -> Facts | None:
+    """The copy from its tables' parts (name, bytes) in order, or None unless all are there."""
+    tables = {
+        name: _frame(b"".join(data for _, data in rows))
+        for name, rows in groupby(parts, key=itemgetter(0))
+    }
+    if sorted(tables) != sorted(field.name for field in fields(Facts)):
         return None
-    return Facts(**{name: _frame(tables[name]) for name in names})
+    return Facts(**tables)
 
 
 def _store(engine: Engine, wanted: str, revision: int, facts: Facts) -> None:
@@ -199,13 +213,9 @@ def _store(engine: Engine, wanted: str, revision: int, facts: Facts) -> None:
     from cmoc_core.storage import BUSY_TIMEOUT
 
     rows = [
-        {
-            "key": wanted,
-            "name": field.name,
-            "revision": revision,
-            "data": _bytes(getattr(facts, field.name)),
-        }
-        for field in fields(facts)
+        {"key": wanted, "name": name, "part": part, "revision": revision, "data": data}
+        for name in (field.name for field in fields(facts))
+        for part, data in enumerate(_parts(_bytes(getattr(facts, name))))
     ]
     sqlite_file = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
@@ -217,7 +227,8 @@ def _store(engine: Engine, wanted: str, revision: int, facts: Facts) -> None:
             with connection.begin():
                 if not sqlite_file:
                     connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{STORE_WAIT_MS}ms'")
-                connection.execute(text("DELETE FROM kpifacts WHERE key != :key"), {"key": wanted})
+                # The newest copy only. A store racing another fails on the key: parts never mix.
+                connection.execute(text("DELETE FROM kpifacts"))
                 connection.execute(text(STORE), rows)
         except DBAPIError:  # busy or read-only: a later report stores it
             pass
@@ -225,6 +236,10 @@ def _store(engine: Engine, wanted: str, revision: int, facts: Facts) -> None:
             if sqlite_file:
                 connection.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT * 1000}")
                 connection.commit()
+
+
+def _parts(data: bytes) -> list[bytes]:
+    return [data[start : start + PART_BYTES] for start in range(0, len(data), PART_BYTES)]
 
 
 def _bytes(frame: pd.DataFrame) -> bytes:

@@ -449,10 +449,11 @@ class HistoryRevision(SQLModel, table=True):
 
 
 class KpiFacts(SQLModel, table=True):
-    """One table of the KPI report's columnar copy (`cmoc_core.kpi_facts`), as Arrow IPC bytes,
-    made at a history revision under some settings (`key`)."""
+    """One part of a table of the KPI report's columnar copy (`cmoc_core.kpi_facts`), as Arrow
+    IPC bytes, made at a history revision under some settings (`key`)."""
 
     key: str = Field(primary_key=True)
     name: str = Field(primary_key=True)
+    part: int = Field(primary_key=True)
     revision: int = Field(sa_type=BigInteger)
     data: bytes = Field(sa_type=LargeBinary)

@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from dataclasses import fields
 from datetime import timedelta
 
 from sqlalchemy import text
@@ -79,6 +80,27 @@ def test_a_new_process_reads_the_stored_copy_instead_of_the_history(engine):
         assert len(facts.pages) == 1
     finally:
         again.dispose()
+
+
+def test_a_copy_is_kept_in_parts_and_read_back_whole(engine, monkeypatch):
+    world = world_with_a_page(engine)
+    world.page(utc(2026, 2, 4, 9))
+    monkeypatch.setattr(kpi_facts, "PART_BYTES", 512)
+    assert pages(engine) == 2
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT name, part, length(data) FROM kpifacts")).all()
+    assert max(part for _, part, _ in stored) > 0
+    assert max(size for _, _, size in stored) == 512
+    again = make_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        read = kpi_facts.current(again, SETTINGS, made_again)
+    finally:
+        again.dispose()
+    with session_scope(engine) as session:
+        made = build_facts(session, SETTINGS)
+    for field in fields(made):
+        made_frame, read_frame = getattr(made, field.name), getattr(read, field.name)
+        assert read_frame.astype(str).equals(made_frame.astype(str)), field.name
 
 
 def test_a_copy_made_under_other_settings_is_not_used(engine):
