@@ -17,6 +17,8 @@ $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $(STAMP)
 
 run: $(STAMP)
+	# Bytecode made once here, not at every start (nor at none, where bytecode writing is off).
+	$(BIN)/python -m compileall -q cmoc_core
 	$(BIN)/streamlit run app.py --server.address $(ADDRESS) --server.port $(PORT) --server.headless true
 
 test: $(STAMP)
