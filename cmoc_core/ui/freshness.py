@@ -151,13 +151,19 @@ _CSS = (
 _REMINDER_ALERTS = st.components.v2.component(
     "cmoc_reminder_alerts", js=_script("reminder_alerts.js"), css=_CSS
 )
+RELOADED_WORDS = (
+    "This page went blank in the browser and was reloaded. Drafts are kept: check yours before "
+    "you publish."
+)
 _PAGE_WATCHDOG = st.components.v2.component("cmoc_page_watchdog", js=_script("page_watchdog.js"))
 
 
 def page_watchdog() -> None:
-    """Reload the page in the browser if Streamlit's drawing of it crashed blank."""
+    """Reload the page in the browser if Streamlit's drawing of it crashed blank, and say so."""
     with st.sidebar:
-        _PAGE_WATCHDOG(key="page_watchdog")
+        watched = _PAGE_WATCHDOG(key="page_watchdog", on_reloaded_change=lambda: None)
+    if getattr(watched, "reloaded", None):
+        st.toast(RELOADED_WORDS, icon=":material/refresh:", duration="long")
 
 
 def reminder_alerts(

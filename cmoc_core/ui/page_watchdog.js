@@ -2,9 +2,11 @@
 // a delta path" when a fragment's rerun crosses a full rerun): everything it drew is gone, and it
 // stops talking to the server, the countdown and the reminders with it. The page is reloaded
 // then: drafts are kept on the server. At most three reloads a minute, so a page that keeps
-// failing stays as it is for someone to see.
+// failing stays as it is for someone to see. The reloaded page tells the server once, which
+// says so on screen: a page that changes under a CMOC's hands needs a reason.
 const CHECK_MS = 1000;
 const RELOADS = "cmoc-page-reloads";
+const RELOADED = "cmoc-page-reloaded";
 const WINDOW_MS = 60000;
 const MOST = 3;
 
@@ -16,6 +18,7 @@ function reloadUnlessLooping() {
     recent = recent.filter((at) => now - at < WINDOW_MS);
     if (recent.length >= MOST) return;
     window.sessionStorage.setItem(RELOADS, JSON.stringify([...recent, now]));
+    window.sessionStorage.setItem(RELOADED, "1");
   } catch (error) {
     return; // without storage a loop could not be told apart: leave the page as it is
   }
@@ -32,4 +35,12 @@ if (!window.cmocPageWatchdog) {
   }, CHECK_MS);
 }
 
-export default function () {}
+export default function ({ setTriggerValue }) {
+  try {
+    if (window.sessionStorage.getItem(RELOADED) === null) return;
+    window.sessionStorage.removeItem(RELOADED);
+  } catch (error) {
+    return;
+  }
+  setTriggerValue("reloaded", true);
+}

@@ -8,6 +8,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
+from cmoc_core.ui.freshness import RELOADED_WORDS
 from tests.e2e.conftest import settle
 
 pytestmark = pytest.mark.browser
@@ -31,6 +32,12 @@ def test_a_page_gone_blank_reloads_itself(page: Page, running_app) -> None:
     expect(page.get_by_test_id("stApp")).to_have_count(0)
     settle(page, "Handover")
     assert len(reloaded) == 1
+    notice = page.get_by_test_id("stToast").filter(has_text=RELOADED_WORDS)
+    expect(notice).to_be_visible()
+    page.reload()  # a reload of the CMOC's own is not news
+    settle(page, "Handover")
+    page.wait_for_timeout(2_000)  # twice the watch's interval, for a notice that should not come
+    expect(notice).to_have_count(0)
 
 
 def test_a_page_that_keeps_going_blank_is_left_for_someone_to_see(page: Page, running_app) -> None:
