@@ -12,7 +12,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, event, inspect, text
+from sqlalchemy import JSON, ColumnElement, Table, Text, cast, event, inspect, or_, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -198,7 +198,8 @@ def upsert(
     keys: Sequence[str],
     keep: Sequence[str] = (),
 ) -> int:
-    """Insert rows or update them in place when `keys` match; `keep` columns are never overwritten.
+    """Insert rows or update them in place when `keys` match and a value differs; `keep` columns
+    are never overwritten.
 
     Returns the number of rows sent. Duplicate keys within `rows` keep the last one. Rows with
     the same columns share one statement, compiled once per process and handed to the driver's
@@ -275,14 +276,27 @@ def _upsert_statement(
     keys: tuple[str, ...],
     keep: tuple[str, ...],
 ) -> sqlite.Insert | postgresql.Insert:
-    """The INSERT of `columns` that updates the others than `keys` and `keep` on a key conflict."""
+    """The INSERT of `columns` that updates the others than `keys` and `keep` on a key conflict,
+    when one of them differs: a row read again as it is stored is not written (nor its triggers
+    run, which would make the KPI copy stale)."""
     statement = _insert(dialect, table)
     updated = [c for c in columns if c not in keys and c not in keep]
-    if updated:
-        return statement.on_conflict_do_update(
-            index_elements=list(keys), set_={c: statement.excluded[c] for c in updated}
+    if not updated:
+        return statement.on_conflict_do_nothing(index_elements=list(keys))
+    differs = or_(
+        *(
+            _comparable(table.c[c]).is_distinct_from(_comparable(statement.excluded[c]))
+            for c in updated
         )
-    return statement.on_conflict_do_nothing(index_elements=list(keys))
+    )
+    return statement.on_conflict_do_update(
+        index_elements=list(keys), set_={c: statement.excluded[c] for c in updated}, where=differs
+    )
+
+
+def _comparable(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The column as SQL can compare it: PostgreSQL's `json` has no equality, its text has."""
+    return cast(column, Text) if isinstance(column.type, JSON) else column
 
 
 def _insert(dialect: str, table: Table) -> sqlite.Insert | postgresql.Insert:

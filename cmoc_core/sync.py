@@ -16,7 +16,7 @@ from functools import lru_cache
 from itertools import chain
 from typing import Any, NamedTuple
 
-from sqlalchemy import Update, bindparam, delete, exists, func, or_, update
+from sqlalchemy import Update, bindparam, exists, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
@@ -64,6 +64,7 @@ ACKNOWLEDGE = "acknowledge_log_entry"
 # On-call entries are read this far ahead, so the shift on call now and the next one are stored
 # before they start (PagerDuty's /oncalls takes `until` up to 90 days ahead).
 ONCALL_LEAD = timedelta(days=14)
+_FOREVER = datetime.max.replace(tzinfo=UTC)  # the end of a span with none
 # A page whose title names no production issue is asked for its `body.details` (one request
 # each) only while it is this recent: the cockpit needs the link live; older pages are linked
 # by the time rule of kpis.md "Linking", so the first sync does not cost a request per page.
@@ -1070,14 +1071,28 @@ def _sync_oncalls(run: _Run) -> int:
             people.append(_pd_reference(user))
     with session_scope(run.engine) as session:
         upsert(session, Identity, people, keys=("system", "external_id"))
-        session.execute(
-            delete(OnCallEntry).where(
+        in_window = session.exec(
+            select(OnCallEntry).where(
                 col(OnCallEntry.schedule_id).in_(sorted(kinds)), col(OnCallEntry.start) >= start
             )
-        )
-        _merge_oncalls(session, rows)
+        ).all()
+        replaced, merged = _merged_oncalls(session, rows, before=start)
+        # Written only when the rota changed: each write makes the KPI copy stale.
+        if _spans([*in_window, *replaced]) != _spans(merged):
+            for gone in [*in_window, *replaced]:
+                session.delete(gone)
+            session.flush()
+            session.add_all(merged)
     _fill_regions(run.engine, regions)
     return len(rows)
+
+
+def _spans(entries: list[OnCallEntry]) -> list[tuple[Any, ...]]:
+    """The entries as comparable values, in order."""
+    return sorted(
+        (e.schedule_id, e.schedule_kind, e.user_id, e.start, e.end or _FOREVER, e.region or "")
+        for e in entries
+    )
 
 
 def _fill_regions(engine: Engine, regions: dict[str, str]) -> None:
@@ -1100,57 +1115,59 @@ def _fill_regions(engine: Engine, regions: dict[str, str]) -> None:
             )
 
 
-def _merge_oncalls(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Store spans merged with stored spans of the same user and schedule that touch or overlap.
+def _merged_oncalls(
+    session: Session, rows: list[dict[str, Any]], *, before: datetime
+) -> tuple[list[OnCallEntry], list[OnCallEntry]]:
+    """The spans read, merged with stored spans starting `before` the window of the same user and
+    schedule that touch or overlap them: (the stored spans they replace, the merged spans).
 
     Whether PagerDuty clips an entry to the query window or not, a span read twice (or in two
     windows) then ends up as one row.
     """
-    forever = datetime.max.replace(tzinfo=UTC)
     by_pair: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
         by_pair.setdefault((row["schedule_id"], row["user_id"]), []).append(row)
+    replaced: list[OnCallEntry] = []
+    merged: list[OnCallEntry] = []
     for (schedule, user), spans in by_pair.items():
         low = min(s["start"] for s in spans)
-        high = max(s["end"] or forever for s in spans)
+        high = max(s["end"] or _FOREVER for s in spans)
         stored = session.exec(
             select(OnCallEntry).where(
                 OnCallEntry.schedule_id == schedule,
                 OnCallEntry.user_id == user,
+                OnCallEntry.start < before,
                 OnCallEntry.start <= high,
                 or_(col(OnCallEntry.end).is_(None), col(OnCallEntry.end) >= low),
             )
         ).all()
         intervals = sorted(
-            [(s["start"], s["end"] or forever) for s in spans]
-            + [(e.start, e.end or forever) for e in stored]
+            [(s["start"], s["end"] or _FOREVER) for s in spans]
+            + [(e.start, e.end or _FOREVER) for e in stored]
         )
-        merged: list[list[datetime]] = []
+        joined: list[list[datetime]] = []
         for start, end in intervals:
-            if merged and start <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], end)
+            if joined and start <= joined[-1][1]:
+                joined[-1][1] = max(joined[-1][1], end)
             else:
-                merged.append([start, end])
+                joined.append([start, end])
         region = spans[0]["region"]
-        spans_now = sorted((e.start, e.end or forever) for e in stored)
-        unchanged = spans_now == [tuple(m) for m in merged]
-        if unchanged and all(e.region == region for e in stored):
+        spans_now = sorted((e.start, e.end or _FOREVER) for e in stored)
+        if spans_now == [tuple(m) for m in joined] and all(e.region == region for e in stored):
             continue
-        for entry in stored:
-            session.delete(entry)
-        session.flush()
-        kind = spans[0]["schedule_kind"]
-        session.add_all(
+        replaced.extend(stored)
+        merged.extend(
             OnCallEntry(
                 schedule_id=schedule,
-                schedule_kind=kind,
+                schedule_kind=spans[0]["schedule_kind"],
                 user_id=user,
                 start=start,
-                end=None if end == forever else end,
+                end=None if end == _FOREVER else end,
                 region=region,
             )
-            for start, end in merged
+            for start, end in joined
         )
+    return replaced, merged
 
 
 def _sync_users(run: _Run) -> int:

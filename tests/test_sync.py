@@ -17,6 +17,7 @@ from sqlmodel import Session, SQLModel, func, select
 
 from cmoc_core.clients import build_clients
 from cmoc_core.config import settings_from_mapping
+from cmoc_core.kpi_facts import history_revision
 from cmoc_core.linking import fold_name
 from cmoc_core.models import (
     GitLabIssue,
@@ -132,6 +133,14 @@ def test_second_sync_adds_nothing_and_asks_little(engine, sandbox, org_end):
     assert report.ok, report.summary()
     assert dump(engine) == before
     assert sum(report.requests.values()) <= 10, report.summary()
+
+
+def test_a_sync_that_finds_nothing_new_leaves_the_kpi_copy_in_use(engine, sandbox, org_end):
+    assert sync(engine, sandbox, org_end).ok
+    revision = history_revision(engine)
+    report = sync(engine, sandbox, org_end + timedelta(hours=1))
+    assert report.ok, report.summary()
+    assert history_revision(engine) == revision  # nothing written: the copy is not made again
 
 
 def test_interrupted_sync_rerun_ends_with_the_same_rows_as_an_uninterrupted_one(
