@@ -204,7 +204,14 @@ def selected_rows(report: KpiReport, selection: Selection) -> dict[str, pd.DataF
 
 def selected_grid(report: KpiReport, selection: Selection) -> pd.DataFrame:
     """The training grid (person, quarter, trained) for a selection's person and region."""
-    grid = pd.DataFrame(report.training.grid, columns=["person", "quarter", "trained"])
+    cells = report.training.grid
+    grid = pd.DataFrame(  # by column: from the cells as records, pandas copies each deeply
+        {
+            "person": [cell.person for cell in cells],
+            "quarter": [cell.quarter for cell in cells],
+            "trained": np.fromiter((cell.trained for cell in cells), bool, len(cells)),
+        }
+    )
     if selection.person:
         grid = grid[grid["person"] == selection.person]
     if selection.region:

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 
 from cmoc_core import handbook
@@ -347,15 +346,22 @@ def training_grid(grid: pd.DataFrame) -> go.Figure:
     )
     table.index = pd.Index(_shown(table.index), name=table.index.name)
     table.columns = pd.Index(_shown(table.columns), name=table.columns.name)
-    figure = px.imshow(
-        table,
-        zmin=0,
-        zmax=1,
-        color_continuous_scale=[LATE, ON_TIME],
-        aspect="auto",
-        labels={"color": "trained"},
+    trained = table.to_numpy()
+    figure = go.Figure(
+        go.Heatmap(
+            z=trained,
+            x=list(table.columns),
+            y=list(table.index),
+            zmin=0,
+            zmax=1,
+            colorscale=[LATE, ON_TIME],
+            showscale=False,
+            hoverongaps=False,  # a quarter the person was not on the rota
+            customdata=np.where(trained == 1, "trained", "not trained"),
+            hovertemplate="%{y}, %{x}: %{customdata}<extra></extra>",
+        )
     )
-    figure.update_coloraxes(showscale=False)
+    figure.update_yaxes(autorange="reversed")
     return _layout(figure, "Training per quarter")
 
 
