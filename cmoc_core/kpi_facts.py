@@ -124,15 +124,18 @@ def current(engine: Engine, settings: Settings, make: Callable[[], Facts]) -> Fa
     stored (when the database takes the write; the copy is used either way)."""
     wanted = key(settings)
     revision = history_revision(engine)
-    held = _held.get(engine)
-    if held is not None and held[:2] == (wanted, revision):
-        return held[2]
-    facts = _stored(engine, wanted, revision)
-    if facts is None:
-        facts = make()
-        _store(engine, wanted, revision, facts)
-    with _lock:
-        _held[engine] = (wanted, revision, facts)
+    # One session of this process reads or makes a copy at a time: a dashboard opened while the
+    # refresher makes it waits for that copy, not makes another beside it.
+    with _maker(engine):
+        held = _held.get(engine)
+        if held is not None and held[:2] == (wanted, revision):
+            return held[2]
+        facts = _stored(engine, wanted, revision)
+        if facts is None:
+            facts = make()
+            _store(engine, wanted, revision, facts)
+        with _lock:
+            _held[engine] = (wanted, revision, facts)
     return facts
 
 
@@ -175,7 +178,14 @@ def _sqlite_file(url: str) -> Path | None:
 
 
 _held: weakref.WeakKeyDictionary[Engine, tuple[str, int, Facts]] = weakref.WeakKeyDictionary()
+_makers: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
+
+
+def _maker(engine: Engine) -> threading.Lock:
+    """The lock of whoever reads or makes the copy for `engine` in this process."""
+    with _lock:
+        return _makers.setdefault(engine, threading.Lock())
 
 
 def _stored(engine: Engine, wanted: str, revision: int) -> Facts | None:

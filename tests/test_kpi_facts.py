@@ -8,6 +8,9 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from datetime import timedelta
 
@@ -101,6 +104,27 @@ def test_a_copy_is_kept_in_parts_and_read_back_whole(engine, monkeypatch):
     for field in fields(made):
         made_frame, read_frame = getattr(made, field.name), getattr(read, field.name)
         assert read_frame.astype(str).equals(made_frame.astype(str)), field.name
+
+
+def test_sessions_asking_at_once_share_one_made_copy(sqlite_engine):
+    world_with_a_page(sqlite_engine)
+    made, start = [], threading.Barrier(3)
+
+    def make() -> kpi_facts.Facts:
+        with session_scope(sqlite_engine) as session:
+            facts = build_facts(session, SETTINGS)
+        made.append(facts)
+        time.sleep(0.3)  # long enough for the others to ask meanwhile
+        return facts
+
+    def ask() -> kpi_facts.Facts:
+        start.wait()
+        return kpi_facts.current(sqlite_engine, SETTINGS, make)
+
+    with ThreadPoolExecutor(3) as pool:
+        copies = list(pool.map(lambda _: ask(), range(3)))
+    assert len(made) == 1
+    assert all(copy is made[0] for copy in copies)
 
 
 def test_a_copy_made_under_other_settings_is_not_used(engine):
