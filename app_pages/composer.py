@@ -9,10 +9,11 @@ context = deps.app_context()
 widgets.clear_sent_fields("composer")
 st.title("Live composer")
 freshness.synced_badge(context)
-freshness.watch_new_pages(context, on_new=incident_view.notice_page)
+freshness.watch_new_pages(
+    context, on_new=incident_view.notice_page, offers=incident_view.offer_new_pages
+)
 now = deps.now()
 
-incident_view.offer_new_pages(context)
 incident = incident_view.pick_incident(context, now)
 widgets.show_outcomes("composer")
 if incident is None:

@@ -24,7 +24,6 @@ from cmoc_core.ui.deps import AppContext
 
 NEW_PAGE_EVERY = timedelta(seconds=5)
 SEEN_PAGES = "freshness_seen_pages"
-PENDING_TOASTS = "freshness_pending_toasts"
 ASK_LABEL = "Turn on update reminders in this browser (notification and sound)"
 
 
@@ -100,41 +99,52 @@ def _status_lines(refresher: Refresher) -> None:
 
 
 def watch_new_pages(
-    context: AppContext, on_new: Callable[[PagerDutyIncident], None] | None = None
+    context: AppContext,
+    on_new: Callable[[PagerDutyIncident], None] | None = None,
+    offers: Callable[[AppContext], None] | None = None,
 ) -> None:
-    """Notice a CMOC page stored since this session last looked: a toast, then a full rerun.
+    """Notice a CMOC page stored since this session last looked: a toast, and `offers` drawn
+    here, at once and at every look.
 
-    `on_new` gets the newest new page before the rerun, so the page can offer it first.
+    `on_new` gets each new page first, so `offers` can offer it. Nothing else is drawn again:
+    a whole rerun started here could swallow a click the CMOC makes at that moment.
     """
-    for words in st.session_state.pop(PENDING_TOASTS, []):
-        st.toast(
-            widgets.escape_markdown(words), icon=":material/notifications_active:", duration="long"
-        )
-    _watch(context, on_new)
+    _watch(context, on_new, offers)
 
 
 @st.fragment(run_every=NEW_PAGE_EVERY)
-def _watch(context: AppContext, on_new: Callable[[PagerDutyIncident], None] | None) -> None:
+def _watch(
+    context: AppContext,
+    on_new: Callable[[PagerDutyIncident], None] | None,
+    offers: Callable[[AppContext], None] | None,
+) -> None:
+    for page in _new_pages(context):
+        st.toast(
+            widgets.escape_markdown(refreshing.new_page_words(page)),
+            icon=":material/notifications_active:",
+            duration="long",
+        )
+        if on_new is not None:
+            on_new(page)
+    if offers is not None:
+        offers(context)
+
+
+def _new_pages(context: AppContext) -> list[PagerDutyIncident]:
+    """The CMOC pages open now that this session has not seen open before, oldest first."""
     with deps.session(context) as db:
         open_ids = refreshing.open_page_ids(session=db)
     seen: set[str] | None = st.session_state.get(SEEN_PAGES)
     if seen is None:
         # What is open when the session starts is not news.
         st.session_state[SEEN_PAGES] = set(open_ids)
-        return
+        return []
     new = [page_id for page_id in open_ids if page_id not in seen]
     if not new:
-        return
+        return []
     st.session_state[SEEN_PAGES] = seen | set(new)
     with deps.session(context) as db:
-        pages = refreshing.pages_by_id(session=db, ids=new)
-    if not pages:
-        return
-    # Shown by the full rerun: a toast sent just before a rerun may not reach the browser.
-    st.session_state[PENDING_TOASTS] = [refreshing.new_page_words(page) for page in pages]
-    if on_new is not None:
-        on_new(pages[-1])
-    st.rerun(scope="app")
+        return refreshing.pages_by_id(session=db, ids=new)
 
 
 @cache

@@ -49,3 +49,18 @@ def test_a_new_page_is_offered_and_one_click_starts_an_incident_for_it(app: AppT
     next(b for b in app.button if b.label == "Start").click().run()
     assert not app.exception
     assert "New CMOC page" not in warnings(app)  # taken: no longer offered
+
+
+def test_a_click_made_as_a_new_page_arrives_is_not_lost(app: AppTest):
+    app.run()
+    app.selectbox(key="composer_incident").set_value("➕ Start a new incident").run()
+    app.text_input(key="composer_new_title").input("Elevated error rates on GitLab.com")
+    sandbox = deps.sources_for(os.environ["CMOC_DATABASE_URL"]).sandbox
+    page = sandbox.add_page("Web latency above SLO on GitLab.com", at=utc_now())
+    check_pages_once()
+
+    # The run of the press is also the one in which the watch notices the page.
+    next(b for b in app.button if b.label == "Start").click().run()
+    assert not app.exception
+    assert next(m.value for m in app.metric if m.label == "Next update") == "create the incident"
+    assert f"New CMOC page #{page['incident_number']}" in warnings(app)  # offered all the same
