@@ -1151,10 +1151,6 @@ def _merged_oncalls(
                 joined[-1][1] = max(joined[-1][1], end)
             else:
                 joined.append([start, end])
-        region = spans[0]["region"]
-        spans_now = sorted((e.start, e.end or _FOREVER) for e in stored)
-        if spans_now == [tuple(m) for m in joined] and all(e.region == region for e in stored):
-            continue
         replaced.extend(stored)
         merged.extend(
             OnCallEntry(
@@ -1163,7 +1159,7 @@ def _merged_oncalls(
                 user_id=user,
                 start=start,
                 end=None if end == _FOREVER else end,
-                region=region,
+                region=spans[0]["region"],
             )
             for start, end in joined
         )

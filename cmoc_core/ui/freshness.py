@@ -98,6 +98,7 @@ def _status_lines(refresher: Refresher) -> None:
         st.caption(widgets.escape_markdown(sentence))
 
 
+@st.fragment(run_every=NEW_PAGE_EVERY)
 def watch_new_pages(
     context: AppContext,
     on_new: Callable[[PagerDutyIncident], None] | None = None,
@@ -109,15 +110,6 @@ def watch_new_pages(
     `on_new` gets each new page first, so `offers` can offer it. Nothing else is drawn again:
     a whole rerun started here could swallow a click the CMOC makes at that moment.
     """
-    _watch(context, on_new, offers)
-
-
-@st.fragment(run_every=NEW_PAGE_EVERY)
-def _watch(
-    context: AppContext,
-    on_new: Callable[[PagerDutyIncident], None] | None,
-    offers: Callable[[AppContext], None] | None,
-) -> None:
     for page in _new_pages(context):
         st.toast(
             widgets.escape_markdown(refreshing.new_page_words(page)),
