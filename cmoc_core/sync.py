@@ -361,9 +361,10 @@ def _sync_components(run: _Run) -> int:
 def _sync_statusio_incidents(run: _Run) -> int:
     """Active incidents in full; resolved ones by comparing id sets, never by list order.
 
-    The resolved list's order and page size are undocumented (see `incident_pages`), so a run
-    never stops on a page's dates or on a page without changes: it asks for every id at once
-    (`incidents/{id}`) and reads only the resolved incidents not yet stored as resolved.
+    The lists' order, page size and first page number are undocumented (see `incident_pages`),
+    so a run never stops on a page's dates or on a page without changes: it asks for every id
+    at once (`incidents/{id}`), reads only the resolved incidents not yet stored as resolved,
+    and reads one by one any listed id the pages did not show.
     """
     client = run.clients.statusio
     assert client is not None
@@ -378,21 +379,34 @@ def _sync_statusio_incidents(run: _Run) -> int:
             )
         }
     listed = client.incident_ids()
-    written = 0
-    for page in client.incident_pages("active", until_seen=listed.active):
-        written += _store_statusio_incidents(run, page, "active", known)
+    pages = client.incident_pages("active", until_seen=listed.active)
+    written, seen = _store_statusio_pages(run, pages, "active", known)
+    unseen_active = listed.active - seen
     wanted = set(listed.resolved)
     if incremental:
         wanted = {i for i in wanted if not known.get(i, (False, 0))[0]}
-    if incremental and len(wanted) <= SINGLE_INCIDENT_READS:
-        for incident_id in sorted(wanted):
+    if not incremental or len(wanted) > SINGLE_INCIDENT_READS:
+        # A first sync reads to the end of the list even when no resolved id was listed.
+        pages = client.incident_pages("resolved", until_seen=wanted or None)
+        stored, seen = _store_statusio_pages(run, pages, "resolved", known)
+        written += stored
+        wanted -= seen
+    for which, unseen in (("active", unseen_active), ("resolved", wanted)):
+        for incident_id in sorted(unseen):
             incident = client.incident(incident_id)
-            written += _store_statusio_incidents(run, [incident], "resolved", known)
-        return written
-    # A first sync reads to the end of the list even when no resolved id was listed.
-    for page in client.incident_pages("resolved", until_seen=wanted or None):
-        written += _store_statusio_incidents(run, page, "resolved", known)
+            written += _store_statusio_incidents(run, [incident], which, known)
     return written
+
+
+def _store_statusio_pages(
+    run: _Run, pages: Iterable[list[dict[str, Any]]], which: str, known: dict[str, tuple[bool, int]]
+) -> tuple[int, set[str]]:
+    """Store the pages' new or changed incidents; returns how many, and every id the pages held."""
+    written, seen = 0, set[str]()
+    for page in pages:
+        written += _store_statusio_incidents(run, page, which, known)
+        seen.update(str(raw.get("_id")) for raw in page)
+    return written, seen
 
 
 def _store_statusio_incidents(

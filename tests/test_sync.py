@@ -125,6 +125,23 @@ def test_first_sync_stores_the_whole_organisation(engine, sandbox, org_end):
         assert paged >= 50
 
 
+@pytest.mark.parametrize("first_page", [0, 1])
+def test_every_status_page_incident_is_stored_whatever_number_the_lists_start_at(
+    engine, sandbox, org_end, first_page
+):
+    """Status.io does not document whether `?page=` counts from 0 or 1: either way, none is lost."""
+    sandbox.statusio.first_page = first_page
+    assert sync(engine, sandbox, org_end).ok
+    with Session(engine) as session:
+        stored = dict(
+            session.exec(select(StatusPageIncident.id, StatusPageIncident.resolved)).all()
+        )
+    org = sandbox.org
+    assert stored == {i["_id"]: False for i in org.statusio_active_incidents()} | {
+        i["_id"]: True for i in org.statusio_resolved_incidents()
+    }
+
+
 def test_second_sync_adds_nothing_and_asks_little(engine, sandbox, org_end):
     assert sync(engine, sandbox, org_end).ok
     before = dump(engine)

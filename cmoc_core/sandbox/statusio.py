@@ -132,11 +132,11 @@ def _planned(body: Json, which: str) -> datetime:
     )
 
 
-def _page_number(request: httpx.Request) -> int:
+def _page_number(request: httpx.Request, first: int) -> int:
     try:
-        return max(int(request.url.params.get("page", "1")), 1)
+        return int(request.url.params.get("page", str(first)))
     except ValueError:
-        return 1
+        return first
 
 
 @dataclass
@@ -165,7 +165,9 @@ class StatusioServer:
         self._rng = random.Random(f"statusio-writes-{org.seed}")
         # The order, page size and first page of `incident/list/resolved/{id}?page=N` are not
         # documented (statusio-go `IncidentListResolved` only sends `?page=N`): resolved
-        # incidents come in a shuffled order, fixed per organisation, that no sync may rely on.
+        # incidents come in a shuffled order, fixed per organisation, that no sync may rely on;
+        # `first_page` is the number of the first page (a page before it reads as the first).
+        self.first_page = 1
         self._order = random.Random(f"statusio-order-{org.seed}")
         self._owned: set[str] = set()
         no_maintenances: dict[str, list[Json]] = {"active": [], "upcoming": [], "resolved": []}
@@ -225,7 +227,7 @@ class StatusioServer:
     def _paged(self, page_id: str, which: str, request: httpx.Request) -> list[Json]:
         page = self.pages[page_id]
         incidents = page.active if which == "active" else page.resolved
-        start = (_page_number(request) - 1) * PAGE_SIZE
+        start = max(_page_number(request, self.first_page) - self.first_page, 0) * PAGE_SIZE
         return incidents[start : start + PAGE_SIZE]
 
     def _all_incidents(self, page_id: str) -> Json:
