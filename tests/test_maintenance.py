@@ -511,6 +511,16 @@ def test_status_io_refuses_a_window_that_ends_before_it_starts(world):
             },
             "must be a date such as 12/31/2026",
         ),
+        (
+            "maintenance/schedule",
+            {
+                "maintenance_name": "Upgrade",
+                "maintenance_details": "Read-only.",
+                "date_planned_start": "2026/11/03",
+                "time_planned_start": "22:30",
+            },
+            "must be a date such as 12/31/2026",
+        ),
     ],
 )
 def test_status_io_answers_bad_maintenance_writes_with_its_error_envelope(

@@ -14,6 +14,24 @@ from cmoc_core.sandbox import catalogue as cat
 
 Json = dict[str, Any]
 
+
+def affected_component(component: Json) -> Json:
+    """A page's component as an incident or a window lists it (statusio-go *_types.go)."""
+    return {
+        "__v": 0,
+        "_id": component["_id"],
+        "position": component["position"],
+        "statuspage": component["statuspage"],
+        "containers": [container["_id"] for container in component["containers"]],
+        "name": component["name"],
+    }
+
+
+def affected_container(container: Json) -> Json:
+    """A component's container as an incident or a window lists it (statusio-go *_types.go)."""
+    return {"__v": 0, **container}
+
+
 DEFAULT_PAGES_PER_YEAR = 130
 STATUS_INCIDENTS_PER_YEAR = 66
 CONTACT_REQUESTS_PER_YEAR = 40
@@ -1079,8 +1097,8 @@ class _Builder:
             "statuspage": self.statuspage_id,
             "datetime_open": format_time_ms(plan.updates[0].at),
             "post_mortem_url": post_mortem,
-            "components_affected": [{"_id": c["_id"], "name": c["name"]} for c in components],
-            "containers_affected": [dict(c) for c in containers.values()],
+            "components_affected": [affected_component(c) for c in components],
+            "containers_affected": [affected_container(c) for c in containers.values()],
             "messages": messages,
         }
 
@@ -1258,8 +1276,8 @@ class _Builder:
             "datetime_open": format_time_ms(steps[0][0]),
             "datetime_planned_start": format_time_ms(start),
             "datetime_planned_end": format_time_ms(finish),
-            "components_affected": [{"_id": c["_id"], "name": c["name"]} for c in components],
-            "containers_affected": [dict(c) for c in containers.values()],
+            "components_affected": [affected_component(c) for c in components],
+            "containers_affected": [affected_container(c) for c in containers.values()],
             "messages": [
                 {
                     "_id": self.ids.hex24(),

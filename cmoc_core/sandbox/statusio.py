@@ -18,7 +18,12 @@ from urllib.parse import unquote
 import httpx
 
 from cmoc_core.sandbox.body import request_body
-from cmoc_core.sandbox.organisation import Json, Organisation
+from cmoc_core.sandbox.organisation import (
+    Json,
+    Organisation,
+    affected_component,
+    affected_container,
+)
 
 API_ID = "sandbox-statusio-api-id"
 API_KEY = "sandbox-statusio-api-key"
@@ -38,7 +43,8 @@ NOTIFY_FLAGS = (
     "slack",
 )
 WRITE_SOURCE = "api"
-PLANNED_DATES = ("%m/%d/%Y", "%Y/%m/%d")
+# The one form two independent clients agree on (see `cmoc_core.clients.statusio`).
+PLANNED_DATE = "%m/%d/%Y"
 PLANNED_TIME = "%H:%M"
 MAINTENANCE_NOTICES = (
     "maintenance_notify_now",
@@ -119,17 +125,15 @@ def _flag(body: Json, name: str) -> bool:
 def _planned(body: Json, which: str) -> datetime:
     """The planned start or end from its date and time fields, in UTC."""
     day, clock = _text(body, f"date_planned_{which}"), _text(body, f"time_planned_{which}")
-    for layout in PLANNED_DATES:
-        try:
-            return datetime.strptime(f"{day} {clock}", f"{layout} {PLANNED_TIME}").replace(
-                tzinfo=UTC
-            )
-        except ValueError:
-            continue
-    raise Refused(
-        f"Invalid parameter: date_planned_{which} and time_planned_{which} must be a date "
-        "such as 12/31/2026 and a 24-hour time such as 23:30"
-    )
+    try:
+        return datetime.strptime(f"{day} {clock}", f"{PLANNED_DATE} {PLANNED_TIME}").replace(
+            tzinfo=UTC
+        )
+    except ValueError:
+        raise Refused(
+            f"Invalid parameter: date_planned_{which} and time_planned_{which} must be a date "
+            "such as 12/31/2026 and a 24-hour time such as 23:30"
+        ) from None
 
 
 def _page_number(request: httpx.Request, first: int) -> int:
@@ -313,8 +317,8 @@ class StatusioServer:
             "statuspage": body["statuspage_id"],
             "datetime_open": format_time_ms(now),
             "post_mortem_url": "",
-            "components_affected": [{"_id": c["_id"], "name": c["name"]} for c in components],
-            "containers_affected": [dict(c) for c in containers],
+            "components_affected": [affected_component(c) for c in components],
+            "containers_affected": [affected_container(c) for c in containers],
             "messages": [],
         }
         self._add_message(incident, details, state, status, now)
@@ -416,8 +420,8 @@ class StatusioServer:
             "datetime_open": format_time_ms(now),
             "datetime_planned_start": format_time_ms(start),
             "datetime_planned_end": format_time_ms(end),
-            "components_affected": [{"_id": c["_id"], "name": c["name"]} for c in components],
-            "containers_affected": [dict(c) for c in containers],
+            "components_affected": [affected_component(c) for c in components],
+            "containers_affected": [affected_container(c) for c in containers],
             "messages": [],
         }
         self._add_message(

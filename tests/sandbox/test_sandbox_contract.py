@@ -401,6 +401,12 @@ def test_statusio_maintenance_lists_carry_components_and_containers_affected(
     assert windows
     for window in windows:
         within(set(window), STATUSIO_MAINTENANCE, STATUSIO_MAINTENANCE_READ)
+        # Each listed item as statusio-go's MaintenanceResponse declares it.
         assert window["containers_affected"] and all(
-            set(c) == {"_id", "name", "location"} for c in window["containers_affected"]
+            set(c) == {"__v", "_id", "name", "location"} for c in window["containers_affected"]
+        )
+        assert window["components_affected"] and all(
+            set(c) == {"__v", "_id", "position", "statuspage", "containers", "name"}
+            and all(isinstance(box, str) for box in c["containers"])
+            for c in window["components_affected"]
         )
