@@ -14,15 +14,20 @@ from cmoc_core.kpi_report import (
     selected_grid,
 )
 from cmoc_core.kpi_report import selected_rows as rows_for
-from cmoc_core.kpi_results import rounded, rounded_rows
+from cmoc_core.kpi_results import rounded
 from cmoc_core.timeutil import utc_now
 from cmoc_core.ui import charts, deps, widgets
 from cmoc_core.ui.kpi_data import (
+    PERSON_HEADINGS,
+    ROW_HEADINGS,
     ReportScope,
     Shown,
     csv_name,
+    csv_text,
+    draw_rows,
     minutes_tile,
     percent_tile,
+    readable,
     report_for,
     unmatched_notice,
 )
@@ -173,12 +178,12 @@ if by_assignee:
 
 st.subheader("Per person")
 unmatched_notice(report.unmatched)
-people_table = rounded_rows(pd.DataFrame(per_person(pages, gaps, shifts, firsts)))
-st.dataframe(people_table, hide_index=True, key="kpis_people")
+people_table = readable(pd.DataFrame(per_person(pages, gaps, shifts, firsts)), PERSON_HEADINGS)
+draw_rows(people_table, key="kpis_people")
 people_file = csv_name("per person", since, until)
 st.download_button(
     "Download per-person CSV",
-    people_table.to_csv(index=False),
+    csv_text(people_table),
     file_name=people_file,
     mime="text/csv",
     help=f"Saves this table as {people_file}, numbers rounded as shown.",
@@ -258,8 +263,8 @@ if chosen:
 else:
     shown = st.selectbox("Show", list(drill), key="kpis_drill")
     file_words, table = drill[shown]
-table = rounded_rows(table)
-st.dataframe(table.head(SHOWN_ROWS), hide_index=True)
+table = readable(table, ROW_HEADINGS)
+draw_rows(table.head(SHOWN_ROWS))
 count = f"{widgets.escape_markdown(shown)}: {len(table):,} rows"
 if len(table) > SHOWN_ROWS:
     count += f", the first {SHOWN_ROWS:,} shown here; the CSV has them all"
@@ -267,7 +272,7 @@ st.caption(count + ".")
 file_name = csv_name(file_words, since, until)
 st.download_button(
     "Download CSV",
-    lambda: table.to_csv(index=False),
+    lambda: csv_text(table),
     file_name=file_name,
     mime="text/csv",
     help=f"Saves all {len(table):,} rows as {file_name}, numbers rounded as shown.",

@@ -21,11 +21,12 @@ def iso_z(moment: datetime) -> str:
 
 
 MISSING = "—"  # a value not known, as people read it
+MOMENT = "%d-%m-%Y %H:%M"  # the one date format of the pages, in UTC
 
 
 def moment(at: datetime | None) -> str:
     """`29-11-2026 13:05 UTC`: the one date format of the operational pages, or a dash."""
-    return MISSING if at is None else f"{at.astimezone(UTC):%d-%m-%Y %H:%M} UTC"
+    return MISSING if at is None else f"{at.astimezone(UTC).strftime(MOMENT)} UTC"
 
 
 def utc_now() -> datetime:

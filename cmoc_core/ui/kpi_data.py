@@ -10,15 +10,58 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from cmoc_core.kpi_results import Better, Change, KpiReport, Unmatched, change
+from cmoc_core.kpi_results import Better, Change, KpiReport, Unmatched, change, rounded_rows
 from cmoc_core.kpis import compute_kpis
+from cmoc_core.timeutil import MISSING, MOMENT
 from cmoc_core.ui import deps, widgets
 from cmoc_core.ui.deps import AppContext
 
 PEOPLE_PAGE = "app_pages/sync.py"
+# The headings of the rows behind the figures, on screen, in CSV files and in the report. A
+# column without one (a status-page id) is left out: its incident's title stands for it.
+ROW_HEADINGS = {
+    "page": "Page",
+    "incident": "",
+    "title": "Title",
+    "triggered": "Paged (UTC)",
+    "ack_minutes": "Minutes to acknowledge",
+    "start": "From (UTC)",
+    "end": "To (UTC)",
+    "due": "Due (UTC)",
+    "severity": "Severity",
+    "state": "State",
+    "on_time": "On time",
+    "overdue_minutes": "Minutes overdue",
+    "announced": "Announced",
+    "first_update": "First public update (UTC)",
+    "minutes": "Minutes to first update",
+    "within_target": "Within target",
+    "handed_over": "Handed over",
+    "person": "Person",
+    "region": "Region",
+    "quarter": "Quarter",
+    "trained": "Trained",
+    "opened": "Opened",
+    "completed": "Completed",
+}
+PERSON_HEADINGS = {
+    "person": "Person",
+    "pages": "Pages",
+    "within_target": "Acknowledged ≤ 15 min",
+    "gaps": "Update gaps",
+    "on_time": "Updates on time",
+    "shifts": "Shifts",
+    "handed_over": "Shifts handed over",
+    "first_updates": "First public updates",
+    "first_updates_within_target": "First public updates within target",
+    "announced": "Updates announcing the next",
+    "kept": "Announced updates kept",
+}
 CHANGE_NOTE = "Change vs the previous period of the same length."
 
 
@@ -126,6 +169,45 @@ def unmatched_notice(unmatched: Sequence[Unmatched]) -> None:
         icon=":material/person_alert:",
     )
     st.page_link(PEOPLE_PAGE, label="Map people on Sync & settings", icon=":material/group:")
+
+
+def readable(rows: pd.DataFrame, headings: dict[str, str]) -> pd.DataFrame:
+    """`rows` headed in words, measures rounded as shown, yes/no and severities spelled out.
+
+    Dates stay dates, so that the table sorts them; `draw_rows` and `csv_text` write them.
+    """
+    kept = [name for name in rows.columns if headings[name]]  # a new column needs a heading
+    shown = rows[kept].copy()
+    for name in kept:
+        column = shown[name]
+        if name == "severity":
+            shown[name] = column.map(lambda level: f"S{int(level)}", na_action="ignore")
+        elif _yes_or_no(column):
+            shown[name] = column.map({True: "Yes", False: "No"})
+    return rounded_rows(shown).rename(columns=headings)
+
+
+def _yes_or_no(column: pd.Series) -> bool:
+    """Whether a column holds only yes/no values (and some)."""
+    known = column.dropna()
+    return len(known) > 0 and all(isinstance(value, bool | np.bool_) for value in known)
+
+
+def draw_rows(rows: pd.DataFrame, **options: Any) -> None:
+    """A readable table, dates in the page's format and a dash where a value is not known."""
+    dates = {
+        name: st.column_config.DatetimeColumn(format="DD-MM-YYYY HH:mm")
+        for name in rows.select_dtypes("datetimetz").columns
+    }
+    st.dataframe(rows, hide_index=True, column_config=dates, placeholder=MISSING, **options)
+
+
+def csv_text(rows: pd.DataFrame) -> str:
+    """A readable table as a CSV file, dates as the page writes them."""
+    dates = rows.select_dtypes("datetimetz").columns
+    return rows.assign(**{name: rows[name].dt.strftime(MOMENT) for name in dates}).to_csv(
+        index=False
+    )
 
 
 def csv_name(table: str, since: datetime, until: datetime, *, extension: str = "csv") -> str:

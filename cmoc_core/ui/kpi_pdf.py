@@ -169,7 +169,7 @@ def report_pdf(
     if people.empty:
         pdf.cell(0, 6, "No one had pages, updates or shifts in this period.")
     else:
-        headings = [str(name).replace("_", " ").capitalize() for name in people.columns]
+        headings = [str(name) for name in people.columns]
         widths = [3] + [1.5] * (len(headings) - 1)  # the names wider than the counts
         pdf.grid([headings, *people.astype(str).to_numpy().tolist()], widths)
     return bytes(pdf.output())

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import streamlit as st
 from sqlmodel import Session, delete, select
 from streamlit.proto.Metric_pb2 import Metric
@@ -13,6 +15,7 @@ from streamlit.proto.Metric_pb2 import Metric
 from cmoc_core import people
 from cmoc_core.models import Person, StakeholderThread, System
 from cmoc_core.storage import make_engine
+from cmoc_core.ui.kpi_data import ROW_HEADINGS, csv_text, readable
 from tests.app.conftest import table_with
 
 
@@ -25,6 +28,7 @@ def open_dashboard(app):
     return app
 
 
+SHIFT_COLUMNS = ("Person", "From (UTC)", "To (UTC)", "Handed over")
 NEW_TILES = (
     "Announced updates kept",
     "First public update ≤ 30 min",
@@ -66,20 +70,20 @@ def test_tiles_and_charts_show_the_indicators(app):
 def test_the_person_filter_narrows_the_rows_behind_the_figures(app):
     open_dashboard(app)
     app.selectbox(key="kpis_drill").set_value("Shifts without a handover issue").run()
-    everyone = table_with(app, "person", "start", "end", "handed_over")
-    person = everyone["person"].iloc[0]
+    everyone = table_with(app, *SHIFT_COLUMNS)
+    person = everyone["Person"].iloc[0]
     app.selectbox(key="kpis_person").set_value(person).run()
-    narrowed = table_with(app, "person", "start", "end", "handed_over")
+    narrowed = table_with(app, *SHIFT_COLUMNS)
     assert 0 < len(narrowed) < len(everyone)
-    assert set(narrowed["person"]) == {person}
+    assert set(narrowed["Person"]) == {person}
 
 
 def test_drill_down_lists_overdue_updates_and_offers_them_as_csv(app):
     open_dashboard(app)
     app.selectbox(key="kpis_drill").set_value("Overdue updates").run()
-    overdue = table_with(app, "incident", "due", "overdue_minutes")
-    assert len(overdue) > 0 and (overdue["overdue_minutes"] > 0).all()
-    assert not overdue["on_time"].any()
+    overdue = table_with(app, "Title", "Due (UTC)", "Minutes overdue")
+    assert len(overdue) > 0 and (overdue["Minutes overdue"] > 0).all()
+    assert set(overdue["On time"]) == {"No"}
     download = csv_button(app)
     assert download.proto.label == "Download CSV"
     assert f"Saves all {len(overdue):,} rows as cmoc-overdue-updates-" in download.proto.help
@@ -97,13 +101,14 @@ def last_365_days() -> str:
 def test_csv_files_are_named_after_the_table_and_period_with_numbers_as_shown(app):
     open_dashboard(app)
     app.selectbox(key="kpis_drill").set_value("All pages").run()
-    pages = table_with(app, "page", "ack_minutes")
+    pages = table_with(app, "Page", "Minutes to acknowledge")
     assert f"cmoc-ack-times-{last_365_days()}.csv" in csv_button(app).proto.help
-    minutes = pages["ack_minutes"].dropna()
+    minutes = pages["Minutes to acknowledge"].dropna()
     assert len(minutes) and (minutes.round(2) == minutes).all()  # as in the CSV
     app.selectbox(key="kpis_drill").set_value("All first public updates").run()
-    firsts = table_with(app, "incident", "page", "minutes", "within_target")
-    assert len(firsts) > 0 and (firsts["minutes"].round(2) == firsts["minutes"]).all()
+    firsts = table_with(app, "Title", "Page", "Minutes to first update", "Within target")
+    spent = firsts["Minutes to first update"]
+    assert len(firsts) > 0 and (spent.round(2) == spent).all()
     name = f"cmoc-first-public-updates-{last_365_days()}.csv"
     assert name in csv_button(app).proto.help
     people_csv = next(b for b in app.get("download_button") if b.proto.id.endswith("people_csv"))
@@ -118,12 +123,12 @@ def test_the_region_filter_narrows_the_figures_and_the_rows_to_that_region(app):
     open_dashboard(app)
     everyone = handed_over_help(app)
     app.selectbox(key="kpis_drill").set_value("All shifts").run()
-    all_shifts = table_with(app, "person", "region", "start", "end", "handed_over")
-    assert set(all_shifts["region"]) == {"AMER", "EMEA", "APAC"}
+    all_shifts = table_with(app, *SHIFT_COLUMNS, "Region")
+    assert set(all_shifts["Region"]) == {"AMER", "EMEA", "APAC"}
     app.selectbox(key="kpis_region").set_value("EMEA").run()
-    emea = table_with(app, "person", "region", "start", "end", "handed_over")
+    emea = table_with(app, *SHIFT_COLUMNS, "Region")
     assert 0 < len(emea) < len(all_shifts)
-    assert set(emea["region"]) == {"EMEA"}
+    assert set(emea["Region"]) == {"EMEA"}
     assert handed_over_help(app) != everyone
     assert handed_over_help(app).split(";")[0].endswith(f"of {len(emea)}")
 
@@ -131,13 +136,14 @@ def test_the_region_filter_narrows_the_figures_and_the_rows_to_that_region(app):
 def test_the_severity_filter_narrows_the_updates_behind_the_cadence_tile(app):
     open_dashboard(app)
     app.selectbox(key="kpis_drill").set_value("All status updates").run()
-    gaps = table_with(app, "incident", "severity", "on_time")
+    gaps = table_with(app, "Title", "Severity", "On time")
     app.multiselect(key="kpis_severity").set_value(["S1"]).run()
-    severe = table_with(app, "incident", "severity", "on_time")
+    severe = table_with(app, "Title", "Severity", "On time")
     assert 0 < len(severe) < len(gaps)
-    assert set(severe["severity"]) == {1}
+    assert set(severe["Severity"]) == {"S1"}
     cadence = next(m for m in app.metric if m.label == "Updates on time")
-    assert cadence.proto.help.startswith(f"{int(severe['on_time'].sum())} of {len(severe)} gaps")
+    on_time = int((severe["On time"] == "Yes").sum())
+    assert cadence.proto.help.startswith(f"{on_time} of {len(severe)} gaps")
 
 
 def test_tiles_show_the_change_since_the_previous_period(app):
@@ -191,8 +197,8 @@ def test_people_known_to_one_system_only_are_named_above_the_per_person_figures(
     link = app.get("page_link")[0]
     assert link.proto.label == "Map people on Sync & settings"
     assert link.proto.page.endswith("sync")  # the people mapping lives there
-    table = table_with(app, "person", "pages", "gaps", "shifts", "first_updates", "announced")
-    assert "Siobhán O'Connor" in set(table["person"])
+    table = table_with(app, "Person", "Pages", "Update gaps", "Shifts", "First public updates")
+    assert "Siobhán O'Connor" in set(table["Person"])
     with Session(make_engine(os.environ["CMOC_DATABASE_URL"])) as session:
         choices = people.identity_choices(session=session)
         system, external_id = next(
@@ -223,11 +229,11 @@ def test_charts_leave_background_and_text_colours_to_the_light_or_dark_theme(app
 def test_the_training_grid_and_contact_requests_are_tables_to_download_too(app):
     open_dashboard(app)
     app.selectbox(key="kpis_drill").set_value("Training per quarter").run()
-    grid = table_with(app, "person", "quarter", "trained")
-    assert len(grid) > 0 and set(grid["trained"]) == {True, False}
+    grid = table_with(app, "Person", "Quarter", "Trained")
+    assert len(grid) > 0 and set(grid["Trained"]) == {"Yes", "No"}
     app.selectbox(key="kpis_drill").set_value("Contact requests by assignee").run()
-    requests = table_with(app, "person", "opened", "completed")
-    assert len(requests) > 0 and (requests["completed"] <= requests["opened"]).all()
+    requests = table_with(app, "Person", "Opened", "Completed")
+    assert len(requests) > 0 and (requests["Completed"] <= requests["Opened"]).all()
     assert "cmoc-contact-requests-" in csv_button(app).proto.help
 
 
@@ -237,7 +243,7 @@ HOSTILE_NAME = "Eve <a href='http://127.0.0.1:9/a'>a</a> <img src=http://127.0.0
 def test_person_names_reach_the_charts_escaped_for_plotly(app):
     open_dashboard(app)
     app.selectbox(key="kpis_drill").set_value("All shifts").run()
-    someone = table_with(app, "person", "start", "end", "handed_over")["person"].iloc[0]
+    someone = table_with(app, *SHIFT_COLUMNS)["Person"].iloc[0]
     with Session(make_engine(os.environ["CMOC_DATABASE_URL"])) as session:
         person = session.exec(select(Person).where(Person.name == someone)).one()
         person.name = HOSTILE_NAME
@@ -252,3 +258,45 @@ def test_person_names_reach_the_charts_escaped_for_plotly(app):
     handover = next(s for s in specs if "Handover issue after each shift" in s)
     assert "Eve &lt;a href='http://127.0.0.1:9/a'&gt;a&lt;/a&gt; &lt;img" in handover
     assert not [s for s in specs if "<a href" in s or "<img" in s]
+
+
+def test_the_rows_behind_the_figures_read_as_words_with_the_pages_dates(app):
+    open_dashboard(app)
+    for shown in app.selectbox(key="kpis_drill").options:
+        app.selectbox(key="kpis_drill").set_value(shown).run()
+        frame = app.dataframe[-1]
+        rows = frame.value
+        assert all(re.fullmatch(r"[A-Z][a-z]*( [a-z0-9≤]+)*( \(UTC\))?", str(c)) for c in rows)
+        cells = (str(cell) for cell in rows.to_numpy().ravel())
+        assert not [cell for cell in cells if re.fullmatch("[0-9a-f]{24}", cell)]  # no ids
+        if "Severity" in rows:
+            assert all(re.fullmatch("S[1-4]", level) for level in rows["Severity"].dropna())
+        for heading in ("On time", "Announced", "Within target", "Handed over", "Trained"):
+            if heading in rows:
+                assert set(rows[heading].dropna()) <= {"Yes", "No"}, shown
+        assert frame.proto.placeholder == "—"  # where nobody acknowledged, or nobody was on call
+        configs = json.loads(frame.proto.columns).items()
+        formats = {name: c["type_config"]["format"] for name, c in configs if "type_config" in c}
+        dates = rows.select_dtypes("datetimetz").columns
+        assert formats == dict.fromkeys(dates, "DD-MM-YYYY HH:mm")
+    people_rows = table_with(app, "Person", "Acknowledged ≤ 15 min", "Announced updates kept")
+    assert not [c for c in people_rows.columns if "_" in str(c)]
+
+
+def test_a_downloaded_table_has_the_screens_headings_and_dates():
+    at = datetime(2026, 3, 5, 9, 7, tzinfo=UTC)
+    rows = pd.DataFrame(
+        {
+            "incident": ["6911c609401be5441c5c7c5d"],
+            "title": ["Errors"],
+            "due": [pd.Timestamp(at)],
+            "severity": [3],
+            "on_time": [False],
+            "overdue_minutes": [4.116666666666666],
+            "person": [None],
+        }
+    )
+    assert csv_text(readable(rows, ROW_HEADINGS)).splitlines() == [
+        "Title,Due (UTC),Severity,On time,Minutes overdue,Person",
+        "Errors,05-03-2026 09:07,S3,No,4.12,",
+    ]
