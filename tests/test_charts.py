@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from cmoc_core.clients import build_clients
 from cmoc_core.config import settings_from_mapping
+from cmoc_core.history import Timeline, TimelineGap
 from cmoc_core.kpi_results import AssigneeRequests, Better, change, rounded_rows
 from cmoc_core.kpis import compute_kpis
 from cmoc_core.sandbox import Sandbox
@@ -264,3 +265,19 @@ def test_the_contact_request_chart_draws_each_assignees_opened_and_completed():
         "opened": {"Ada Lovelace": 3, "unassigned": 1},
         "completed": {"Ada Lovelace": 2, "unassigned": 0},
     }
+
+
+def test_the_incident_timeline_writes_times_in_the_pages_format_to_the_minute():
+    start = datetime(2026, 11, 29, 23, 51, 7, 123456, tzinfo=UTC)
+    end = datetime(2026, 11, 30, 0, 40, 59, 987654, tzinfo=UTC)  # "now", to the microsecond
+    gap = TimelineGap(start=start, due=start + (end - start) / 2, end=end, on_time=False, state="")
+    timeline = Timeline(
+        phases=[("Investigating", start, end)],
+        updates=[(start, "Investigating"), (end, "Monitoring")],
+        gaps=[gap],
+        events=[("Page acknowledged", start)],
+        flags=[],
+    )
+    axis = charts.incident_timeline(timeline).to_plotly_json()["layout"]["xaxis"]
+    assert (axis["tickformat"], axis["hoverformat"]) == ("%H:%M<br>%d-%m-%Y", "%d-%m-%Y %H:%M")
+    assert axis["title"]["text"] == "UTC"

@@ -478,6 +478,8 @@ def incident_timeline(timeline: Any) -> go.Figure:
         traces,
         "Timeline (due windows shaded, overdue in red)",
         shapes=due_windows,
+        # The page's one date format, to the minute, not Plotly's own ("Nov 29, 2026").
+        xaxis=_axis("UTC", tickformat="%H:%M<br>%d-%m-%Y", hoverformat="%d-%m-%Y %H:%M"),
         yaxis=_axis(categoryorder="array", categoryarray=["events", "updates", "state"]),
     )
 
