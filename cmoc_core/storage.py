@@ -96,10 +96,7 @@ def open_database(url: str) -> Engine:
         migrate(engine)
     except SQLAlchemyError as exc:
         engine.dispose()
-        reason = _first_line(str(getattr(exc, "orig", None) or type(exc).__name__))
-        password = make_url(url).password
-        if password:
-            reason = reason.replace(str(password), "***")
+        reason = failure_reason(exc, url)
         raise DatabaseUnavailable(f"CMOC_DATABASE_URL: cannot open {shown}: {reason}") from None
     except DatabaseUnavailable:
         engine.dispose()
@@ -107,8 +104,12 @@ def open_database(url: str) -> Engine:
     return engine
 
 
-def _first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), text)
+def failure_reason(exc: SQLAlchemyError, url: str) -> str:
+    """What the database driver said, in one line and without the password of `url`."""
+    said = str(getattr(exc, "orig", None) or "")
+    reason = next((line.strip() for line in said.splitlines() if line.strip()), "no reason given")
+    password = make_url(url).password
+    return reason.replace(str(password), "***") if password else reason
 
 
 def _config() -> Config:

@@ -22,7 +22,7 @@ from cmoc_core.composer import Publisher
 from cmoc_core.config import SECRETS_PATH, ConfigError, Settings, load_settings
 from cmoc_core.coverage import SOURCES
 from cmoc_core.sources import Sources, has_synced, open_sources
-from cmoc_core.storage import DatabaseUnavailable, open_database, session_scope
+from cmoc_core.storage import DatabaseUnavailable, failure_reason, open_database, session_scope
 from cmoc_core.sync import Progress, SyncReport, run_sync
 from cmoc_core.timeutil import utc_now
 from cmoc_core.ui.widgets import escape_markdown
@@ -118,7 +118,11 @@ def loaded_context() -> AppContext:
     except DatabaseUnavailable as exc:
         _stop(f"The database cannot be used: {exc}")
     except SQLAlchemyError as exc:
-        _stop(f"The database cannot be opened: {type(exc).__name__}")
+        reason = failure_reason(exc, current_settings().cmoc_database_url)
+        _stop(
+            f"The database did not answer ({reason}). Check that it is running and reachable "
+            "at CMOC_DATABASE_URL, then reload this page."
+        )
     return AppContext(sources.settings, engine, sources)
 
 
