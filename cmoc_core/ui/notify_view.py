@@ -21,6 +21,13 @@ from cmoc_core.ui.widgets import refusal_help, refused_note
 
 OUTCOMES = "composer_outcomes"
 
+# "It can take up to a few minutes for new tickets, users, and other resources to be indexed
+# for search": developer.zendesk.com/api-reference/ticketing/ticket-management/search/
+ZENDESK_LAG = (
+    "Zendesk's search can take a few minutes to include a new ticket or tag: count again in a "
+    "few minutes before reporting a number."
+)
+
 
 def _outcomes(act: Callable[[], list[Outcome]]) -> None:
     """Keep what an action did for the page to show; a refusal is one line, like a failure."""
@@ -156,7 +163,7 @@ def zendesk(context: AppContext, incident: WorkingIncident, now: datetime) -> No
             if clicked:
                 try:
                     count = publisher.zendesk_count(tag)
-                    st.metric("Tickets with this tag", count)
+                    st.metric("Tickets with this tag", count, help=ZENDESK_LAG)
                 except (ApiError, Refused) as exc:
                     st.error(widgets.escape_markdown(str(exc)))
     st.caption(f"New tickets since the incident began ({widgets.moment(incident.opened_at)}):")

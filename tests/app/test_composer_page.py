@@ -267,3 +267,11 @@ def test_the_preview_names_the_channels_and_shows_the_message_as_each_will(app):
     assert "/280 weighted characters" in captions and "SMS segment(s), GSM-7" in captions
     assert "Also sent to: Webhook, IRC, HipChat, Microsoft Teams, Slack" in captions
     assert "notify_" not in " ".join(m.value for m in app.markdown)
+
+
+def test_a_ticket_count_warns_that_zendesk_may_not_have_indexed_the_newest_tickets(app):
+    start_incident(app)
+    open_tab(app, "Zendesk")
+    app.button(key="composer_zendesk_count").click().run()
+    count = next(m for m in app.metric if m.label == "Tickets with this tag")
+    assert "take a few minutes to include a new ticket" in count.proto.help
