@@ -53,7 +53,10 @@ elif isinstance(link, history.Several):
         )
     )
 if frame.empty:
-    st.info("No status-page incidents match these filters.")
+    st.info(
+        "No status-page incidents match these filters: widen the period, or clear the search, "
+        "state or severity filter."
+    )
     if not link.linked:
         st.stop()
 else:
@@ -104,7 +107,7 @@ if labels[chosen] not in set(frame["id"]):
 with deps.session(context) as db:
     record = history.incident_record(session=db, incident_id=labels[chosen])
 if record is None:
-    st.warning("This incident is no longer stored.")
+    st.warning("This incident is no longer stored: choose another one in the list above.")
     st.stop()
 
 incident = record.incident

@@ -96,6 +96,11 @@ def channel_name(flag: str) -> str:
     return handbook.CHANNEL_NAMES.get(flag, flag)
 
 
+def broadcast_words(broadcast: Mapping[str, bool]) -> str:
+    """`Email, SMS, X`: the ticked channels by the names people use, or `none`."""
+    return ", ".join(channel_name(flag) for flag, on in broadcast.items() if on) or "none"
+
+
 def previews(
     *,
     title: str,

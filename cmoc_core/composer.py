@@ -43,6 +43,7 @@ from cmoc_core.models import (
     StatusPageMessage,
     WorkingIncident,
 )
+from cmoc_core.notifier import Destination
 from cmoc_core.outbox import Actor, OnSent, Outbox, Outcome, OutcomeStatus, acting, audit
 from cmoc_core.severity import severities
 from cmoc_core.timeutil import moment
@@ -763,7 +764,7 @@ class Publisher:
                 return Outcome(
                     OutcomeStatus.FAILED,
                     f"These words are already the latest update on the status page "
-                    f"(published {moment(last.at)} by {last.by}); nothing was sent.",
+                    f"(published {last.when_and_who}); nothing was sent.",
                 )
         outcome = self.outbox.publish(
             command, actor=self.viewer, now=now, on_sent=self._applied(command, now)
@@ -780,7 +781,7 @@ class Publisher:
         with Session(self.engine) as session:
             last = last_publication(session=session, incident=self._incident(incident_id))
         said = (
-            f"“{last.text}” was published {moment(last.at)} by {last.by}"
+            f"“{last.text}” was published {last.when_and_who}"
             if last is not None
             else "another update is being published right now"
         )
@@ -807,15 +808,29 @@ class Publisher:
 
         return apply
 
-    def notify(self, *, incident_id: int, text: str, now: datetime) -> list[Outcome]:
-        """Post the Incident Notifier text to every configured webhook, each at most once."""
+    def notify(
+        self,
+        *,
+        incident_id: int,
+        text: str,
+        now: datetime,
+        places: Sequence[Destination] = (),
+    ) -> list[Outcome]:
+        """Post the Incident Notifier text to every configured webhook, each at most once.
+
+        Each notice names its destination as `places` (notifier.destinations) does for people.
+        """
         incident = self._incident(incident_id)
         if incident.practice:
             return [self._rehearse(StepKey.NOTIFY_STAKEHOLDERS, incident_id, now)]
+        known_as = {place.webhook: place.known_as for place in places}
         return [
             self._act(
                 SlackNotice(
-                    working_id=incident_id, webhook=webhook.name, text=text, channel=webhook.channel
+                    working_id=incident_id,
+                    webhook=webhook.name,
+                    text=text,
+                    channel=webhook.channel or known_as.get(webhook.name, ""),
                 ),
                 now,
                 then=partial(_thread, destination=webhook.name, via="slack", text=text, now=now),
@@ -942,7 +957,13 @@ class Publication:
 
     text: str
     at: datetime
-    by: str
+    by: str = ""  # empty when no record says who published it
+
+    @property
+    def when_and_who(self) -> str:
+        """`29-11-2026 23:51 UTC by cmoc@example.com`, or that the author is not recorded."""
+        who = f" by {self.by}" if self.by.strip() else ", author not recorded"
+        return f"{moment(self.at)}{who}"
 
 
 def last_publication(*, session: Session, incident: WorkingIncident) -> Publication | None:
@@ -958,7 +979,7 @@ def last_publication(*, session: Session, incident: WorkingIncident) -> Publicat
             )
             .order_by(col(AuditEntry.at).desc())
         ).first()
-        by = sent.actor if sent is not None else "someone"
+        by = sent.actor if sent is not None else ""
         found.append(Publication(incident.last_text, incident.last_posted_at, by))
     if incident.statuspage_incident_id is not None:
         synced = session.exec(

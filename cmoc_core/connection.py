@@ -31,6 +31,7 @@ from cmoc_core.clients.slack import NOTIFIER_VARIABLES, HookKind, hook_kind
 from cmoc_core.clients.statusio import StatusIoClient
 from cmoc_core.clients.zendesk import ZendeskClient
 from cmoc_core.config import WEBHOOK_KEY, Settings
+from cmoc_core.notifier import destinations, naming_hint
 from cmoc_core.timeutil import utc_now
 
 
@@ -759,6 +760,9 @@ def _check_slack(probe: _Probe, settings: Settings, *, demo: bool) -> None:
         Verdict.NOTE,
         "Nothing was posted: Slack has no read for a webhook, so only a real post tests one.",
     )
+    hint = naming_hint(destinations(settings))
+    if hint:
+        probe.add(Verdict.NOTE, hint)
 
 
 # Wording ------------------------------------------------------------------------------------

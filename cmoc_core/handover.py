@@ -90,6 +90,11 @@ class Shift:
         """A handover issue exists for the shift (counted or not)."""
         return self.handover_url is not None
 
+    @property
+    def counts_until(self) -> datetime:
+        """The last moment a handover issue created for the shift counts for it."""
+        return self.end + HANDOVER_WINDOW
+
     def describe(self) -> str:
         """`Alice Adams · AMER · 02-02-2026 08:00 – 02-02-2026 16:00 UTC`."""
         where = f" · {self.region}" if self.region else ""
@@ -185,9 +190,7 @@ def current_shift(shifts: list[Shift], now: datetime) -> Shift | None:
     count (until two hours after its end). Without one, the shift on call at `now` (the latest
     to start), else the latest to have ended.
     """
-    due = [
-        s for s in shifts if s.start <= now and not s.handed_over and now <= s.end + HANDOVER_WINDOW
-    ]
+    due = [s for s in shifts if s.start <= now and not s.handed_over and now <= s.counts_until]
     if due:
         return min(due, key=lambda s: (abs(s.end - now), s.end))
     on_call = rota.on_call_at(shifts, now)
@@ -211,7 +214,7 @@ def find_shift(shifts: list[Shift], key: str) -> Shift:
 def reminder(*, shift: Shift, now: datetime) -> str | None:
     """What to remind of, from an hour before the shift's end until it is handed over."""
     # Two hours after the end a handover no longer counts for the shift: the reminder stops.
-    deadline = shift.end + HANDOVER_WINDOW
+    deadline = shift.counts_until
     if shift.handed_over or not shift.end - REMINDER_LEAD <= now <= deadline:
         return None
     if now < shift.end:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+import httpx
+
+from cmoc_core.clients.slack import HookKind, hook_kind
 from cmoc_core.commands import SlackNotice
 from cmoc_core.config import WEBHOOK_KEY, Settings
 from cmoc_core.handbook import StepKey
@@ -19,25 +23,78 @@ NO_CHANNEL = (
 NO_SUMMARY = "Fill in the summary: the Incident Notifier needs it, so nothing is posted without it."
 
 
+# A hook's address runs `/services/<team>/<id>/<secret>` or `/triggers/<team>/<id>/<secret>`:
+# the end of its id tells hooks apart; the secret, and the rest of the path, stay unsaid.
+_MARKERS = {HookKind.INCOMING_WEBHOOK: "services", HookKind.WORKFLOW_TRIGGER: "triggers"}
+ID_TAIL = 4
+NAMING_HINT = (
+    "To name a webhook's channel for people, end its item in SLACK_NOTIFIER_WEBHOOK_URLS with "
+    "the channel's name, as in https://hooks.slack.com/services/T…/B…/…#developer-relations "
+    "(Slack never receives that part)."
+)
+
+
 @dataclass(frozen=True)
 class Destination:
     """One configured Incident Notifier webhook: its name in the app and for people."""
 
     webhook: str
     name: str = ""
+    hook: str = ""  # what the address tells, when the setting gives no name
+
+    @property
+    def known_as(self) -> str:
+        """`#developer-relations` or `Slack incoming webhook …X7QZ`; empty when nothing tells."""
+        return self.name or self.hook
 
     @property
     def label(self) -> str:
-        """`#developer-relations`, or `Slack (webhook 1)` when the setting gives no name."""
-        return self.name or f"Slack ({self.webhook})"
+        """`#developer-relations`, `Slack incoming webhook …X7QZ`, else `Slack (webhook 1)`."""
+        return self.known_as or f"Slack ({self.webhook})"
+
+
+def described(url: str) -> str:
+    """`Slack workflow trigger …3589`: the hook's kind and the end of its id, or empty."""
+    try:
+        segments = [part for part in httpx.URL(url).path.split("/") if part]
+    except httpx.InvalidURL:
+        return ""
+    kind = hook_kind(url)
+    marker = _MARKERS[kind]
+    if marker not in segments:
+        return ""
+    after = segments[segments.index(marker) + 1 :]
+    if len(after) != 3:
+        return ""
+    return f"Slack {kind} …{after[1][-ID_TAIL:]}"
 
 
 def destinations(settings: Settings) -> tuple[Destination, ...]:
-    """The configured webhooks in order, each named as SLACK_NOTIFIER_WEBHOOK_URLS names it."""
-    return tuple(
-        Destination(WEBHOOK_KEY.format(n=n), str(getattr(url, "name", "") or ""))
+    """The configured webhooks in order, each named as SLACK_NOTIFIER_WEBHOOK_URLS names it.
+
+    A webhook without a name there is named by what its address tells; two that would read
+    alike also say their place in the setting.
+    """
+    found = [
+        Destination(
+            WEBHOOK_KEY.format(n=n),
+            str(getattr(url, "name", "") or ""),
+            described(url.get_secret_value()),
+        )
         for n, url in enumerate(settings.slack_notifier_webhook_urls, start=1)
+    ]
+    alike = Counter(place.known_as for place in found)
+    return tuple(
+        replace(place, hook=f"{place.hook} ({place.webhook})")
+        if place.hook and not place.name and alike[place.known_as] > 1
+        else place
+        for place in found
     )
+
+
+def naming_hint(places: Sequence[Destination]) -> str | None:
+    """How to name the webhooks for people, while one of them has no name."""
+    return NAMING_HINT if any(not place.name for place in places) else None
 
 
 def joined(words: Sequence[str]) -> str:

@@ -11,6 +11,7 @@ from cmoc_core.channels import (
     STATUS_PAGE,
     ChannelPreview,
     SmsEncoding,
+    broadcast_words,
     channel_name,
     previews,
     sms,
@@ -290,3 +291,11 @@ def test_every_number_equals_textlimits_own(details):
     assert post.shown_weighted == weighted_length(post.shown) <= X_TRUNCATION
     assert message.segments == sms_segments(details) == check_length(details).sms_segments
     assert (post.cut_at is None) == (not check_length(details).truncation_risk)
+
+
+def test_the_ticked_channels_are_listed_by_the_names_people_use():
+    assert broadcast_words({"notify_email": True, "notify_sms": False, "social": True}) == (
+        "Email, X"
+    )
+    assert broadcast_words({"msteams": True, "notify_webhook": True}) == "Microsoft Teams, Webhook"
+    assert broadcast_words(dict.fromkeys(handbook.BROADCAST_CHANNELS, False)) == "none"

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
+from cmoc_core import auditlog, notifier
 from cmoc_core.clients import build_clients
 from cmoc_core.composer import IncidentFacts, Message, Publisher, start_incident
 from cmoc_core.config import settings_from_mapping
@@ -118,6 +119,28 @@ def test_stakeholders_are_notified_on_every_webhook_once_and_recorded_as_threads
         threads = session.exec(select(StakeholderThread)).all()
     assert len(threads) == 2 and {t.via for t in threads} == {"slack"}
     assert "notify_stakeholders" in working(world).steps
+
+
+def test_a_notice_to_a_webhook_without_a_name_says_where_it_went_by_what_the_address_tells(world):
+    publisher, incident_id, _, sandbox = world
+    create(world)
+    places = notifier.destinations(settings_from_mapping(sandbox.settings()))
+    tails = [path.split("/")[3][-4:] for path in sandbox.slack.hooks]
+    assert [p.label for p in places] == [f"Slack incoming webhook …{t}" for t in tails]
+    outcomes = publisher.notify(
+        incident_id=incident_id, text="*Summary*: errors", now=sandbox.now(), places=places
+    )
+    said = [o.message for o in outcomes]
+    for place in places:
+        assert any(f"Posted the Incident Notifier to {place.label}" in s for s in said), said
+    with Session(publisher.engine) as session:
+        entries = session.exec(
+            select(AuditEntry).where(AuditEntry.action == "notify_stakeholders")
+        ).all()
+        logged = [line.what for line in auditlog.lines(session=session, entries=entries)]
+    assert logged == [f"Posted the Incident Notifier to {p.label}" for p in places]
+    secrets = [path.split("/")[4] for path in sandbox.slack.hooks]
+    assert not any(secret in " ".join(said + logged) for secret in secrets)
 
 
 def test_the_issue_is_labelled_and_the_page_acknowledged_through_the_apis(world, organisation):

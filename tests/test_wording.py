@@ -441,11 +441,11 @@ def test_the_notifier_names_its_destinations_from_the_setting(sandbox):
     assert [p.label for p in places] == [
         "#developer-relations",
         "#customer-success",
-        "Slack (webhook 3)",
+        "Slack workflow trigger …123",
     ]
     assert [p.webhook for p in places] == ["webhook 1", "webhook 2", "webhook 3"]
     assert notifier.post_label(places) == (
-        "Post to #developer-relations, #customer-success and Slack (webhook 3)"
+        "Post to #developer-relations, #customer-success and Slack workflow trigger …123"
     )
     # The name is no part of the secret URL that is called, nor hidden as if it were one.
     urls = [u.get_secret_value() for u in settings.slack_notifier_webhook_urls]
@@ -466,6 +466,52 @@ def test_the_notifier_names_its_destinations_from_the_setting(sandbox):
     finally:
         clients.close()
     assert [p.text for p in sandbox.slack.messages("#developer-relations")] == ["hello"]
+
+
+def test_a_webhook_without_a_name_is_named_by_its_kind_and_the_end_of_its_id_never_its_secret():
+    hooks = (
+        "https://hooks.slack.com/services/T0TEAM/B07QX4KJ9/tokentokentoken1,"
+        "https://hooks.slack.com/triggers/T0TEAM/3141592653589/c6e6c0d8a1b2c3d4,"
+        "https://example.com/relay"
+    )
+    places = notifier.destinations(settings_from_mapping({"SLACK_NOTIFIER_WEBHOOK_URLS": hooks}))
+    assert [p.label for p in places] == [
+        "Slack incoming webhook …4KJ9",
+        "Slack workflow trigger …3589",
+        "Slack (webhook 3)",  # nothing in the address says what it is
+    ]
+    for secret in ("tokentoken", "c6e6c0d8", "T0TEAM", "B07QX", "314159", "relay"):
+        assert not any(secret in p.label for p in places), secret
+    assert [p.hook for p in places] == [
+        "Slack incoming webhook …4KJ9",
+        "Slack workflow trigger …3589",
+        "",
+    ]
+
+
+def test_two_webhooks_whose_ids_end_alike_are_told_apart_by_their_place_in_the_setting():
+    hooks = (
+        "https://hooks.slack.com/services/T0/B01ABCD/tokentokentoken1,"
+        "https://hooks.slack.com/services/T0/B02ABCD/tokentokentoken2"
+    )
+    places = notifier.destinations(settings_from_mapping({"SLACK_NOTIFIER_WEBHOOK_URLS": hooks}))
+    assert [p.label for p in places] == [
+        "Slack incoming webhook …ABCD (webhook 1)",
+        "Slack incoming webhook …ABCD (webhook 2)",
+    ]
+
+
+def test_the_hint_to_name_webhooks_is_given_only_while_one_has_no_name():
+    unnamed = "https://hooks.slack.com/services/T0/B01ABCD/tokentokentoken1"
+    named = f"{unnamed}#developer-relations"
+    hint = notifier.naming_hint(
+        notifier.destinations(settings_from_mapping({"SLACK_NOTIFIER_WEBHOOK_URLS": unnamed}))
+    )
+    assert hint is not None
+    assert "SLACK_NOTIFIER_WEBHOOK_URLS" in hint and "#developer-relations" in hint
+    assert "tokentoken" not in hint
+    places = notifier.destinations(settings_from_mapping({"SLACK_NOTIFIER_WEBHOOK_URLS": named}))
+    assert notifier.naming_hint(places) is None
 
 
 def test_the_notifier_refuses_an_empty_channel_or_summary_in_one_line():

@@ -23,4 +23,10 @@ def audit_table(
     import pandas as pd  # slow to load: only when a table is drawn
 
     rows = [(when(line.at), line.who, line.what, line.where, line.result) for line in lines]
+    if not rows:
+        st.info(
+            "Nothing is logged yet: each action taken on this page will appear here with how "
+            "it ended."
+        )
+        return
     st.dataframe(pd.DataFrame(rows, columns=COLUMNS), hide_index=True, key=key)

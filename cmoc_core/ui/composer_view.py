@@ -38,6 +38,19 @@ ACTIONS_OF = {
     DraftKind.UPDATE: Action.UPDATE_INCIDENT,
     DraftKind.RESOLVE: Action.RESOLVE_INCIDENT,
 }
+# What the CMOC can do while Status.io's components cannot be loaded (a rerun asks again).
+_NAMES_ONLY = (
+    "You can still publish: this form does not change the incident's components, it only "
+    "names them. Reload the page to try again."
+)
+COMPONENTS_NEXT = {
+    DraftKind.CREATE: (
+        "Reload the page to try again: creating the incident needs its affected components, "
+        "or All infrastructure ticked knowingly."
+    ),
+    DraftKind.UPDATE: _NAMES_ONLY,
+    DraftKind.RESOLVE: _NAMES_ONLY,
+}
 PREVIEW_LABELS = {
     DraftKind.CREATE: "Preview and create",
     DraftKind.UPDATE: "Preview and publish",
@@ -107,7 +120,7 @@ def message_form(context: AppContext, incident: WorkingIncident, form: str) -> N
             st.session_state.pop(fields["details"], None)
         st.session_state[revision] = incident.draft_revision
     save = partial(_save_draft, context, key, fields)
-    choices = _components(context, incident.statuspage_id)
+    choices = _components(context, incident.statuspage_id, kind)
 
     if kind is DraftKind.CREATE:
         components, all_infrastructure, names = _affected_fields(choices, fields, draft, save)
@@ -293,7 +306,10 @@ def _superseded(context: AppContext, incident: WorkingIncident, overtaken: Super
 def _confirm(context: AppContext, incident: WorkingIncident) -> None:
     pending: Pending | None = st.session_state.get("composer_pending")
     if not pending:
-        st.info("This message was already handled.")
+        st.info(
+            "This message was already published or cancelled: close this window. The page "
+            "header shows the latest update."
+        )
         return
     kind = DraftKind(pending.form)
     action, button = ACTIONS[kind]
@@ -301,10 +317,9 @@ def _confirm(context: AppContext, incident: WorkingIncident) -> None:
     target = "the PRACTICE status page" if incident.practice else "the PUBLIC status page"
     st.markdown(f"**{action}: {widgets.escape_markdown(incident.title)}** → {target}")
     state = "Resolved" if kind is DraftKind.RESOLVE else handbook.state_name(message.state)
-    ticked = [channels.channel_name(c) for c, on in message.broadcast.items() if on]
     st.caption(
         f"{action} · {state} · {handbook.status_name(message.status)}"
-        f" · broadcast: {', '.join(ticked) or 'none'}"
+        f" · broadcast: {channels.broadcast_words(message.broadcast)}"
     )
     affected = _affected(context, incident, pending)
     named = ", ".join(affected) or widgets.MISSING
@@ -329,7 +344,8 @@ def _affected(context: AppContext, incident: WorkingIncident, pending: Pending) 
     if pending.all_infrastructure:
         return ["All infrastructure"]
     chosen = pending.components or tuple(incident.components or ())
-    labels = {c.ident: c.label for c in _components(context, incident.statuspage_id).values()}
+    found = _components(context, incident.statuspage_id, DraftKind(pending.form))
+    labels = {c.ident: c.label for c in found.values()}
     return [labels[ident] for ident in chosen if ident in labels]
 
 
@@ -503,9 +519,14 @@ def _component_choices(statuspage_id: str, _context: AppContext) -> dict[str, Co
     return {choice.label: choice for choice in found}
 
 
-def _components(context: AppContext, statuspage_id: str) -> dict[str, ComponentChoice]:
+def _components(
+    context: AppContext, statuspage_id: str, kind: DraftKind
+) -> dict[str, ComponentChoice]:
     try:
         return _component_choices(statuspage_id, context)
     except ApiError as exc:
-        st.error(f"Components could not be loaded: {widgets.escape_markdown(str(exc))}")
+        st.error(
+            f"Components could not be loaded: {widgets.escape_markdown(str(exc).rstrip('.'))}. "
+            + COMPONENTS_NEXT[kind]
+        )
         return {}

@@ -96,9 +96,17 @@ def handed_over(context: AppContext, shift: Shift) -> None:
     if shift.counted:
         st.success("This shift is handed over.", icon=":material/assignment_turned_in:")
     else:
+        person = widgets.escape_markdown(shift.person)
+        deadline = shift.counts_until
+        then = (
+            f"For the shift to count, {person} can create their own handover issue in GitLab "
+            f"by {widgets.moment(deadline)}."
+            if deps.now() <= deadline
+            else "Nothing more is needed."
+        )
         st.warning(
-            "This shift has a handover issue, but it is not authored by "
-            f"{widgets.escape_markdown(shift.person)}, so it does not count for the shift.",
+            f"This shift has a handover issue, but it is not authored by {person}, so it does "
+            f"not count for the shift. The next CMOC can still read it. {then}",
             icon=":material/warning:",
         )
     settings = context.settings
@@ -226,7 +234,7 @@ def _preview(context: AppContext, shift: Shift, window: Window, now: datetime) -
     if checked.leaves_out_activity:
         st.warning(
             "The synced data shows incidents, maintenance or contact requests in this shift "
-            "that this text leaves out.",
+            "that this text leaves out. Rebuild from the latest data, or add them to the text.",
             icon=":material/warning:",
         )
     st.code(issue.body, language="markdown", wrap_lines=True)

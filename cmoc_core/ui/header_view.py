@@ -65,10 +65,7 @@ def _live_header(context: AppContext, incident_id: int) -> None:
             key=f"composer_reminders_{incident.id}",
         )
     if last is not None:
-        st.caption(
-            f"Latest update {widgets.moment(last.at)} by {widgets.escape_markdown(last.by)}: "
-            + widgets.escape_markdown(last.text)
-        )
+        st.caption(widgets.escape_markdown(f"Latest update {last.when_and_who}: {last.text}"))
 
 
 def _severity_tile(incident: WorkingIncident) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from cmoc_core import auditlog, linking, maintenance
+from cmoc_core import auditlog, channels, linking, maintenance
 from cmoc_core.access import Refused
 from cmoc_core.clients import ApiError
 from cmoc_core.handbook import BROADCAST_CHANNELS
@@ -156,7 +156,9 @@ def _notice_form(window: Window, action: Action, refused: str | None, now: datet
     with st.expander("Broadcast"):
         for channel in BROADCAST_CHANNELS:
             st.session_state.setdefault(f"{prefix}_{channel}", suggested.broadcast[channel])
-            broadcast[channel] = st.checkbox(channel, key=f"{prefix}_{channel}")
+            broadcast[channel] = st.checkbox(
+                channels.channel_name(channel), key=f"{prefix}_{channel}"
+            )
     disabled = False
     if maintenance.needs_automation_disabled(window, action):
         disabled = st.checkbox(maintenance.AUTOMATION_ACK, key=f"{prefix}_automation_disabled")
@@ -342,7 +344,10 @@ def confirm_if_pending(context: AppContext) -> None:
 def _confirm(context: AppContext) -> None:
     pending: Pending | None = st.session_state.get(PENDING)
     if not pending:
-        st.info("This was already handled.")
+        st.info(
+            "This was already sent or cancelled: close this window. Anything sent is in the "
+            "Audit log tab."
+        )
         return
     if isinstance(pending, PendingNotice):
         window, action, notice = pending.window, pending.action, pending.notice
@@ -353,8 +358,7 @@ def _confirm(context: AppContext) -> None:
         _refusal_note(window, action)
         if notice.early_reason.strip():
             st.caption("Reason for starting early: " + widgets.escape_markdown(notice.early_reason))
-        channels = [c for c, on in notice.broadcast.items() if on]
-        st.caption(f"Broadcast: {', '.join(channels) or 'none'}")
+        st.caption(f"Broadcast: {channels.broadcast_words(notice.broadcast)}")
         st.text(notice.details)
     else:
         plan = pending.announced

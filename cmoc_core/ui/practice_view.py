@@ -75,7 +75,7 @@ def _names(context: AppContext) -> dict[int | None, str]:
 def _drill_label(drill: PracticeDrill, title: str, names: dict[int | None, str]) -> str:
     return (
         f"{title} · CMOC {names.get(drill.cmoc_id, 'unknown')}"
-        f" · started {drill.started_at:%d-%m %H:%M} UTC"
+        f" · started {widgets.moment(drill.started_at)}"
     )
 
 
@@ -129,7 +129,7 @@ def _scenario_choice(context: AppContext, library: Library) -> str | None:
         )
     with deps.session(context) as db:
         past = {
-            i.id: f"{i.name} · {i.datetime_open:%d-%m-%Y}"
+            i.id: f"{i.name} · {widgets.moment(i.datetime_open)}"
             for i in practice.past_incidents(session=db, settings=context.settings)
         }
     incident_id = st.selectbox(
@@ -194,7 +194,7 @@ def _run(context: AppContext, library: Library, drill: PracticeDrill, now: datet
     cmoc = _names(context).get(drill.cmoc_id, "unknown")
     issue = f" · incident issue {incident.issue_url}" if incident.issue_url else ""
     st.caption(
-        widgets.escape_markdown(f"CMOC: {cmoc} · started {drill.started_at:%H:%M:%S} UTC{issue}")
+        widgets.escape_markdown(f"CMOC: {cmoc} · started {widgets.moment(drill.started_at)}{issue}")
     )
     with st.sidebar:  # the script stays in view while the CMOC works through the forms
         _prompts(drill.started_at, scenario, len(scenario.played(elapsed)))
@@ -324,15 +324,13 @@ def notes_table(notes: Sequence[DrillNote], started: datetime) -> None:
     """The note taker's log, each line with its time and how far into the drill it was."""
     rows = [
         {
-            "at (UTC)": f"{note.at:%H:%M:%S}",
+            "at": widgets.moment(note.at),
             "into the drill": widgets.duration(note.at - started),
             "note": note.text,
         }
         for note in notes
     ]
-    st.dataframe(
-        pd.DataFrame(rows, columns=["at (UTC)", "into the drill", "note"]), hide_index=True
-    )
+    st.dataframe(pd.DataFrame(rows, columns=["at", "into the drill", "note"]), hide_index=True)
 
 
 def score_card(card: ScoreCard) -> None:
@@ -368,8 +366,8 @@ def score_card(card: ScoreCard) -> None:
             pd.DataFrame(
                 [
                     {
-                        "from (UTC)": f"{datetime.fromisoformat(gap['start']):%H:%M:%S}",
-                        "to (UTC)": f"{datetime.fromisoformat(gap['end']):%H:%M:%S}",
+                        "from": widgets.moment(datetime.fromisoformat(gap["start"])),
+                        "to": widgets.moment(datetime.fromisoformat(gap["end"])),
                         "state": gap["state"],
                         "severity": f"S{gap['severity']}",
                         "minutes": gap["minutes"],
@@ -384,7 +382,7 @@ def score_card(card: ScoreCard) -> None:
     for violation in card.length_violations:
         at = datetime.fromisoformat(violation["at"])
         for problem in violation["problems"]:
-            st.caption(f":red[{at:%H:%M:%S} UTC: {widgets.escape_markdown(problem)}]")
+            st.caption(f":red[{widgets.moment(at)}: {widgets.escape_markdown(problem)}]")
     if card.steps_missing:
         st.caption("Steps not done: " + widgets.escape_markdown("; ".join(card.steps_missing)))
     if card.states_missed:
@@ -457,7 +455,7 @@ def plan(context: AppContext, library: Library, now: datetime, *, refused: str |
         }
         | (
             {
-                "date (UTC)": f"{e.scheduled_at:%d-%m-%Y %H:%M}",
+                "date": widgets.moment(e.scheduled_at),
                 "scenario": _title(context, library, e.scenario),
             }
             if facilitator
@@ -629,8 +627,17 @@ def retrospective(context: AppContext, library: Library) -> None:
     )
     with deps.session(context) as db:
         past = practice.retrospectives(session=db, cmoc_id=person)
+    if not past and person is None:
+        st.info(
+            "No drill has ended yet: start one in the Drill tab; its score card shows here "
+            "once it ends."
+        )
+        return
     if not past:
-        st.info("No drill has ended yet.")
+        st.info(
+            f"No drill of {widgets.escape_markdown(names[person])} has ended yet: choose "
+            "Everyone above, or start a drill for them in the Drill tab."
+        )
         return
     titles = {p.drill.id: _title(context, library, p.drill.scenario) for p in past}
     st.dataframe(
@@ -639,7 +646,7 @@ def retrospective(context: AppContext, library: Library) -> None:
                 {
                     "CMOC": names.get(p.drill.cmoc_id),
                     "scenario": titles[p.drill.id],
-                    "ended": f"{p.drill.finished_at:%d-%m-%Y %H:%M}",
+                    "ended": widgets.moment(p.drill.finished_at),
                     "acknowledged in": _acknowledged_in(p.card),
                     "within 15 min": p.card.ack_within_target,
                     "cadence kept": f"{p.card.gaps_on_time}/{len(p.card.gaps)}",

@@ -224,7 +224,7 @@ def stage_steps(
         right = checklist_row(step.text, done=step.done_at is not None)
         if step.done_at is not None:
             after = f" (+{duration(step.done_at - since)})" if since is not None else ""
-            right.caption(f"done {step.done_at:%H:%M:%S} UTC{after}")
+            right.caption(f"done {moment(step.done_at)}{after}")
         elif step.note:
             right.caption(step.note)
         elif step.action and on_click is not None:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
+import streamlit as st
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
 from cmoc_core import composer
 from cmoc_core.handbook import STEPS, StepKey
 from cmoc_core.models import PagerDutyIncident, WorkingIncident
+from cmoc_core.sandbox import Fault
 from cmoc_core.storage import make_engine
-from tests.app.conftest import open_tab
+from tests.app.conftest import open_tab, texts
 from tests.app.test_composer_page import (
     ISSUE,
     T0,
@@ -20,6 +22,7 @@ from tests.app.test_composer_page import (
     choose_component,
     metric,
     publish,
+    sandbox_of,
     start_incident,
     working_id,
 )
@@ -217,3 +220,63 @@ def test_done_buttons_clicked_in_a_row_tick_the_step_aimed_at_and_nothing_moves(
     fresh.run()
     fresh.switch_page("app_pages/practice.py").run()
     assert open_stages(fresh) == ["Stage 2 Manage"]  # nothing left in Stage 1: closed at first
+
+
+# Messages that say what to do next ----------------------------------------------------------
+
+
+def shown(app: AppTest, kind: str) -> str:
+    return " ".join(texts(app, kind)).replace("\\", "").replace("\u2060", "")
+
+
+def test_the_latest_update_says_plainly_when_its_author_is_not_recorded(app):
+    incident_id = start(app, T0)
+    with database() as session:
+        incident = session.get(WorkingIncident, incident_id)
+        incident.last_posted_at = T0 - timedelta(minutes=9)
+        incident.last_text = "Investigating elevated error rates."
+        session.add(incident)
+        session.commit()
+    at_time(app, T0)
+    captions = [c.replace("\\", "").replace("\u2060", "") for c in texts(app, "caption")]
+    assert (
+        "Latest update 22-11-2026 09:51 UTC, author not recorded: "
+        "Investigating elevated error rates."
+    ) in captions
+    assert "someone" not in shown(app, "caption")
+
+
+def test_components_that_cannot_be_loaded_say_what_the_cmoc_can_do(app):
+    st.cache_data.clear()  # the components of the demo page are kept for minutes
+    at_time(app, T0)
+    sandbox_of(app).add_fault(
+        Fault(
+            service="statusio",
+            path_contains="component/list",
+            kind="statusio_error",
+            message="Database unavailable",
+            times=None,
+        )
+    )
+    start(app, T0)
+    said = shown(app, "error")
+    assert "Components could not be loaded" in said and "Database unavailable" in said
+    assert "Reload the page to try again" in said
+    assert "All infrastructure" in said  # how the incident can still be created
+    st.cache_data.clear()
+
+
+def _composer_confirmation_with_nothing_pending() -> None:
+    from cmoc_core.ui import composer_view, deps
+
+    composer_view._confirm(deps.app_context(), None)
+
+
+def test_a_confirmation_left_with_nothing_to_publish_says_what_to_do(app):
+    at_time(app, T0)
+    dialog = AppTest.from_function(_composer_confirmation_with_nothing_pending, default_timeout=60)
+    dialog.run()
+    assert not dialog.exception
+    said = shown(dialog, "info")
+    assert "already published or cancelled" in said
+    assert "close this window" in said and "header shows the latest update" in said

@@ -121,7 +121,10 @@ def test_the_notifier_names_its_channels_refuses_an_empty_one_and_says_when_it_a
     assert slack_posts(app) == 2
     posted = shown(app, "success")
     assert posted.count("Posted the Incident Notifier to ") == 2
-    assert "webhook" not in posted or "Slack (webhook" in posted
+    named = [
+        f"Posted the Incident Notifier to #{c}" for c in ("developer-relations", "customer-success")
+    ]
+    assert all(words in posted for words in named) and "webhook" not in posted
     assert "Stakeholders were notified 22-11-2026 10:05 UTC." in shown(app, "caption")
 
     app.session_state["clock_now"] = T0 + timedelta(minutes=9)
@@ -135,15 +138,25 @@ def test_the_notifier_names_its_channels_refuses_an_empty_one_and_says_when_it_a
 
     _, text = audit_text(app)
     assert text.count("Posted the Incident Notifier to ") == 2
+    assert all(words in text for words in named) and "webhook" not in text
     assert "notify_" not in text and "None" not in text and "{" not in text
 
 
-def test_the_notifier_without_names_calls_each_webhook_by_its_number(app):
+def test_the_notifier_without_names_calls_each_webhook_by_what_its_address_tells(app):
     start(app)
     open_tab(app, "Notify stakeholders")
     label = app.button(key="composer_notify").label.replace("\\", "")
-    assert label == "Post to Slack (webhook 1) and Slack (webhook 2)"
-    assert "channel(s)" not in label
+    hooks = list(sandbox_of(app).slack.hooks)
+    tails = [path.split("/")[3][-4:] for path in hooks]
+    assert label == (
+        f"Post to Slack incoming webhook …{tails[0]} and Slack incoming webhook …{tails[1]}"
+    )
+    assert "(webhook" not in label and "channel(s)" not in label
+    assert not any(path.split("/")[4] in label for path in hooks)  # the secret part
+    app.button(key="composer_notify").click().run()
+    posted = shown(app, "success")
+    assert all(f"Notifier to Slack incoming webhook …{tail}" in posted for tail in tails)
+    assert not any(path.split("/")[4] in posted for path in hooks)
 
 
 def test_the_zendesk_tab_writes_the_incidents_start_as_the_page_does(app):

@@ -106,3 +106,36 @@ def test_the_draft_survives_a_new_session_and_nothing_happened_replaces_it(app):
     body = again.text_area(key="handover_body").value or ""
     assert handover.NOTHING_HAPPENED in body
     assert handover.NOTHING_HAPPENED in again.code[0].value
+
+
+def test_a_handover_that_does_not_count_says_how_the_shift_can_still_count(app):
+    sources, shift = demo(app)
+    sources.sandbox.gitlab.admin = False  # the token may not create issues as the CMOC
+    moment = shift.end - timedelta(minutes=30)
+    open_handover(app, sources, moment)
+    app.button(key="handover_preview_button").click().run()
+    app.button(key="handover_create").click().run()
+    app.button(key="handover_as_token_user").click().run()
+    assert not app.exception
+    said = " ".join(w.value for w in app.warning).replace("\\", "")
+    assert "so it does not count for the shift" in said
+    deadline = shift.end + timedelta(hours=2)
+    assert (
+        f"The next CMOC can still read it. For the shift to count, {shift.person} can create "
+        f"their own handover issue in GitLab by {deadline:%d-%m-%Y %H:%M} UTC."
+    ) in said
+
+
+def test_a_handover_saying_nothing_happened_against_the_data_says_what_to_do(app):
+    sources, shift = demo(app)
+    World(make_engine(os.environ["CMOC_DATABASE_URL"])).incident(
+        shift.end - timedelta(hours=3),
+        [(0, IncidentState.INVESTIGATING, "Investigating failing CI jobs.")],
+        resolved=False,
+        statuspage_id=sources.settings.statusio_statuspage_id,
+    )
+    open_handover(app, sources, shift.end - timedelta(minutes=20))
+    app.button(key="handover_nothing").click().run()
+    said = " ".join(w.value for w in app.warning).replace("\\", "")
+    assert "that this text leaves out" in said
+    assert "Rebuild from the latest data, or add them to the text" in said

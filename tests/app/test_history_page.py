@@ -296,3 +296,19 @@ def test_a_linked_incident_the_filters_leave_out_stays_open_and_says_why(app):
     assert shown_title(shown) == escape_markdown(oldest.name)
     assert "This incident is outside the period or filters above." in texts(shown, "caption")
     assert address(shown) == {"incident": oldest.id}
+
+
+def test_an_empty_list_and_a_vanished_incident_say_what_to_do_next(app, monkeypatch):
+    open_history(app)
+    app.text_input(key="history_search").input("no incident is called this").run()
+    said = " ".join(i.value for i in app.info).replace("\\", "")
+    assert "No status-page incidents match these filters: widen the period" in said
+
+    from cmoc_core import history
+
+    app.text_input(key="history_search").input("").run()
+    monkeypatch.setattr(history, "incident_record", lambda **_: None)
+    app.selectbox(key="history_incident").select_index(1).run()
+    assert not app.exception
+    said = " ".join(w.value for w in app.warning).replace("\\", "")
+    assert "This incident is no longer stored: choose another one" in said

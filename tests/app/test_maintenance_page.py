@@ -7,6 +7,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlmodel import Session, col, select
+from streamlit.testing.v1 import AppTest
 
 from cmoc_core.maintenance import Action
 from cmoc_core.maintenance import when as maintenance_when
@@ -312,3 +313,50 @@ def test_the_schedule_form_survives_a_reload_and_starts_afresh_once_sent(
     assert [path for path, _ in writes(reloaded)] == ["/maintenance/schedule"]
     again = open_page(app_on(tmp_path / "app.db", monkeypatch))
     assert again.text_input(key="maintenance_new_name").value == ""
+
+
+# Words for people ------------------------------------------------------------------------------
+
+
+def test_the_broadcast_channels_are_named_as_people_call_them_in_the_form_and_the_dialog(app):
+    open_page(app)
+    radio = app.radio[1]
+    window_id = radio.key.removeprefix("maintenance_action_")
+    radio.set_value(Action.UPDATE).run()
+    prefix = f"maintenance_update_{window_id}"
+    boxes = [c for c in app.checkbox if c.key.startswith(prefix) and c.key != f"{prefix}_details"]
+    labels = {c.key.removeprefix(f"{prefix}_"): c.label for c in boxes}
+    assert labels["notify_email"] == "Email"
+    assert labels["social"] == "X"
+    assert labels["msteams"] == "Microsoft Teams"
+    assert not any("_" in label or label.islower() for label in labels.values())
+    app.text_area(key=f"{prefix}_details").input("Reminder: the upgrade starts as planned.")
+    app.button(key=f"{prefix}_preview").click().run()
+    captions = [c.replace("\\", "") for c in texts(app, "caption")]
+    assert "Broadcast: SMS, Webhook, X, IRC, HipChat, Microsoft Teams, Slack" in captions
+    assert "notify_" not in shown(app) and "msteams" not in shown(app)
+
+
+def _confirmation_with_nothing_pending() -> None:
+    from cmoc_core.ui import deps, maintenance_view
+
+    maintenance_view._confirm(deps.app_context())
+
+
+def test_a_confirmation_left_with_nothing_to_send_says_what_to_do(app):
+    open_page(app)
+    dialog = AppTest.from_function(_confirmation_with_nothing_pending, default_timeout=60)
+    dialog.run()
+    assert not dialog.exception
+    said = infos(dialog)
+    assert "already sent or cancelled" in said
+    assert "close this window" in said and "Audit log tab" in said
+
+
+def test_an_empty_audit_log_says_so_and_what_will_fill_it(app):
+    open_page(app)
+    assert not [f for f in app.dataframe if {"When", "Who"} <= set(f.value.columns)]
+    said = infos(app)
+    assert (
+        "Nothing is logged yet: each action taken on this page will appear here with how it ended."
+    ) in said

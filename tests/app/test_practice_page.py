@@ -167,6 +167,7 @@ def test_a_drill_plays_on_the_clock_publishes_to_the_practice_page_and_is_scored
     assert list(past["cadence kept"]) == ["3/4"]
     assert list(past["acknowledged in"]) == ["2 min 00 s"]
     assert list(past["within 15 min"]) == [True]
+    assert list(past["ended"]) == ["22-11-2026 10:45 UTC"]
 
 
 def test_the_drill_checklist_says_which_steps_tick_themselves_and_times_the_others(app):
@@ -177,7 +178,7 @@ def test_the_drill_checklist_says_which_steps_tick_themselves_and_times_the_othe
     assert "ticked when you create the incident" in texts(app, "caption")
 
     tick(app, "join_channel", 3.5)
-    assert "done 10:03:30 UTC (+3 min 30 s)" in texts(app, "caption")
+    assert "done 22-11-2026 10:03 UTC (+3 min 30 s)" in texts(app, "caption")
     assert "practice_step_join_channel" not in [b.key for b in app.button]
 
 
@@ -195,8 +196,9 @@ def test_the_note_takers_log_survives_a_reload(app):
     fresh.run()
     fresh.switch_page("app_pages/practice.py").run()
     assert "PagerDuty page" in prompts(fresh)
-    notes = table_with(fresh, "at (UTC)", "into the drill", "note")
+    notes = table_with(fresh, "at", "into the drill", "note")
     assert list(notes["note"]) == ["CMOC asked which page to use", "Acknowledged quickly"]
+    assert list(notes["at"]) == ["22-11-2026 10:01 UTC", "22-11-2026 10:02 UTC"]
     assert list(notes["into the drill"]) == ["1 min 00 s", "2 min 00 s"]
 
 
@@ -225,8 +227,8 @@ def test_planning_hides_the_date_from_the_cmoc_and_creates_the_issue_once(app):
     app.button(key="practice_plan").click().run()  # a second click plans nothing more
     assert "EMEA already has a practice event in 2026-Q4." in errors(app)
 
-    planned = table_with(app, "region", "CMOC", "date (UTC)")
-    assert list(planned["date (UTC)"]) == ["03-12-2026 14:30"]
+    planned = table_with(app, "region", "CMOC", "date")
+    assert list(planned["date"]) == ["03-12-2026 14:30 UTC"]
     assert list(planned["scenario"]) == ["Container registry unavailable"]
     assert list(planned["CMOC"]) == [names[cmoc_id]]
 
@@ -322,7 +324,7 @@ def test_a_drill_from_a_past_incident_at_10x_is_scored_on_what_played_beside_the
             i.id: practice.replay(session=session, settings=settings, incident_id=i.id, speed=10)
             for i in offered
         }
-    assert choice.options[0] == f"{offered[0].name} · {offered[0].datetime_open:%d-%m-%Y}"
+    assert choice.options[0] == f"{offered[0].name} · {widgets.moment(offered[0].datetime_open)}"
     source = next(i for i in offered if len(replays[i.id].prompts) >= 3)
     scenario = replays[source.id]
     choice.set_value(source.id)
@@ -369,3 +371,24 @@ def test_a_drill_from_a_past_incident_at_10x_is_scored_on_what_played_beside_the
     offered_now = app.selectbox(key="composer_incident").options
     ours = [o for o in offered_now if scenario.title in o]
     assert ours and all(" · Resolved" in o for o in ours), offered_now
+
+
+def test_the_page_writes_every_moment_in_the_apps_one_format(app):
+    start_drill(app)
+    started = "started 22-11-2026 10:00 UTC"
+    captions = [c.replace("\\", "") for c in texts(app, "caption")]
+    assert any(started in c for c in captions), captions
+    drill = app.selectbox(key="practice_drill")
+    assert any(o.endswith(f"· {started}") for o in drill.options), drill.options
+    shown = " ".join([*captions, *drill.options])
+    assert "10:00:00" not in shown and "22-11 10:00" not in shown
+
+
+def test_an_empty_retrospective_says_how_to_get_a_score_card(app):
+    open_practice(app)
+    said = " ".join(texts(app, "info")).replace("\\", "")
+    assert "No drill has ended yet: start one in the Drill tab" in said
+    someone = person_ids()[0]
+    app.selectbox(key="practice_retro_person").set_value(someone).run()
+    said = " ".join(texts(app, "info")).replace("\\", "")
+    assert "choose Everyone" in said and "Drill tab" in said
