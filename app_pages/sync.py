@@ -102,17 +102,17 @@ if st.button("Sync now", type="primary", key="sync_now"):
     if report.busy:
         st.warning(widgets.escape_markdown(report.busy))
     else:
-        if not report.ok:
-            st.error(widgets.escape_markdown(report.first_error or "unknown error"))
+        if report.first_failure:
+            st.error(widgets.escape_markdown(report.first_failure))
         for stream in report.streams:
             if stream.note:
-                st.info(widgets.escape_markdown(f"{stream.stream}: {stream.note}"))
-        st.text(report.summary())
+                st.info(widgets.escape_markdown(f"{stream.name}: {stream.note}"))
+        st.text("\n".join(report.outcome_lines()))
 
 st.subheader("People")
 st.caption(
     "Identities are matched to people by explicit mapping, then equal email, then equal name. "
-    "People known to one system only may need a mapping."
+    "People known to one service only may need a mapping."
 )
 with deps.session(context) as db:
     identities = people.identity_choices(session=db)
@@ -159,7 +159,10 @@ if upload is not None and not refusal:
 
 with deps.session(context) as db:
     table = people.people_table(session=db)
-single = table[table["systems"] < 2]
-if not single.empty:
-    st.warning(f"{single['person'].nunique()} people are known to one system only.")
+single = people.known_to_one_service(table)
+if single:
+    st.warning(
+        f"{single} {'person is' if single == 1 else 'people are'} known to one service only. "
+        "If one of them is known to the other service under another name, map them above."
+    )
 st.dataframe(table, hide_index=True, key="sync_people")

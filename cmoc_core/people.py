@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
 from cmoc_core import linking
 from cmoc_core.models import Identity, Person, PersonMapping, System
+from cmoc_core.sources import SOURCE_NAMES
 from cmoc_core.storage import upsert
 
 if TYPE_CHECKING:  # pandas is slow to load: imported where the table is built
@@ -53,7 +55,7 @@ def refresh_people(*, session: Session) -> None:
 
 
 def people_table(*, session: Session) -> pd.DataFrame:
-    """One row per identity: its person, whether mapped by hand, and how many systems they span."""
+    """One row per identity, headed in words: its person, service, names, and who maps it."""
     import pandas as pd
 
     rows = session.exec(
@@ -61,33 +63,50 @@ def people_table(*, session: Session) -> pd.DataFrame:
             Person, col(Identity.person_id) == col(Person.id), isouter=True
         )
     ).all()
+    mapped = {(m.system, m.external_id) for m in session.exec(select(PersonMapping))}
     frame = pd.DataFrame(
         [
             {
-                "person": person.name if person else "",
-                "system": identity.system,
-                "external_id": identity.external_id,
-                "username": identity.username,
-                "name": identity.name,
-                "email": identity.email,
-                "mapped": False,
+                "Person": person.name if person else "",
+                "Service": SOURCE_NAMES[identity.system],
+                "Name": identity.name,
+                # PagerDuty knows no usernames: an unresolved one is its id, a resolved its email.
+                "Username": identity.username
+                if identity.username not in (None, identity.external_id, identity.email)
+                else "",
+                "Email": identity.email or "",
+                "Mapped by hand": (identity.system, identity.external_id) in mapped,
             }
             for identity, person in rows
         ],
-        columns=["person", "system", "external_id", "username", "name", "email", "mapped"],
+        columns=["Person", "Service", "Name", "Username", "Email", "Mapped by hand"],
     )
-    mapped = {(m.system, m.external_id) for m in session.exec(select(PersonMapping))}
-    frame["mapped"] = [
-        (s, e) in mapped for s, e in zip(frame["system"], frame["external_id"], strict=True)
-    ]
-    frame["systems"] = frame.groupby("person")["system"].transform("nunique")
-    return frame.sort_values(["person", "system"]).reset_index(drop=True)
+    services = frame.groupby("Person")["Service"].agg(lambda known: sorted(set(known)))
+    frame.insert(5, "Known to", [_known_to(services[person]) for person in frame["Person"]])
+    return frame.sort_values(["Person", "Service"]).reset_index(drop=True)
+
+
+def _known_to(services: list[str]) -> str:
+    """`GitLab only`, `GitLab and PagerDuty`."""
+    return f"{services[0]} only" if len(services) == 1 else " and ".join(services)
+
+
+def known_to_one_service(table: pd.DataFrame) -> int:
+    """How many people of `people_table` only one service knows."""
+    lonely = [known.endswith(" only") for known in table["Known to"]]
+    return int(table.loc[lonely, "Person"].nunique())
 
 
 def identity_choices(*, session: Session) -> dict[str, tuple[str, str]]:
-    """Readable labels `Name (system id)` for every identity, mapped to (system, external_id)."""
+    """`Name (GitLab)` per identity, `Name (GitLab user 1379872)` if its service has two such."""
     identities = session.exec(select(Identity).order_by(Identity.name, Identity.system)).all()
-    return {f"{i.name} ({i.system} {i.external_id})": (i.system, i.external_id) for i in identities}
+    named = Counter((i.name, i.system) for i in identities)
+    choices: dict[str, tuple[str, str]] = {}
+    for i in identities:
+        service = SOURCE_NAMES[i.system]
+        account = f"{service} user {i.external_id}" if named[(i.name, i.system)] > 1 else service
+        choices[f"{i.name} ({account})"] = (i.system, i.external_id)
+    return choices
 
 
 def person_keys(*, session: Session) -> list[str]:

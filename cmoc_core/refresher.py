@@ -141,23 +141,31 @@ class RefresherStatus:
         """The status in words: interval, last and next run, who holds the sync lock now."""
         said = []
         if not self.running:
-            said.append("The background refresher of this server is not running.")
+            said.append(
+                "The background refresher of this server is not running, so nothing is synced or "
+                "looked for without a click: restart the app server to start it again, and "
+                "meanwhile use Sync now."
+            )
+        # What the refresher would do, as set, while it is not running to do it.
+        planned = "is set to run" if not self.running else "runs"
         if self.every <= timedelta(0):
             said.append("Background sync is off (CMOC_SYNC_EVERY is 0): use Sync now.")
         else:
-            said.append(f"Background sync every {span(self.every)}.")
+            said.append(f"Background sync {planned} every {span(self.every)}.")
             if self.last_sync is not None:
                 said.append(
                     f"Last background sync from this server {moment(self.last_sync.at)}: "
-                    f"{self.last_sync.outcome.words.lower()}, {self.last_sync.detail}."
+                    f"{self.last_sync.outcome.words.lower()}, "
+                    f"{self.last_sync.detail.removesuffix('.')}."
                 )
-            if self.next_sync_at is not None:
+            if self.next_sync_at is not None and self.running:
                 when = "now" if self.next_sync_at <= now else moment(self.next_sync_at)
                 said.append(f"Next background sync: {when}.")
         if self.page_checks:
             checked = self.last_check
             last = f" Last looked {ago(checked.at, now)}." if checked else ""
-            said.append(f"New CMOC pages are looked for every {span(PAGE_CHECK_EVERY)}.{last}")
+            looked = "are looked" if self.running else "are set to be looked"
+            said.append(f"New CMOC pages {looked} for every {span(PAGE_CHECK_EVERY)}.{last}")
             if checked is not None and checked.error:
                 said.append(f"The last look for new pages failed: {checked.error}.")
         else:
@@ -465,7 +473,8 @@ class Refresher:
             refresh_facts(self.engine, self.settings)  # the dashboards' next view finds it made
             run = SyncRun(now, SyncOutcome.SYNCED, f"{items:,} items in {seconds:.1f} s", seconds)
         else:
-            run = SyncRun(now, SyncOutcome.FAILED, report.first_error or "unknown error", seconds)
+            failure = report.first_failure or "a source could not be synced"
+            run = SyncRun(now, SyncOutcome.FAILED, failure, seconds)
         with self._lock:
             self._state.last_attempt = now
             self._state.last_sync = run

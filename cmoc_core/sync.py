@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from cmoc_core import cadence, linking, maintenance, people
 from cmoc_core.clients import Clients
-from cmoc_core.clients.http import ApiError
+from cmoc_core.clients.http import ApiAuthError, ApiError, ApiRejected, ApiUnavailable
 from cmoc_core.clients.pagerduty import (
     MAX_WINDOW,
     OFFSET_CEILING,
@@ -88,6 +88,26 @@ SPLIT_PART = OFFSET_CEILING * 8 // 10
 
 Progress = Callable[[str], None]
 
+# Each stream in words for people; the names themselves stay the database's and the command's.
+STREAM_NAMES = {
+    "statusio.components": "Status.io components",
+    "statusio.incidents": "Status.io incidents",
+    "statusio.maintenance": "Status.io maintenance",
+    "gitlab.production": "GitLab production issues",
+    "gitlab.label_events": "GitLab label events",
+    "gitlab.handover": "GitLab handover issues",
+    "gitlab.contact_requests": "GitLab contact requests",
+    "gitlab.practice_events": "GitLab practice events",
+    "gitlab.users": "GitLab users",
+    "pagerduty.pages": "PagerDuty CMOC pages",
+    "pagerduty.oncalls": "PagerDuty on-call shifts",
+    "pagerduty.users": "PagerDuty users",
+}
+NOT_CONFIGURED = "not configured"
+AFTER_FAILURE = "an earlier stream of this source failed"
+KEPT = "Nothing already stored is lost"
+SETTINGS = "with Test connection on the Sync & settings page"
+
 
 class AckSource(StrEnum):
     """Where a first sync reads the log entries telling who acknowledged each page, and when.
@@ -117,9 +137,30 @@ class StreamResult:
 
     stream: str
     items: int = 0
-    error: str | None = None
+    error: str | None = None  # one line for the command's summary and exit reason
     skipped: str | None = None
     note: str | None = None
+    failure: str | None = None  # the error for people: what happened and what to do
+
+    @property
+    def name(self) -> str:
+        """The stream in words, such as `GitLab label events`."""
+        return STREAM_NAMES[self.stream]
+
+    @property
+    def service(self) -> str:
+        """The service the stream reads, such as `GitLab`."""
+        return SOURCE_NAMES[self.stream.partition(".")[0]]
+
+    def outcome(self) -> str:
+        """The stream's outcome in one line for people."""
+        if self.failure:
+            return f"{self.name}: failed"
+        if self.skipped == NOT_CONFIGURED:
+            return f"{self.name}: not synced, as {self.service} is not configured"
+        if self.skipped:
+            return f"{self.name}: not synced after an earlier {self.service} failure"
+        return f"{self.name}: {self.items:,} {'item' if self.items == 1 else 'items'}"
 
 
 @dataclass
@@ -142,6 +183,23 @@ class SyncReport:
     def first_error(self) -> str | None:
         """The first failure's one-line reason, or why the sync did not start."""
         return self.busy or next((s.error for s in self.streams if s.error), None)
+
+    @property
+    def first_failure(self) -> str | None:
+        """The first failure for people, with what to do, or why the sync did not start."""
+        return self.busy or next((s.failure for s in self.streams if s.failure), None)
+
+    def outcome_lines(self) -> list[str]:
+        """The run for people: a line per stream, then the requests made of each service."""
+        if self.busy:
+            return [self.busy]
+        asked = {SOURCE_NAMES.get(k, k): v for k, v in self.requests.items() if v}
+        per_service = ", ".join(f"{name} {count:,}" for name, count in sorted(asked.items()))
+        total = f"Requests made: {sum(asked.values()):,}"
+        return [
+            *(s.outcome() for s in self.streams),
+            f"{total} ({per_service})" if per_service else total,
+        ]
 
     def summary(self) -> str:
         """A readable multi-line summary."""
@@ -282,12 +340,12 @@ def _run_sync(
         result = StreamResult(stream)
         run.report.streams.append(result)
         if client is None:
-            result.skipped = "not configured"
+            result.skipped = NOT_CONFIGURED
             continue
         if source in failed_sources:
-            result.skipped = "an earlier stream of this source failed"
+            result.skipped = AFTER_FAILURE
             continue
-        run.progress(f"Syncing {stream}")
+        run.progress(f"Syncing {result.name}")
         run.stream = stream
         run.note = None
         _mark(engine, stream, last_attempt_at=run.now)
@@ -296,18 +354,25 @@ def _run_sync(
             result.note = run.note
         except ApiError as exc:
             result.error = str(exc)
+            result.failure = _api_failure(result.name, exc)
         except (KeyError, TypeError, ValueError) as exc:
             # Only the kind of error: its text can quote what the service sent, secrets included.
             shape = type(exc).__name__
             result.error = (
                 f"{SOURCE_NAMES[source]}: {stream} got an answer of an unexpected shape ({shape})"
             )
+            result.failure = _unreadable(result.name, SOURCE_NAMES[source])
         except SQLAlchemyError as exc:
             result.error = f"database: {stream} could not be stored ({type(exc).__name__})"
+            result.failure = (
+                f"{result.name} could not be synced: what was read could not be stored in the "
+                f"database. {KEPT}: try Sync now again in a few minutes; if it keeps failing, "
+                "ask whoever runs this app to check the database."
+            )
         if result.error:
             failed_sources.add(source)
-            _mark(engine, stream, last_error=result.error)
-            run.progress(f"{stream} failed: {result.error}")
+            _mark(engine, stream, last_error=result.failure)
+            run.progress(result.failure or result.error)
             continue
         _mark(
             engine,
@@ -324,6 +389,36 @@ def _run_sync(
     after = clients.requests_made()
     run.report.requests = {k: after[k] - before.get(k, 0) for k in after}
     return run.report
+
+
+def _api_failure(name: str, exc: ApiError) -> str:
+    """A service's refusal or silence for people: what it said, and what to do."""
+    said = f"{name} could not be synced ({exc.api}: {exc.cause})."
+    if isinstance(exc, ApiAuthError):
+        return f"{said} Check {exc.api}'s credentials {SETTINGS}, then try Sync now again."
+    if isinstance(exc, ApiRejected):
+        return f"{said} Check {exc.api}'s settings {SETTINGS}, then try Sync now again."
+    if isinstance(exc, ApiUnavailable):
+        return (
+            f"{said} {KEPT}: try Sync now again in a few minutes; if it keeps failing, "
+            f"check {exc.api} {SETTINGS}."
+        )
+    return f"{said} {_unreadable_advice(exc.api)}"
+
+
+def _unreadable(name: str, service: str) -> str:
+    """An answer of a shape this app cannot read, for people, with what to do."""
+    return (
+        f"{name} could not be synced: {service} sent an answer this app cannot read. "
+        f"{_unreadable_advice(service)}"
+    )
+
+
+def _unreadable_advice(service: str) -> str:
+    return (
+        f"{KEPT}: try Sync now again later; if it keeps failing, ask whoever runs this app to "
+        f"look into it, as {service} may have changed its answers."
+    )
 
 
 def _mark(engine: Engine, stream: str, **values: Any) -> None:

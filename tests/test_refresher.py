@@ -19,6 +19,7 @@ from cmoc_core.models import PagerDutyIncident
 from cmoc_core.refresher import (
     PAGE_CHECK_EVERY,
     Refresher,
+    RefresherStatus,
     SyncOutcome,
     last_complete_sync,
     synced_words,
@@ -223,3 +224,30 @@ def test_sync_off_with_zero_still_looks_for_pages(served: Served, sqlite_engine)
     assert report.sync is None and report.check is not None
     words = " ".join(refresher.status().sentences(utc_now()))
     assert "Background sync is off" in words and "every 30 s" in words
+
+
+def stopped_or_running(running: bool, now: datetime) -> RefresherStatus:
+    return RefresherStatus(
+        every=timedelta(minutes=5),
+        running=running,
+        last_sync=None,
+        next_sync_at=now + timedelta(minutes=3),
+        last_check=None,
+        next_check_at=None,
+        page_checks=True,
+        lock=None,
+    )
+
+
+def test_a_refresher_not_running_says_what_to_do_and_promises_no_next_sync():
+    now = utc_now()
+    stopped = stopped_or_running(False, now).sentences(now)
+    assert stopped[0] == (
+        "The background refresher of this server is not running, so nothing is synced or "
+        "looked for without a click: restart the app server to start it again, and meanwhile "
+        "use Sync now."
+    )
+    assert not [s for s in stopped if s.startswith("Next background sync")], stopped
+    running = stopped_or_running(True, now).sentences(now)
+    assert any(s.startswith("Next background sync: ") for s in running), running
+    assert not [s for s in running if "not running" in s], running

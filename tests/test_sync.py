@@ -36,7 +36,7 @@ from cmoc_core.models import (
 from cmoc_core.people import add_mapping
 from cmoc_core.sandbox import Fault, Sandbox
 from cmoc_core.storage import MIGRATIONS, make_engine, migrate, session_scope
-from cmoc_core.sync import run_sync
+from cmoc_core.sync import STREAM_NAMES, run_sync
 from cmoc_core.synclock import sync_lock
 
 # Bookkeeping, not history: when syncs ran, how many writes the history saw, the KPI copy.
@@ -361,3 +361,91 @@ def test_an_upgraded_database_gets_the_region_of_every_stored_shift_on_the_next_
     assert {
         (s.schedule_id, s.user_id, s.start, s.end, s.region) for s in stored if s.start < before
     } == {span for span in expected if span[2] < before}
+
+
+# Internal spellings people must never read: stream names, exception classes, lowercase services.
+INTERNAL_WORDS = ("statusio.", "gitlab.", "pagerduty.", "_", "Error", "gitlab ")
+
+
+def test_every_stream_and_service_is_named_in_words_for_people(sqlite_engine, sandbox, org_end):
+    progress: list[str] = []
+    report = sync(sqlite_engine, sandbox, org_end, progress=progress.append)
+    assert report.ok, report.summary()
+    assert {s.stream for s in report.streams} == set(STREAM_NAMES)
+    assert "Syncing Status.io components" in progress
+    assert "Syncing GitLab label events" in progress
+    lines = report.outcome_lines()
+    assert "GitLab label events: " in "\n".join(lines)
+    assert lines[-1].startswith("Requests made: ") and "GitLab" in lines[-1]
+    shown = "\n".join([*progress, *lines])
+    assert not [word for word in INTERNAL_WORDS if word in shown], shown
+    assert "statusio.components" in report.summary()  # the command's summary keeps its names
+
+
+def test_an_unexpected_answer_says_what_happened_and_what_to_do_in_words(
+    sqlite_engine, sandbox, org_end
+):
+    sandbox.add_fault(
+        Fault(
+            service="gitlab",
+            path_contains="/issues",
+            status=200,
+            headers={"content-type": "application/json"},
+            body="[{}]",
+            times=None,
+        )
+    )
+    progress: list[str] = []
+    report = sync(sqlite_engine, sandbox, org_end, sources=["gitlab"], progress=progress.append)
+    assert not report.ok
+    assert report.first_error.startswith("GitLab: gitlab.production got an answer")  # command
+    said = report.first_failure
+    assert said is not None and said.startswith("GitLab production issues could not be synced")
+    assert "GitLab sent an answer" in said and "try Sync now again" in said
+    with Session(sqlite_engine) as session:
+        stored = session.get(SyncState, "gitlab.production")
+    assert stored is not None and stored.last_error == said  # as the Sync page shows it
+    lines = report.outcome_lines()
+    assert "GitLab production issues: failed" in lines
+    assert "GitLab label events: not synced after an earlier GitLab failure" in lines
+    shown = "\n".join([said, *progress, *lines])
+    assert not [word for word in INTERNAL_WORDS if word in shown], shown
+
+
+def test_a_database_failure_says_what_happened_and_what_to_do_in_words(
+    sqlite_engine, sandbox, org_end
+):
+    with sqlite_engine.begin() as connection:
+        connection.execute(text("DROP TABLE component"))
+    report = sync(sqlite_engine, sandbox, org_end, sources=["statusio"])
+    assert not report.ok
+    assert (report.first_error or "").startswith("database: statusio.components could not be")
+    said = report.first_failure or ""
+    assert said.startswith("Status.io components could not be synced: ")
+    assert "database" in said and "try Sync now again" in said
+    assert not [word for word in INTERNAL_WORDS if word in said], said
+
+
+def test_a_refused_credential_says_to_check_the_services_settings(sqlite_engine, sandbox, org_end):
+    sandbox.add_fault(Fault(service="pagerduty", status=401, times=None))
+    report = sync(sqlite_engine, sandbox, org_end, sources=["pagerduty"])
+    said = report.first_failure or ""
+    assert said.startswith("PagerDuty CMOC pages could not be synced (PagerDuty: HTTP 401")
+    assert "Check PagerDuty's credentials with Test connection on the Sync & settings page" in said
+
+
+def test_a_source_without_settings_is_named_in_words(sqlite_engine, sandbox, org_end):
+    unset = {k: v for k, v in sandbox.settings().items() if not k.startswith("GITLAB_")}
+    settings = settings_from_mapping(unset)
+    clients = build_clients(settings, transport=sandbox.transport, statusio_min_interval=0)
+    try:
+        report = run_sync(
+            engine=sqlite_engine,
+            settings=settings,
+            clients=clients,
+            now=org_end,
+            sources=["gitlab"],
+        )
+    finally:
+        clients.close()
+    assert "GitLab users: not synced, as GitLab is not configured" in report.outcome_lines()

@@ -28,6 +28,13 @@ NOT_SENT = (
     httpx.UnsupportedProtocol,
 )
 UNCLEAR = "it may or may not have taken effect"
+# Why a request was not sent, in words: the exception's name means nothing to the reader.
+NOT_SENT_WORDS = {
+    httpx.ConnectTimeout: "no connection within the time allowed",
+    httpx.PoolTimeout: "no connection free within the time allowed",
+    httpx.ProxyError: "the proxy refused the connection",
+    httpx.UnsupportedProtocol: "its address is not an http or https one",
+}
 
 Primitive = str | int | float | bool | None
 Params = Mapping[str, Primitive | Sequence[Primitive]] | Sequence[tuple[str, Primitive]]
@@ -326,14 +333,15 @@ class JsonApi:
                 response.read()
                 return response
             except NOT_SENT as exc:
-                return _Failure(f"could not connect ({type(exc).__name__})", sent=False)
+                # ConnectError: refused, not found (DNS), or no TLS handshake.
+                why = NOT_SENT_WORDS.get(type(exc), "refused, not found, or no secure handshake")
+                return _Failure(f"could not connect ({why})", sent=False)
             except httpx.ReadTimeout:
                 return _Failure(f"no answer within {self.timeout:g} s", sent=True)
             except httpx.WriteTimeout:
                 return _Failure(f"the request was not sent within {self.timeout:g} s", sent=True)
-            except httpx.TransportError as exc:
-                lost = f"the connection broke before the whole answer came ({type(exc).__name__})"
-                return _Failure(lost, sent=True)
+            except httpx.TransportError:
+                return _Failure("the connection broke before the whole answer came", sent=True)
             except httpx.DecodingError as exc:
                 return _Failure(f"the answer could not be decoded ({exc})", sent=True)
             finally:

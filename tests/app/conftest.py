@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cmoc_core.config import settings_from_mapping
+from cmoc_core.sandbox import Organisation, Sandbox
 from cmoc_core.sources import demo_end, open_sources
 from cmoc_core.storage import make_engine, migrate
 from cmoc_core.sync import run_sync
@@ -72,6 +73,16 @@ def app(tmp_path, monkeypatch, demo_database) -> AppTest:
 def first_start_app(tmp_path, monkeypatch) -> AppTest:
     """The app with an empty database of its own: its first run loads the demo organisation."""
     return app_on(tmp_path / "app.db", monkeypatch)
+
+
+@pytest.fixture
+def served(organisation: Organisation, org_end) -> Iterator[tuple[Sandbox, str]]:
+    """The sandbox over HTTP on a free port of 127.0.0.1, and its base URL."""
+    sandbox = Sandbox(org=organisation, end=org_end)
+    server, thread = sandbox.serve(port=0)
+    yield sandbox, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    thread.join(timeout=5)
 
 
 def texts(at: AppTest, kind: str) -> list[str]:

@@ -202,7 +202,7 @@ def test_people_known_to_one_system_only_are_named_above_the_per_person_figures(
     with Session(make_engine(os.environ["CMOC_DATABASE_URL"])) as session:
         choices = people.identity_choices(session=session)
         system, external_id = next(
-            key for label, key in choices.items() if label.startswith("Siobhan OConnor (gitlab")
+            key for label, key in choices.items() if label.startswith("Siobhan OConnor (GitLab")
         )
         assert system == System.GITLAB
         people.add_mapping(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -61,16 +60,6 @@ def test_demo_mode_tests_each_source_against_the_sandbox_and_keeps_the_results(
     box = Sandbox(org=organisation)
     for secret in settings_from_mapping(box.settings()).secret_values():
         assert secret not in page
-
-
-@pytest.fixture
-def served(organisation: Organisation, org_end) -> Iterator[tuple[Sandbox, str]]:
-    """The sandbox over HTTP on a free port of 127.0.0.1, and its base URL."""
-    sandbox = Sandbox(org=organisation, end=org_end)
-    server, thread = sandbox.serve(port=0)
-    yield sandbox, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 def test_refused_token_and_unreachable_service_are_one_plain_line_each_without_secrets(
@@ -146,7 +135,7 @@ def test_a_sync_streams_note_is_shown_on_its_own_line(
     app.button(key="sync_now").click().run()
 
     assert not app.exception
-    notes = [i for i in shown(app, "info") if i.startswith("pagerduty.users: ")]
+    notes = [i for i in shown(app, "info") if i.startswith("PagerDuty users: ")]
     assert notes == [
-        "pagerduty.users: PagerDuty lists at most 10,000 users; 0 more were read one by one"
+        "PagerDuty users: PagerDuty lists at most 10,000 users; 0 more were read one by one"
     ]
