@@ -93,8 +93,7 @@ def _known_to(services: list[str]) -> str:
 
 def known_to_one_service(table: pd.DataFrame) -> int:
     """How many people of `people_table` only one service knows."""
-    lonely = [known.endswith(" only") for known in table["Known to"]]
-    return int(table.loc[lonely, "Person"].nunique())
+    return int(table.groupby("Person")["Service"].nunique().eq(1).sum())
 
 
 def identity_choices(*, session: Session) -> dict[str, tuple[str, str]]:
