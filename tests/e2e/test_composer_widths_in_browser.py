@@ -126,7 +126,9 @@ def test_a_step_ticked_leaves_the_buttons_below_it_in_place(page: Page, overdue_
     before = gap()
     page.get_by_role("button", name="Joined").click()
     expect(page.get_by_role("button", name="Joined")).to_have_count(0, timeout=15_000)
-    expect(page.get_by_text(re.compile(r"^done \d\d:\d\d:\d\d UTC")).first).to_be_visible()
+    expect(
+        page.get_by_text(re.compile(r"^done \d\d-\d\d-\d{4} \d\d:\d\d UTC")).first
+    ).to_be_visible()
     page.wait_for_timeout(1_500)
     after = gap()
     print(f"'Add label' {before} px below 'Acknowledge page' before the tick, {after} px after")

@@ -117,7 +117,9 @@ def test_a_short_drill_from_start_to_score_card(page: Page, practice_app, sandbo
     expect(suggested).to_have_value(re.compile(f"Follow along in: {issue}$"))
 
     click(page.get_by_role("button", name="Acknowledge page"))
-    expect(page.get_by_text(re.compile(r"^done \d\d:\d\d:\d\d UTC"))).to_be_visible(timeout=15_000)
+    expect(page.get_by_text(re.compile(r"^done \d\d-\d\d-\d{4} \d\d:\d\d UTC"))).to_be_visible(
+        timeout=15_000
+    )
     choose_first_option(page, "Affected infrastructure", name=re.compile(r"\(.+\)$"))
     preview_and_publish(page, "Preview and create")
     wait_for(lambda: len(sandbox.writes("statusio")) == 1)
@@ -155,7 +157,7 @@ def test_a_drill_from_a_past_incident_at_10x_is_set_beside_the_real_one(
 ):
     page.goto(f"{practice_app.url}/practice")
     pick(page, "From a past incident")
-    choose(page, "Past incident", f"{PAST} · 02-03-2026")
+    choose(page, "Past incident", f"{PAST} · 02-03-2026 09:00 UTC")
     pick(page, "10×")
     choose(page, "CMOC", CMOC)
     click(page.get_by_role("button", name="Start the drill"))
