@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.engine import Engine
 from streamlit import config as streamlit_config
+from streamlit.runtime.secrets import secrets_singleton
 
 from cmoc_core.config import Settings
 from cmoc_core.storage import make_engine, migrate
@@ -25,7 +26,9 @@ def clean_configuration(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in CONFIG_NAMES:
         monkeypatch.delenv(name, raising=False)
     yield
-    # Streamlit copies a secrets file's top-level values into the environment when it reads it.
+    # Streamlit keeps the first secrets file it parsed for the whole process, and copies its
+    # top-level values into the environment: the next test's app reads its own, or none.
+    secrets_singleton._reset()
     for name in CONFIG_NAMES:
         os.environ.pop(name, None)
 
