@@ -263,8 +263,8 @@ if chosen:
 else:
     shown = st.selectbox("Show", list(drill), key="kpis_drill")
     file_words, table = drill[shown]
-table = readable(table, ROW_HEADINGS)
-draw_rows(table.head(SHOWN_ROWS))
+# Only the rows shown are put in words here; the CSV's, when it is asked for.
+draw_rows(readable(table.head(SHOWN_ROWS), ROW_HEADINGS))
 count = f"{widgets.escape_markdown(shown)}: {len(table):,} rows"
 if len(table) > SHOWN_ROWS:
     count += f", the first {SHOWN_ROWS:,} shown here; the CSV has them all"
@@ -272,7 +272,7 @@ st.caption(count + ".")
 file_name = csv_name(file_words, since, until)
 st.download_button(
     "Download CSV",
-    lambda: csv_text(table),
+    lambda: csv_text(readable(table, ROW_HEADINGS)),
     file_name=file_name,
     mime="text/csv",
     help=f"Saves all {len(table):,} rows as {file_name}, numbers rounded as shown.",

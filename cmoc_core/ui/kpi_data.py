@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -181,16 +180,10 @@ def readable(rows: pd.DataFrame, headings: dict[str, str]) -> pd.DataFrame:
     for name in kept:
         column = shown[name]
         if name == "severity":
-            shown[name] = column.map(lambda level: f"S{int(level)}", na_action="ignore")
-        elif _yes_or_no(column):
+            shown[name] = "S" + column.astype("Int64").astype("string")
+        elif pd.api.types.infer_dtype(column, skipna=True) == "boolean":  # yes/no, or missing
             shown[name] = column.map({True: "Yes", False: "No"})
     return rounded_rows(shown).rename(columns=headings)
-
-
-def _yes_or_no(column: pd.Series) -> bool:
-    """Whether a column holds only yes/no values (and some)."""
-    known = column.dropna()
-    return len(known) > 0 and all(isinstance(value, bool | np.bool_) for value in known)
 
 
 def draw_rows(rows: pd.DataFrame, **options: Any) -> None:
