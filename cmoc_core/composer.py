@@ -43,7 +43,6 @@ from cmoc_core.models import (
     StatusPageMessage,
     WorkingIncident,
 )
-from cmoc_core.notifier import Destination
 from cmoc_core.outbox import Actor, OnSent, Outbox, Outcome, OutcomeStatus, acting, audit
 from cmoc_core.severity import severities
 from cmoc_core.timeutil import moment
@@ -808,29 +807,15 @@ class Publisher:
 
         return apply
 
-    def notify(
-        self,
-        *,
-        incident_id: int,
-        text: str,
-        now: datetime,
-        places: Sequence[Destination] = (),
-    ) -> list[Outcome]:
-        """Post the Incident Notifier text to every configured webhook, each at most once.
-
-        Each notice names its destination as `places` (notifier.destinations) does for people.
-        """
+    def notify(self, *, incident_id: int, text: str, now: datetime) -> list[Outcome]:
+        """Post the Incident Notifier text to every configured webhook, each at most once."""
         incident = self._incident(incident_id)
         if incident.practice:
             return [self._rehearse(StepKey.NOTIFY_STAKEHOLDERS, incident_id, now)]
-        known_as = {place.webhook: place.known_as for place in places}
         return [
             self._act(
                 SlackNotice(
-                    working_id=incident_id,
-                    webhook=webhook.name,
-                    text=text,
-                    channel=webhook.channel or known_as.get(webhook.name, ""),
+                    working_id=incident_id, webhook=webhook.name, text=text, channel=webhook.channel
                 ),
                 now,
                 then=partial(_thread, destination=webhook.name, via="slack", text=text, now=now),

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
-import httpx
-
-from cmoc_core.clients.slack import HookKind, hook_kind
+from cmoc_core.clients.slack import notifier_hooks
 from cmoc_core.commands import SlackNotice
-from cmoc_core.config import WEBHOOK_KEY, Settings
+from cmoc_core.config import Settings
 from cmoc_core.handbook import StepKey
 from cmoc_core.models import WorkingIncident
 from cmoc_core.timeutil import parse_time
@@ -23,10 +20,6 @@ NO_CHANNEL = (
 NO_SUMMARY = "Fill in the summary: the Incident Notifier needs it, so nothing is posted without it."
 
 
-# A hook's address runs `/services/<team>/<id>/<secret>` or `/triggers/<team>/<id>/<secret>`:
-# the end of its id tells hooks apart; the secret, and the rest of the path, stay unsaid.
-_MARKERS = {HookKind.INCOMING_WEBHOOK: "services", HookKind.WORKFLOW_TRIGGER: "triggers"}
-ID_TAIL = 4
 NAMING_HINT = (
     "To name a webhook's channel for people, end its item in SLACK_NOTIFIER_WEBHOOK_URLS with "
     "the channel's name, as in https://hooks.slack.com/services/T…/B…/…#developer-relations "
@@ -53,42 +46,11 @@ class Destination:
         return self.known_as or f"Slack ({self.webhook})"
 
 
-def described(url: str) -> str:
-    """`Slack workflow trigger …3589`: the hook's kind and the end of its id, or empty."""
-    try:
-        segments = [part for part in httpx.URL(url).path.split("/") if part]
-    except httpx.InvalidURL:
-        return ""
-    kind = hook_kind(url)
-    marker = _MARKERS[kind]
-    if marker not in segments:
-        return ""
-    after = segments[segments.index(marker) + 1 :]
-    if len(after) != 3:
-        return ""
-    return f"Slack {kind} …{after[1][-ID_TAIL:]}"
-
-
 def destinations(settings: Settings) -> tuple[Destination, ...]:
-    """The configured webhooks in order, each named as SLACK_NOTIFIER_WEBHOOK_URLS names it.
-
-    A webhook without a name there is named by what its address tells; two that would read
-    alike also say their place in the setting.
-    """
-    found = [
-        Destination(
-            WEBHOOK_KEY.format(n=n),
-            str(getattr(url, "name", "") or ""),
-            described(url.get_secret_value()),
-        )
-        for n, url in enumerate(settings.slack_notifier_webhook_urls, start=1)
-    ]
-    alike = Counter(place.known_as for place in found)
+    """The configured webhooks in order, each named as the Slack client names it for people."""
     return tuple(
-        replace(place, hook=f"{place.hook} ({place.webhook})")
-        if place.hook and not place.name and alike[place.known_as] > 1
-        else place
-        for place in found
+        Destination(hook.key, hook.name, "" if hook.name else hook.known_as)
+        for hook in notifier_hooks(settings)
     )
 
 

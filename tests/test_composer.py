@@ -128,7 +128,7 @@ def test_a_notice_to_a_webhook_without_a_name_says_where_it_went_by_what_the_add
     tails = [path.split("/")[3][-4:] for path in sandbox.slack.hooks]
     assert [p.label for p in places] == [f"Slack incoming webhook …{t}" for t in tails]
     outcomes = publisher.notify(
-        incident_id=incident_id, text="*Summary*: errors", now=sandbox.now(), places=places
+        incident_id=incident_id, text="*Summary*: errors", now=sandbox.now()
     )
     said = [o.message for o in outcomes]
     for place in places:

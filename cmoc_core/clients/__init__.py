@@ -12,10 +12,10 @@ import httpx
 from cmoc_core.clients.gitlab import GitLabClient
 from cmoc_core.clients.http import ApiError, ApiOutcomeUnclear, JsonApi
 from cmoc_core.clients.pagerduty import PagerDutyClient
-from cmoc_core.clients.slack import SlackWebhook
+from cmoc_core.clients.slack import SlackWebhook, notifier_hooks
 from cmoc_core.clients.statusio import StatusIoClient
 from cmoc_core.clients.zendesk import ZendeskClient
-from cmoc_core.config import WEBHOOK_KEY, Settings
+from cmoc_core.config import Settings
 
 __all__ = [
     "ApiError",
@@ -118,13 +118,8 @@ def build_clients(
             base_url=settings.gitlab_url, token=settings.gitlab_token.get_secret_value(), **options
         )
     clients.slack = [
-        SlackWebhook(
-            url.get_secret_value(),
-            name=WEBHOOK_KEY.format(n=n),
-            channel=str(getattr(url, "name", "")),
-            **options,
-        )
-        for n, url in enumerate(settings.slack_notifier_webhook_urls, start=1)
+        SlackWebhook(hook.url, name=hook.key, channel=hook.known_as, **options)
+        for hook in notifier_hooks(settings)
     ]
     if settings.zendesk_url and settings.zendesk_email and settings.zendesk_api_token:
         clients.zendesk = ZendeskClient(

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 import httpx
 
 from cmoc_core.clients.http import UNCLEAR, ApiError, ApiOutcomeUnclear, ApiRejected, JsonApi
+from cmoc_core.config import WEBHOOK_KEY, Settings
 from cmoc_core.handbook import NOTIFIER_FIELDS
 from cmoc_core.redaction import webhook_parts
 
@@ -40,6 +43,55 @@ def hook_kind(url: str) -> HookKind:
     """A trigger when its path runs through `/triggers/`; otherwise an incoming webhook."""
     segments = httpx.URL(url).path.split("/")
     return HookKind.WORKFLOW_TRIGGER if "triggers" in segments else HookKind.INCOMING_WEBHOOK
+
+
+# A hook's address runs `/services/<team>/<id>/<secret>` or `/triggers/<team>/<id>/<secret>`:
+# the end of its id tells hooks apart; the secret, and the rest of the path, stay unsaid.
+_MARKERS = {HookKind.INCOMING_WEBHOOK: "services", HookKind.WORKFLOW_TRIGGER: "triggers"}
+ID_TAIL = 4
+
+
+@dataclass(frozen=True)
+class NotifierHook:
+    """One item of SLACK_NOTIFIER_WEBHOOK_URLS: its key, the name it gives, its name for people."""
+
+    key: str
+    name: str
+    known_as: str  # the name, else what the address tells; empty when nothing tells
+    url: str = field(repr=False)  # a secret
+
+
+def notifier_hooks(settings: Settings) -> list[NotifierHook]:
+    """The Incident Notifier hooks in order; one without a name is called by what its address
+    tells, and two that would read alike also by their place in the setting."""
+    hooks = [
+        (WEBHOOK_KEY.format(n=n), str(getattr(url, "name", "") or ""), url.get_secret_value())
+        for n, url in enumerate(settings.slack_notifier_webhook_urls, start=1)
+    ]
+    told = [name or described(url) for _, name, url in hooks]
+    alike = Counter(told)
+    return [
+        NotifierHook(
+            key, name, f"{known} ({key})" if known and not name and alike[known] > 1 else known, url
+        )
+        for (key, name, url), known in zip(hooks, told, strict=True)
+    ]
+
+
+def described(url: str) -> str:
+    """`Slack workflow trigger …3589`: the hook's kind and the end of its id, or empty."""
+    try:
+        segments = [part for part in httpx.URL(url).path.split("/") if part]
+    except httpx.InvalidURL:
+        return ""
+    kind = hook_kind(url)
+    marker = _MARKERS[kind]
+    if marker not in segments:
+        return ""
+    after = segments[segments.index(marker) + 1 :]
+    if len(after) != 3:
+        return ""
+    return f"Slack {kind} …{after[1][-ID_TAIL:]}"
 
 
 def variable_name(field: str) -> str:

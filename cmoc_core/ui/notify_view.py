@@ -80,11 +80,7 @@ def stakeholders(context: AppContext, incident: WorkingIncident, now: datetime) 
         )
         refused_note(not_yours)
         if clicked and not blocked:
-            _outcomes(
-                lambda: publisher.notify(
-                    incident_id=incident.id or 0, text=text, now=now, places=places
-                )
-            )
+            _outcomes(lambda: publisher.notify(incident_id=incident.id or 0, text=text, now=now))
             st.rerun()
     else:
         st.caption(

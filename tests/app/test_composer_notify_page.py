@@ -10,6 +10,7 @@ from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
 from cmoc_core import composer
+from cmoc_core.clients import build_clients
 from cmoc_core.config import settings_from_mapping
 from cmoc_core.models import PagerDutyIncident
 from cmoc_core.storage import make_engine
@@ -67,6 +68,7 @@ def name_the_webhooks(app: AppTest) -> None:
     sources.settings = settings_from_mapping(
         {**box.settings(), "SLACK_NOTIFIER_WEBHOOK_URLS": named}
     )
+    sources.clients.slack = build_clients(sources.settings, transport=box.transport).slack
 
 
 def audit_text(app: AppTest):
