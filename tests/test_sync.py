@@ -382,19 +382,22 @@ def test_every_stream_and_service_is_named_in_words_for_people(sqlite_engine, sa
     assert "statusio.components" in report.summary()  # the command's summary keeps its names
 
 
+def unreadable_issues() -> Fault:
+    """GitLab answering every issue list with issues of no known field, from now on."""
+    return Fault(
+        service="gitlab",
+        path_contains="/issues",
+        status=200,
+        headers={"content-type": "application/json"},
+        body="[{}]",
+        times=None,
+    )
+
+
 def test_an_unexpected_answer_says_what_happened_and_what_to_do_in_words(
     sqlite_engine, sandbox, org_end
 ):
-    sandbox.add_fault(
-        Fault(
-            service="gitlab",
-            path_contains="/issues",
-            status=200,
-            headers={"content-type": "application/json"},
-            body="[{}]",
-            times=None,
-        )
-    )
+    sandbox.add_fault(unreadable_issues())
     progress: list[str] = []
     report = sync(sqlite_engine, sandbox, org_end, sources=["gitlab"], progress=progress.append)
     assert not report.ok

@@ -87,6 +87,13 @@ def tick_first_component(app) -> str:
     return box.key.removeprefix("maintenance_new_component_")
 
 
+def act_on_first_upcoming(app, action: Action) -> str:
+    """Choose `action` for the first upcoming window (the active one comes first); its id."""
+    radio = app.radio[1]
+    radio.set_value(action).run()
+    return radio.key.removeprefix("maintenance_action_")
+
+
 def confirm(app):
     app.button(key="maintenance_confirm").click().run()
     assert not app.exception
@@ -152,9 +159,7 @@ def test_bad_input_is_explained_plainly_and_the_form_keeps_its_values(app):
 
 def test_an_update_without_starting_warns_about_reminders_and_leaves_email_off(app):
     open_page(app)
-    radio = app.radio[1]  # the first upcoming window (the active one comes first)
-    window_id = radio.key.removeprefix("maintenance_action_")
-    radio.set_value(Action.UPDATE).run()
+    window_id = act_on_first_upcoming(app, Action.UPDATE)
     assert "do not get a duplicate reminder" in warnings(app)
     prefix = f"maintenance_update_{window_id}"
     assert app.checkbox(key=f"{prefix}_notify_email").value is False
@@ -171,9 +176,7 @@ def test_an_update_without_starting_warns_about_reminders_and_leaves_email_off(a
 def test_starting_asks_for_automation_to_be_disabled_first_and_says_it_cannot_be_undone(app):
     first = stored_windows(MaintenancePhase.UPCOMING)[0]
     open_page(app, at=first.planned_start - timedelta(minutes=10))  # on time: no reason asked
-    radio = app.radio[1]
-    window_id = radio.key.removeprefix("maintenance_action_")
-    radio.set_value(Action.START).run()
+    window_id = act_on_first_upcoming(app, Action.START)
     assert "Automation cannot be re-enabled once disabled" in warnings(app)
     prefix = f"maintenance_start_{window_id}"
     app.button(key=f"{prefix}_preview").click().run()
@@ -188,9 +191,7 @@ def test_starting_asks_for_automation_to_be_disabled_first_and_says_it_cannot_be
 
 def test_a_reschedule_says_what_subscribers_get_then_replaces_the_window(app):
     open_page(app)
-    radio = app.radio[1]
-    window_id = radio.key.removeprefix("maintenance_action_")
-    radio.set_value(Action.RESCHEDULE).run()
+    window_id = act_on_first_upcoming(app, Action.RESCHEDULE)
     prefix = f"maintenance_reschedule_{window_id}"
     app.date_input(key=f"{prefix}_start_date").set_value(date(2026, 12, 15))
     app.time_input(key=f"{prefix}_start_time").set_value(time(5, 0))
@@ -320,9 +321,7 @@ def test_the_schedule_form_survives_a_reload_and_starts_afresh_once_sent(
 
 def test_the_broadcast_channels_are_named_as_people_call_them_in_the_form_and_the_dialog(app):
     open_page(app)
-    radio = app.radio[1]
-    window_id = radio.key.removeprefix("maintenance_action_")
-    radio.set_value(Action.UPDATE).run()
+    window_id = act_on_first_upcoming(app, Action.UPDATE)
     prefix = f"maintenance_update_{window_id}"
     boxes = [c for c in app.checkbox if c.key.startswith(prefix) and c.key != f"{prefix}_details"]
     labels = {c.key.removeprefix(f"{prefix}_"): c.label for c in boxes}

@@ -8,11 +8,11 @@ from sqlmodel import Session, delete, select
 
 from cmoc_core.coverage import earliest_since
 from cmoc_core.models import Identity, System
-from cmoc_core.sandbox import Fault
 from cmoc_core.storage import make_engine
 from cmoc_core.synclock import sync_lock
 from cmoc_core.timeutil import utc_now
 from tests.app.conftest import table_with, texts
+from tests.test_sync import unreadable_issues
 
 # Internal spellings people must never read: stream names, exception classes, lowercase services.
 INTERNAL_WORDS = ("statusio.", "gitlab.", "pagerduty.", "_", "Error", "gitlab ")
@@ -69,16 +69,7 @@ def test_a_failed_sync_says_what_happened_and_what_to_do_in_words(app, served, m
     sandbox, base = served
     for name, value in sandbox.settings(base_url=base).items():
         monkeypatch.setenv(name, value)
-    sandbox.add_fault(
-        Fault(
-            service="gitlab",
-            path_contains="/issues",
-            status=200,
-            headers={"content-type": "application/json"},
-            body="[{}]",
-            times=None,
-        )
-    )
+    sandbox.add_fault(unreadable_issues())
     open_sync_page(app)
     app.selectbox(key="sync_source").set_value("gitlab")
     app.button(key="sync_now").click().run()
